@@ -1,0 +1,255 @@
+//! Guards and computed values: a small, safe expression language.
+//!
+//! Expressions are evaluated by `evalexpr` against a read-only context: no
+//! assignment, no loops, no IO. Identifiers are dotted paths
+//! (`input.rule_set`, `step.apply.form.applied_on`, `var.probation_end`,
+//! `subject.birth_date`). Dates are strings `YYYY-MM-DD`; these functions
+//! work on them:
+//!
+//! - `age(birth, on)`: whole years from `birth` to `on`.
+//! - `days_between(a, b)`: days from `a` to `b`.
+//! - `months_between(a, b)`: whole months from `a` to `b`.
+//! - `add_months(date, n)`: `date` plus `n` months, clamped to the month end.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use evalexpr::{
+    ContextWithMutableFunctions, ContextWithMutableVariables, DefaultNumericTypes,
+    EvalexprError, Function, HashMapContext, Node, Value,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::add_months;
+
+/// A parsed expression, kept as its source text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Expr {
+    /// The source text.
+    pub source: String,
+}
+
+/// Names of the functions expressions may call.
+pub const FUNCTIONS: &[&str] = &["age", "days_between", "months_between", "add_months", "len"];
+
+impl Expr {
+    /// Parses an expression; the error says what is wrong.
+    pub fn parse(source: &str) -> Result<Expr, String> {
+        let node = compile(source)?;
+        for f in node.iter_function_identifiers() {
+            if !FUNCTIONS.contains(&f) && !is_builtin(f) {
+                return Err(format!(
+                    "unknown function '{f}' (available: {})",
+                    FUNCTIONS.join(", ")
+                ));
+            }
+        }
+        Ok(Expr {
+            source: source.to_string(),
+        })
+    }
+
+    /// The variables the expression reads.
+    pub fn variables(&self) -> Vec<String> {
+        compile(&self.source)
+            .map(|n| n.iter_variable_identifiers().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// Evaluates to a JSON value.
+    pub fn eval(&self, scope: &Scope) -> Result<serde_json::Value, String> {
+        let node = compile(&self.source)?;
+        let ctx = scope.context();
+        let v = node
+            .eval_with_context(&ctx)
+            .map_err(|e| explain(&self.source, e))?;
+        Ok(to_json(v))
+    }
+
+    /// Evaluates to a boolean.
+    pub fn eval_bool(&self, scope: &Scope) -> Result<bool, String> {
+        match self.eval(scope)? {
+            serde_json::Value::Bool(b) => Ok(b),
+            other => Err(format!(
+                "expression '{}' must be true or false, got {other}",
+                self.source
+            )),
+        }
+    }
+}
+
+fn is_builtin(name: &str) -> bool {
+    matches!(name, "min" | "max" | "floor" | "round" | "ceil" | "if" | "contains" | "typeof")
+        || name.starts_with("str::")
+        || name.starts_with("math::")
+}
+
+fn compile(source: &str) -> Result<Node<DefaultNumericTypes>, String> {
+    if source.contains('=') && !source.contains("==") && !source.contains("!=")
+        && !source.contains(">=") && !source.contains("<=")
+    {
+        return Err(format!(
+            "'{source}' assigns a value; write '==' to compare"
+        ));
+    }
+    evalexpr::build_operator_tree::<DefaultNumericTypes>(source)
+        .map_err(|e| format!("cannot read expression '{source}': {e}"))
+}
+
+fn explain(source: &str, e: EvalexprError<DefaultNumericTypes>) -> String {
+    match e {
+        EvalexprError::VariableIdentifierNotFound(v) => {
+            format!("'{v}' has no value yet in '{source}'")
+        }
+        other => format!("cannot evaluate '{source}': {other}"),
+    }
+}
+
+/// The values an expression can read: a flat map from dotted names.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    values: BTreeMap<String, serde_json::Value>,
+}
+
+impl Scope {
+    /// Sets a value.
+    pub fn set(&mut self, name: impl Into<String>, value: serde_json::Value) {
+        self.values.insert(name.into(), value);
+    }
+
+    /// Sets every key of an object under a prefix (`input.` + key).
+    pub fn set_all(&mut self, prefix: &str, object: &serde_json::Map<String, serde_json::Value>) {
+        for (k, v) in object {
+            self.values.insert(format!("{prefix}{k}"), v.clone());
+        }
+    }
+
+    /// Reads a value.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.values.get(name)
+    }
+
+    fn context(&self) -> HashMapContext<DefaultNumericTypes> {
+        let mut ctx = HashMapContext::<DefaultNumericTypes>::new();
+        for (k, v) in &self.values {
+            if let Some(v) = from_json(v) {
+                // Identifiers are checked at parse time; a failure here only
+                // means the name is not a valid identifier and is skipped.
+                let _ = ctx.set_value(k.clone(), v);
+            }
+        }
+        let _ = ctx.set_function("age".into(), Function::new(|a| {
+            let (birth, on) = two_dates(a)?;
+            let mut years = on.year() - birth.year();
+            if (on.month(), on.day()) < (birth.month(), birth.day()) {
+                years -= 1;
+            }
+            Ok(Value::Int(i64::from(years)))
+        }));
+        let _ = ctx.set_function("days_between".into(), Function::new(|a| {
+            let (x, y) = two_dates(a)?;
+            Ok(Value::Int((y - x).num_days()))
+        }));
+        let _ = ctx.set_function("months_between".into(), Function::new(|a| {
+            let (x, y) = two_dates(a)?;
+            let mut m = (y.year() - x.year()) * 12 + y.month() as i32 - x.month() as i32;
+            if y.day() < x.day() {
+                m -= 1;
+            }
+            Ok(Value::Int(i64::from(m)))
+        }));
+        let _ = ctx.set_function("add_months".into(), Function::new(|a| {
+            let t = a.as_fixed_len_tuple(2)?;
+            let d = date_arg(&t[0])?;
+            let n = t[1].as_int()?;
+            let n = i32::try_from(n).map_err(|_| EvalexprError::CustomMessage(format!("{n} months is too many")))?;
+            Ok(Value::String(add_months(d, n).to_string()))
+        }));
+        let _ = ctx.set_function("len".into(), Function::new(|a| match a {
+            Value::String(s) => Ok(Value::Int(s.chars().count() as i64)),
+            Value::Tuple(t) => Ok(Value::Int(t.len() as i64)),
+            _ => Ok(Value::Int(0)),
+        }));
+        ctx
+    }
+}
+
+fn date_arg(v: &Value<DefaultNumericTypes>) -> Result<NaiveDate, EvalexprError<DefaultNumericTypes>> {
+    let s = v.as_string()?;
+    let s = s.get(..10).unwrap_or(&s).to_string();
+    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+        .map_err(|_| EvalexprError::CustomMessage(format!("'{s}' is not a date (YYYY-MM-DD)")))
+}
+
+fn two_dates(
+    a: &Value<DefaultNumericTypes>,
+) -> Result<(NaiveDate, NaiveDate), EvalexprError<DefaultNumericTypes>> {
+    let t = a.as_fixed_len_tuple(2)?;
+    Ok((date_arg(&t[0])?, date_arg(&t[1])?))
+}
+
+fn from_json(v: &serde_json::Value) -> Option<Value<DefaultNumericTypes>> {
+    Some(match v {
+        serde_json::Value::Bool(b) => Value::Boolean(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64()?),
+        },
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Null => Value::Empty,
+        serde_json::Value::Array(a) => Value::Tuple(a.iter().filter_map(from_json).collect()),
+        serde_json::Value::Object(_) => return None,
+    })
+}
+
+fn to_json(v: Value<DefaultNumericTypes>) -> serde_json::Value {
+    match v {
+        Value::String(s) => serde_json::Value::String(s),
+        Value::Float(f) => serde_json::Number::from_f64(f)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::Int(i) => serde_json::Value::from(i),
+        Value::Boolean(b) => serde_json::Value::Bool(b),
+        Value::Tuple(t) => serde_json::Value::Array(t.into_iter().map(to_json).collect()),
+        Value::Empty => serde_json::Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn age_rule_counts_whole_years() {
+        let e = Expr::parse("age(subject.birth_date, step.apply.form.applied_on) >= 18").unwrap();
+        let mut s = Scope::default();
+        s.set("subject.birth_date", json!("2008-03-03"));
+        s.set("step.apply.form.applied_on", json!("2026-03-02"));
+        assert!(!e.eval_bool(&s).unwrap());
+        s.set("step.apply.form.applied_on", json!("2026-03-03"));
+        assert!(e.eval_bool(&s).unwrap());
+        assert_eq!(e.variables().len(), 2);
+    }
+
+    #[test]
+    fn more_than_half_uses_integer_division() {
+        let e = Expr::parse("yes > eligible / 2").unwrap();
+        let mut s = Scope::default();
+        for (eligible, yes, pass) in [(9, 4, false), (9, 5, true), (8, 4, false), (8, 5, true)] {
+            s.set("eligible", json!(eligible));
+            s.set("yes", json!(yes));
+            assert_eq!(e.eval_bool(&s).unwrap(), pass, "{yes} of {eligible}");
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_functions_assignment_and_garbage() {
+        assert!(Expr::parse("system(1)").unwrap_err().contains("unknown function 'system'"));
+        assert!(Expr::parse("a = 1").unwrap_err().contains("'=='"));
+        assert!(Expr::parse("(1 + ").is_err());
+        let e = Expr::parse("missing > 1").unwrap();
+        assert!(e.eval_bool(&Scope::default()).unwrap_err().contains("'missing' has no value"));
+    }
+}

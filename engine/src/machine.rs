@@ -1,0 +1,1638 @@
+//! The state machine: one pure function from (definition, state, command,
+//! now) to a new state, the events that made it, and effects as data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::calendar::Calendar;
+use crate::directory::Directory;
+use crate::expr::Scope;
+use crate::model::{
+    ApprovalMode, Assignee, Definition, EmptyAssignee, FieldKind, OrgRef, RatingScheme, Route,
+    SetValue, Step, StepKind, WaitUntil,
+};
+use crate::state::{
+    Ballot, Event, InstanceState, Mail, RatingValue, RecordedEvent, Status, StepStatus, Subject,
+    Tally, TaskKind, TaskState, TaskStatus, TimerPurpose, TimerState, Values,
+};
+use crate::time::{Anchor, Clock, Moment, Resolved, TimeExpr, resolve};
+
+/// Person id used for automatic actions.
+pub const SYSTEM: &str = "system";
+
+/// Most events one command may produce: a definition whose routes loop
+/// without waiting for anything is stopped here, not by a hang.
+const MAX_EVENTS_PER_COMMAND: usize = 20_000;
+
+/// Hour of the local day at which day-based reminders are sent.
+const REMINDER_HOUR: u32 = 9;
+
+/// What someone (or a timer) asks of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "command")]
+pub enum Command {
+    /// Start the instance.
+    Start {
+        /// Who or what it is about.
+        subject: Subject,
+        /// Who starts it.
+        initiator: String,
+        /// Input values.
+        #[serde(default)]
+        inputs: Values,
+    },
+    /// Decide a task: complete it with an outcome and form values.
+    Complete {
+        /// The task.
+        task: Uuid,
+        /// Who acts.
+        actor: String,
+        /// The outcome (`done`, `approve`, `reject`, `return`, ...); the
+        /// step's first outcome when absent.
+        outcome: Option<String>,
+        /// Form values.
+        #[serde(default)]
+        form: Values,
+        /// Comment (审批意见).
+        comment: Option<String>,
+    },
+    /// Cast a ballot in a vote.
+    CastBallot {
+        /// The vote step.
+        step: String,
+        /// The voter.
+        voter: String,
+        /// `yes`, `no`, `abstain` or a declared choice.
+        choice: String,
+        /// A written opinion by an absent voter.
+        #[serde(default)]
+        written: bool,
+    },
+    /// Count a vote now (the chair closes the ballot).
+    CloseVote {
+        /// The vote step.
+        step: String,
+        /// Who closes it (the step's assignee).
+        actor: String,
+    },
+    /// Submit one rater's ratings.
+    SubmitRating {
+        /// The rating step.
+        step: String,
+        /// The rater.
+        rater: String,
+        /// Ratings by ratee.
+        ratings: BTreeMap<String, RatingValue>,
+    },
+    /// Aggregate ratings now, even if some raters have not rated.
+    CloseRating {
+        /// The rating step.
+        step: String,
+        /// Who closes it (the step's assignee).
+        actor: String,
+    },
+    /// A timer came due.
+    FireTimer {
+        /// Timer id.
+        timer: String,
+    },
+    /// A child instance ended.
+    ChildEnded {
+        /// The subflow step.
+        step: String,
+        /// The child's end state.
+        end_state: String,
+    },
+    /// Cancel the instance.
+    Cancel {
+        /// Who cancels.
+        actor: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a command was refused. The state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum Rejection {
+    /// The instance was started already.
+    #[error("instance already started")]
+    AlreadyStarted,
+    /// The instance is not running.
+    #[error("instance is not running ({0})")]
+    NotRunning(String),
+    /// No such task.
+    #[error("unknown task {0}")]
+    UnknownTask(String),
+    /// The task was decided or withdrawn already.
+    #[error("task already decided")]
+    AlreadyDecided,
+    /// The actor may not act on this.
+    #[error("not an assignee: {0}")]
+    NotAnAssignee(String),
+    /// The step is not open for work.
+    #[error("stage not active: step '{0}' is not open")]
+    StepNotActive(String),
+    /// Too early by the rules.
+    #[error("not before {0}")]
+    TooEarly(String),
+    /// The outcome is not allowed here.
+    #[error("{0}")]
+    BadOutcome(String),
+    /// A form value is missing or wrong.
+    #[error("{0}")]
+    BadForm(String),
+    /// A rule of the definition does not hold.
+    #[error("{0}")]
+    CheckFailed(String),
+    /// A role is held by nobody.
+    #[error("nobody holds role '{role}' in {org}")]
+    EmptyAssignee {
+        /// Role id.
+        role: String,
+        /// Organization.
+        org: String,
+    },
+    /// The command does not fit this kind of step.
+    #[error("{0}")]
+    WrongKind(String),
+    /// The definition is broken in a way validation did not catch.
+    #[error("definition error: {0}")]
+    Definition(String),
+}
+
+/// What the shell must do besides storing the events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "effect")]
+pub enum Effect {
+    /// Insert a task row (the inbox).
+    CreateTask {
+        /// Task id.
+        task: Uuid,
+        /// Record.
+        record: TaskState,
+    },
+    /// Close a task row.
+    CloseTask {
+        /// Task id.
+        task: Uuid,
+        /// Final status.
+        status: TaskStatus,
+    },
+    /// Arm a timer.
+    ArmTimer {
+        /// Timer id (unique per instance).
+        timer: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Disarm a timer.
+    DisarmTimer {
+        /// Timer id.
+        timer: String,
+    },
+    /// Put a mail in the outbox.
+    EnqueueMail(Mail),
+    /// Start a child instance.
+    StartChild {
+        /// Step waiting for it.
+        step: String,
+        /// Workflow id.
+        workflow: String,
+        /// Inputs.
+        inputs: Values,
+    },
+}
+
+/// The result of an accepted command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The new state.
+    pub state: InstanceState,
+    /// New events, in order, chained to the previous state's last hash.
+    pub events: Vec<RecordedEvent>,
+    /// Effects for the shell.
+    pub effects: Vec<Effect>,
+}
+
+/// What the machine needs besides the definition, state and command.
+pub struct Context<'a> {
+    /// The current time. The engine never reads a clock.
+    pub now: DateTime<Utc>,
+    /// The organization tree.
+    pub directory: &'a dyn Directory,
+    /// The working-day calendar.
+    pub calendar: &'a Calendar,
+}
+
+/// Applies a command. On rejection nothing changes.
+pub fn apply(
+    def: &Definition,
+    state: &InstanceState,
+    command: &Command,
+    ctx: &Context<'_>,
+) -> Result<Transition, Rejection> {
+    let mut tx = Tx {
+        def,
+        ctx,
+        clock: Clock { tz: def.timezone },
+        state: state.clone(),
+        events: Vec::new(),
+        effects: Vec::new(),
+    };
+    tx.run(command)?;
+    Ok(Transition {
+        state: tx.state,
+        events: tx.events,
+        effects: tx.effects,
+    })
+}
+
+struct Tx<'a> {
+    def: &'a Definition,
+    ctx: &'a Context<'a>,
+    clock: Clock,
+    state: InstanceState,
+    events: Vec<RecordedEvent>,
+    effects: Vec<Effect>,
+}
+
+type R<T = ()> = Result<T, Rejection>;
+
+impl Tx<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        self.ctx.now
+    }
+
+    fn emit(&mut self, event: Event) -> R {
+        if self.events.len() >= MAX_EVENTS_PER_COMMAND {
+            return Err(Rejection::Definition(
+                "the workflow loops without waiting for anyone (too many events in one command)".into(),
+            ));
+        }
+        let seq = self.state.seq + 1;
+        let at = self.now();
+        let prev_hash = self.state.last_hash.clone();
+        let hash = RecordedEvent::compute_hash(seq, at, &prev_hash, &event);
+        let rec = RecordedEvent { seq, at, prev_hash, hash, event };
+        self.state.evolve(&rec);
+        match &rec.event {
+            Event::TaskCreated { task, record } => self.effects.push(Effect::CreateTask {
+                task: *task,
+                record: record.clone(),
+            }),
+            Event::TaskCompleted { task, outcome, .. } => self.effects.push(Effect::CloseTask {
+                task: *task,
+                status: TaskStatus::Done(outcome.clone()),
+            }),
+            Event::TaskCancelled { task } => self.effects.push(Effect::CloseTask {
+                task: *task,
+                status: TaskStatus::Cancelled,
+            }),
+            Event::TimerArmed { timer, record } => self.effects.push(Effect::ArmTimer {
+                timer: timer.clone(),
+                at: record.at,
+            }),
+            Event::TimerDisarmed { timer } => {
+                self.effects.push(Effect::DisarmTimer { timer: timer.clone() })
+            }
+            Event::MailQueued { mail } => self.effects.push(Effect::EnqueueMail(mail.clone())),
+            Event::ChildRequested { step, workflow, inputs } => {
+                self.effects.push(Effect::StartChild {
+                    step: step.clone(),
+                    workflow: workflow.clone(),
+                    inputs: inputs.clone(),
+                })
+            }
+            _ => {}
+        }
+        self.events.push(rec);
+        Ok(())
+    }
+
+    fn run(&mut self, command: &Command) -> R {
+        if let Command::Start { subject, initiator, inputs } = command {
+            return self.start(subject, initiator, inputs);
+        }
+        match &self.state.status {
+            Status::Running => {}
+            Status::New => return Err(Rejection::NotRunning("not started".into())),
+            Status::Ended(s) => return Err(Rejection::NotRunning(format!("ended: {s}"))),
+            Status::Cancelled => return Err(Rejection::NotRunning("cancelled".into())),
+        }
+        match command {
+            Command::Start { .. } => Err(Rejection::AlreadyStarted),
+            Command::Complete { task, actor, outcome, form, comment } => {
+                self.complete(*task, actor, outcome.as_deref(), form, comment.as_deref())
+            }
+            Command::CastBallot { step, voter, choice, written } => {
+                self.cast_ballot(step, voter, choice, *written)
+            }
+            Command::CloseVote { step, actor } => {
+                self.check_chair(step, actor)?;
+                self.close_vote(step)
+            }
+            Command::SubmitRating { step, rater, ratings } => self.submit_rating(step, rater, ratings),
+            Command::CloseRating { step, actor } => {
+                self.check_chair(step, actor)?;
+                self.close_rating(step)
+            }
+            Command::FireTimer { timer } => self.fire_timer(timer),
+            Command::ChildEnded { step, end_state } => {
+                let (_, s) = self.step_def(step)?;
+                if !matches!(s.kind, StepKind::Subflow { .. }) {
+                    return Err(Rejection::WrongKind(format!("step '{step}' is not a subflow")));
+                }
+                self.require_active(step)?;
+                let outcome = if s.outcomes.contains_key(end_state) { end_state.clone() } else { "done".into() };
+                self.finish_step(step, &outcome, None)
+            }
+            Command::Cancel { actor, reason } => {
+                self.close_everything()?;
+                self.emit(Event::InstanceCancelled { actor: actor.clone(), reason: reason.clone() })
+            }
+        }
+    }
+
+    // ----- start -------------------------------------------------------
+
+    fn start(&mut self, subject: &Subject, initiator: &str, given: &Values) -> R {
+        if self.state.status != Status::New {
+            return Err(Rejection::AlreadyStarted);
+        }
+        let mut inputs = Values::new();
+        for input in &self.def.inputs {
+            let f = &input.field;
+            match given.get(&f.id).or(f.default.as_ref()) {
+                Some(v) if !v.is_null() => {
+                    check_value(&f.id, &f.label, &f.kind, f.min, f.max, v)?;
+                    inputs.insert(f.id.clone(), v.clone());
+                }
+                _ if f.required => {
+                    return Err(Rejection::BadForm(format!("input '{}' ({}) is required", f.id, f.label)));
+                }
+                _ => {}
+            }
+        }
+        if let Some(unknown) = given.keys().find(|k| !self.def.inputs.iter().any(|i| &i.field.id == *k)) {
+            return Err(Rejection::BadForm(format!("unknown input '{unknown}'")));
+        }
+        if subject.org.is_empty() {
+            return Err(Rejection::BadForm("the subject's organization is required".into()));
+        }
+        self.emit(Event::InstanceStarted {
+            definition: self.def.id.clone(),
+            version: self.def.version,
+            subject: subject.clone(),
+            initiator: initiator.to_string(),
+            inputs,
+        })?;
+        for check in &self.def.checks {
+            let scope = self.scope(None);
+            let ok = check.expr.eval_bool(&scope).map_err(Rejection::CheckFailed)?;
+            if !ok {
+                return Err(Rejection::CheckFailed(check.message.clone()));
+            }
+        }
+        let first = self
+            .def
+            .stages
+            .first()
+            .ok_or_else(|| Rejection::Definition("no stages".into()))?
+            .id
+            .clone();
+        self.enter_stage(&first, None)
+    }
+
+    // ----- stages and steps ---------------------------------------------
+
+    fn step_def(&self, id: &str) -> R<(&crate::model::Stage, &Step)> {
+        self.def
+            .step(id)
+            .ok_or_else(|| Rejection::Definition(format!("unknown step '{id}'")))
+    }
+
+    fn require_active(&self, step: &str) -> R {
+        let active = self.state.steps.get(step).is_some_and(|s| s.status == StepStatus::Active);
+        let (stage, _) = self.step_def(step)?;
+        if !active || self.state.stage.as_deref() != Some(stage.id.as_str()) {
+            return Err(Rejection::StepNotActive(step.to_string()));
+        }
+        Ok(())
+    }
+
+    fn enter_stage(&mut self, stage_id: &str, from_step: Option<&str>) -> R {
+        let stage = self
+            .def
+            .stage(stage_id)
+            .ok_or_else(|| Rejection::Definition(format!("unknown stage '{stage_id}'")))?;
+        self.emit(Event::StageEntered { stage: stage_id.to_string() })?;
+        let reset: Vec<String> = match from_step {
+            Some(step) => dependents(stage, step),
+            None => stage.steps.iter().map(|s| s.id.clone()).collect(),
+        };
+        for step in reset {
+            self.emit(Event::StepReset { step })?;
+        }
+        if let Some(window) = &stage.window {
+            let opens = self.resolve_time(&window.opens, None)?;
+            let at = self.clock.start_instant(opens.moment);
+            if at > self.now() {
+                return self.arm(stage_id, 0, TimerPurpose::WindowOpens, at, "window");
+            }
+        }
+        self.advance()
+    }
+
+    /// Activates every waiting step whose `after` steps have ended, until
+    /// nothing changes; then finishes the stage when it is complete.
+    fn advance(&mut self) -> R {
+        loop {
+            if self.state.status != Status::Running {
+                return Ok(());
+            }
+            let Some(stage_id) = self.state.stage.clone() else { return Ok(()) };
+            let stage = self
+                .def
+                .stage(&stage_id)
+                .ok_or_else(|| Rejection::Definition(format!("unknown stage '{stage_id}'")))?;
+            if self.state.timers.contains_key(&timer_id(&stage_id, 0, "window")) {
+                return Ok(());
+            }
+            let ready = stage.steps.iter().find(|s| {
+                self.status_of(&s.id) == StepStatus::Waiting
+                    && s.after.iter().all(|a| {
+                        matches!(self.status_of(a), StepStatus::Done | StepStatus::Skipped)
+                    })
+            });
+            if let Some(step) = ready {
+                let id = step.id.clone();
+                self.activate(&id)?;
+                continue;
+            }
+            let complete = stage.steps.iter().all(|s| {
+                !s.required || matches!(self.status_of(&s.id), StepStatus::Done | StepStatus::Skipped)
+            });
+            if complete {
+                let then = stage.then.clone();
+                return self.follow(&then, &stage_id);
+            }
+            return Ok(());
+        }
+    }
+
+    fn status_of(&self, step: &str) -> StepStatus {
+        self.state.steps.get(step).map(|s| s.status.clone()).unwrap_or_default()
+    }
+
+    fn activate(&mut self, step_id: &str) -> R {
+        let (stage, step) = self.step_def(step_id)?;
+        let (stage, step) = (stage.clone(), step.clone());
+        if let Some(guard) = &step.when {
+            let scope = self.scope(Some(step_id));
+            if !guard.eval_bool(&scope).map_err(Rejection::CheckFailed)? {
+                return self.emit(Event::StepSkipped { step: step_id.to_string() });
+            }
+        }
+        let mut provisional = false;
+        let mut due = match &step.due {
+            Some(e) => {
+                let r = self.resolve_time(e, Some(step_id))?;
+                provisional |= r.provisional;
+                Some(r.moment)
+            }
+            None => None,
+        };
+        if due.is_none() {
+            if let Some(w) = &stage.window {
+                let r = self.resolve_time(&w.closes, Some(step_id))?;
+                due = Some(r.moment);
+            }
+        }
+        let earliest = match &step.earliest {
+            Some(e) => {
+                let r = self.resolve_time(e, Some(step_id))?;
+                provisional |= r.provisional;
+                Some(r.moment)
+            }
+            None => None,
+        };
+        let (participants, ratees) = match &step.kind {
+            StepKind::Approval { .. } | StepKind::Task => {
+                let a = step.assignee.clone().unwrap_or(Assignee::Initiator);
+                (self.resolve_people(&a)?, Vec::new())
+            }
+            StepKind::Vote(v) => (self.resolve_people(&v.voters)?, Vec::new()),
+            StepKind::Rating(r) => {
+                let raters = self.resolve_people(&r.raters)?;
+                let mut ratees = Vec::new();
+                for a in &r.ratees {
+                    let role = match a {
+                        Assignee::Role { role, .. } => role.clone(),
+                        _ => String::new(),
+                    };
+                    for p in self.resolve_people(a)? {
+                        if !ratees.iter().any(|(q, _): &(String, String)| q == &p) {
+                            ratees.push((p, role.clone()));
+                        }
+                    }
+                }
+                (raters, ratees)
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        // Past the wall-clock-free guard: "activated" anchors read this.
+        self.emit(Event::StepActivated {
+            step: step_id.to_string(),
+            due,
+            earliest,
+            provisional,
+            participants: participants.clone(),
+            ratees,
+        })?;
+        let entry = self.state.steps.get(step_id).map(|s| s.entry).unwrap_or(1);
+        if let Some(d) = due {
+            self.arm_deadline_timers(&step, entry, d)?;
+        }
+        match &step.kind {
+            StepKind::Task => {
+                for p in participants {
+                    self.create_task(&step, entry, p, TaskKind::Work, None)?;
+                }
+            }
+            StepKind::Approval { mode } => {
+                let first_only = *mode == ApprovalMode::Sequential;
+                for p in participants {
+                    self.create_task(&step, entry, p, TaskKind::Work, None)?;
+                    if first_only {
+                        break;
+                    }
+                }
+            }
+            StepKind::Vote(_) => {
+                for p in participants {
+                    self.create_task(&step, entry, p, TaskKind::Ballot, None)?;
+                }
+            }
+            StepKind::Rating(_) => {
+                for p in participants {
+                    self.create_task(&step, entry, p, TaskKind::Rate, None)?;
+                }
+            }
+            StepKind::Wait { until } => {
+                let at = match until {
+                    WaitUntil::For(span) => {
+                        let now = Moment::Instant(self.now());
+                        let r = self.clock.period_end(self.ctx.calendar, day_or_instant(&self.clock, now, span.unit.is_day_based()), *span);
+                        self.clock.start_instant(r.moment)
+                    }
+                    WaitUntil::At(e) => {
+                        let r = self.resolve_time(e, Some(step_id))?;
+                        self.clock.start_instant(r.moment)
+                    }
+                };
+                if at <= self.now() {
+                    return self.finish_step(step_id, "done", None);
+                }
+                self.arm(step_id, entry, TimerPurpose::WaitEnd, at, "wait")?;
+            }
+            StepKind::Recurring(rec) => {
+                let next = self.occurrence_at(step_id, rec.every, 1)?;
+                self.arm(step_id, entry, TimerPurpose::Occurrence, next, "occurrence-1")?;
+                if let Some(until) = &rec.until {
+                    let r = self.resolve_time(until, Some(step_id))?;
+                    let at = self.clock.start_instant(r.moment);
+                    self.arm(step_id, entry, TimerPurpose::Until, at.max(self.now()), "until")?;
+                }
+            }
+            StepKind::Fanout { orgs, role } => {
+                let matched = self.select_orgs(orgs)?;
+                let mut any = false;
+                for org in matched {
+                    for p in self.ctx.directory.holders(&org, role) {
+                        any = true;
+                        self.create_task(&step, entry, p, TaskKind::Work, Some(org.clone()))?;
+                    }
+                }
+                if !any {
+                    return self.finish_step(step_id, "done", Some("no organization matched".into()));
+                }
+            }
+            StepKind::Notify { template } => {
+                let to = match &step.assignee {
+                    Some(a) => self.resolve_people(a)?,
+                    None => Vec::new(),
+                };
+                for p in to {
+                    let key = format!("{}:{}#{}:notice:{}", self.state.id, step_id, entry, p);
+                    let vars = self.mail_vars(step_id, None);
+                    self.emit(Event::MailQueued {
+                        mail: Mail { key, to: p, kind: template.clone(), vars },
+                    })?;
+                }
+                return self.finish_step(step_id, "sent", None);
+            }
+            StepKind::Subflow { workflow, inputs } => {
+                let scope = self.scope(Some(step_id));
+                let mut values = Values::new();
+                for (k, e) in inputs {
+                    values.insert(k.clone(), e.eval(&scope).map_err(Rejection::CheckFailed)?);
+                }
+                self.emit(Event::ChildRequested {
+                    step: step_id.to_string(),
+                    workflow: workflow.clone(),
+                    inputs: values,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn occurrence_at(&self, step_id: &str, every: crate::time::Span, n: u32) -> R<DateTime<Utc>> {
+        let activated = self
+            .state
+            .steps
+            .get(step_id)
+            .and_then(|s| s.activated_at)
+            .unwrap_or(self.now());
+        let span = crate::time::Span { n: every.n.saturating_mul(n), ..every };
+        let base = day_or_instant(&self.clock, Moment::Instant(activated), every.unit.is_day_based());
+        let r = self.clock.shift(self.ctx.calendar, base, span, true);
+        Ok(self.clock.start_instant(r.moment))
+    }
+
+    fn arm_deadline_timers(&mut self, step: &Step, entry: u32, due: Moment) -> R {
+        let due_at = self.clock.deadline_instant(due);
+        let now = self.now();
+        for (i, before) in step.remind.before.iter().enumerate() {
+            let r = self.clock.shift(self.ctx.calendar, due, *before, false);
+            let at = match r.moment {
+                Moment::Date(d) => self.clock.at_local(d, NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0).unwrap_or(NaiveTime::MIN)),
+                Moment::Instant(t) => t,
+            };
+            if at > now {
+                self.arm(&step.id, entry, TimerPurpose::RemindBefore, at, &format!("remind-before-{i}"))?;
+            }
+        }
+        self.arm(&step.id, entry, TimerPurpose::Due, due_at.max(now), "due")?;
+        if let Some(every) = step.remind.every {
+            for n in 1..=step.remind.max {
+                let span = crate::time::Span { n: every.n.saturating_mul(n), ..every };
+                let at = self.after_due(due, span);
+                self.arm(&step.id, entry, TimerPurpose::RemindAfter { n }, at, &format!("remind-after-{n}"))?;
+            }
+        }
+        for (index, esc) in step.escalate.iter().enumerate() {
+            let at = self.after_due(due, esc.after);
+            self.arm(&step.id, entry, TimerPurpose::Escalate { index }, at, &format!("escalate-{index}"))?;
+        }
+        if let Some(t) = &step.on_timeout {
+            let at = match t.after {
+                Some(span) => self.after_due(due, span),
+                None => due_at,
+            };
+            self.arm(&step.id, entry, TimerPurpose::Timeout, at.max(now), "timeout")?;
+        }
+        Ok(())
+    }
+
+    /// A time `span` after a deadline: for day-based deadlines the start of
+    /// the day `span` after the due date, at the reminder hour.
+    fn after_due(&self, due: Moment, span: crate::time::Span) -> DateTime<Utc> {
+        match due {
+            Moment::Date(d) if span.unit.is_day_based() => {
+                let r = self.clock.shift(self.ctx.calendar, Moment::Date(d), span, true);
+                let day = self.clock.date_of(r.moment);
+                self.clock.at_local(day, NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0).unwrap_or(NaiveTime::MIN))
+            }
+            other => {
+                let base = Moment::Instant(self.clock.deadline_instant(other));
+                self.clock.start_instant(self.clock.shift(self.ctx.calendar, base, span, true).moment)
+            }
+        }
+    }
+
+    fn arm(&mut self, target: &str, entry: u32, purpose: TimerPurpose, at: DateTime<Utc>, name: &str) -> R {
+        let timer = timer_id(target, entry, name);
+        self.emit(Event::TimerArmed {
+            timer,
+            record: TimerState { at, target: target.to_string(), entry, purpose },
+        })
+    }
+
+    fn create_task(&mut self, step: &Step, entry: u32, assignee: String, kind: TaskKind, org: Option<String>) -> R {
+        let s = self.state.steps.get(&step.id).cloned().unwrap_or_default();
+        let role = match (&step.assignee, &step.kind) {
+            (_, StepKind::Fanout { role, .. }) => Some(role.clone()),
+            (Some(Assignee::Role { role, .. }), _) => Some(role.clone()),
+            (_, StepKind::Vote(v)) => match &v.voters {
+                Assignee::Role { role, .. } => Some(role.clone()),
+                _ => None,
+            },
+            (_, StepKind::Rating(r)) => match &r.raters {
+                Assignee::Role { role, .. } => Some(role.clone()),
+                _ => None,
+            },
+            (Some(Assignee::Subject), _) => Some("subject".into()),
+            (Some(Assignee::Initiator), _) | (None, _) => Some("initiator".into()),
+            (Some(Assignee::Field(_)), _) => None,
+        };
+        let task = self.state.next_task_id();
+        let record = TaskState {
+            step: step.id.clone(),
+            entry,
+            assignee: assignee.clone(),
+            role,
+            org,
+            kind,
+            status: TaskStatus::Open,
+            created_at: self.now(),
+            due: s.due,
+            earliest: s.earliest,
+        };
+        self.emit(Event::TaskCreated { task, record })?;
+        let key = format!("{}:{}:assigned", self.state.id, task);
+        let vars = self.mail_vars(&step.id, Some(task));
+        self.emit(Event::MailQueued {
+            mail: Mail { key, to: assignee, kind: "task_assigned".into(), vars },
+        })
+    }
+
+    // ----- acting on tasks -----------------------------------------------
+
+    fn complete(&mut self, task_id: Uuid, actor: &str, outcome: Option<&str>, form: &Values, comment: Option<&str>) -> R {
+        let task = self
+            .state
+            .tasks
+            .get(&task_id)
+            .cloned()
+            .ok_or_else(|| Rejection::UnknownTask(task_id.to_string()))?;
+        if task.status != TaskStatus::Open {
+            return Err(Rejection::AlreadyDecided);
+        }
+        if task.assignee != actor {
+            return Err(Rejection::NotAnAssignee(format!("task is assigned to {}", task.assignee)));
+        }
+        match task.kind {
+            TaskKind::Ballot => return Err(Rejection::WrongKind("this task is a ballot: cast a ballot instead".into())),
+            TaskKind::Rate => return Err(Rejection::WrongKind("this task is a rating: submit ratings instead".into())),
+            TaskKind::Work => {}
+        }
+        self.require_active(&task.step)?;
+        let (_, step) = self.step_def(&task.step)?;
+        let step = step.clone();
+        let outcome = match outcome {
+            Some(o) => o.to_string(),
+            None => first_outcome(&step),
+        };
+        let forward = self.check_outcome(&step, &outcome)?;
+        if forward {
+            if let Some(e) = task.earliest {
+                if self.now() < self.clock.start_instant(e) {
+                    return Err(Rejection::TooEarly(self.clock.date_of(e).to_string()));
+                }
+            }
+            self.check_form(&step, form)?;
+        } else {
+            for k in form.keys() {
+                if !step.form.iter().any(|f| &f.id == k) {
+                    return Err(Rejection::BadForm(format!("unknown form field '{k}'")));
+                }
+            }
+        }
+        if forward && !step.checks.is_empty() {
+            let mut scope = self.scope(Some(&step.id));
+            for (k, v) in form {
+                scope.set(format!("step.{}.form.{k}", step.id), v.clone());
+                scope.set(format!("form.{k}"), v.clone());
+            }
+            for check in &step.checks {
+                if !check.expr.eval_bool(&scope).map_err(Rejection::CheckFailed)? {
+                    return Err(Rejection::CheckFailed(check.message.clone()));
+                }
+            }
+        }
+        let mut form = form.clone();
+        for f in &step.form {
+            if !form.contains_key(&f.id) {
+                if let Some(d) = &f.default {
+                    form.insert(f.id.clone(), d.clone());
+                }
+            }
+        }
+        self.emit(Event::TaskCompleted {
+            task: task_id,
+            actor: actor.to_string(),
+            outcome: outcome.clone(),
+            form,
+            comment: comment.map(str::to_string),
+            automatic: None,
+        })?;
+        self.after_task(&step, &outcome)
+    }
+
+    /// Validates an outcome; returns whether it moves the work forward
+    /// (forms and checks apply) rather than rejecting or returning it.
+    fn check_outcome(&self, step: &Step, outcome: &str) -> R<bool> {
+        let allowed: Vec<String> = match &step.kind {
+            StepKind::Approval { .. } => {
+                let mut v: Vec<String> = ["approve", "reject", "return"].iter().map(|s| s.to_string()).collect();
+                v.extend(step.outcomes.keys().cloned());
+                v
+            }
+            _ if step.outcomes.is_empty() => Step::default_outcomes(&step.kind).iter().map(|s| s.to_string()).collect(),
+            _ => step.outcomes.keys().cloned().collect(),
+        };
+        if !allowed.iter().any(|a| a == outcome) {
+            return Err(Rejection::BadOutcome(format!(
+                "outcome '{outcome}' is not allowed here (allowed: {})",
+                allowed.join(", ")
+            )));
+        }
+        let def = step.outcome(outcome).ok_or_else(|| {
+            Rejection::BadOutcome(format!("outcome '{outcome}' has no route in step '{}'", step.id))
+        })?;
+        if let Some(max) = def.max_times {
+            let used = self.state.outcome_counts.get(&format!("{}:{outcome}", step.id)).copied().unwrap_or(0);
+            if used >= max {
+                return Err(Rejection::BadOutcome(format!(
+                    "outcome '{outcome}' was already taken {used} time(s), the limit for step '{}'",
+                    step.id
+                )));
+            }
+        }
+        Ok(!matches!(outcome, "reject" | "return"))
+    }
+
+    fn check_form(&self, step: &Step, form: &Values) -> R {
+        for k in form.keys() {
+            if !step.form.iter().any(|f| &f.id == k) {
+                return Err(Rejection::BadForm(format!("unknown form field '{k}'")));
+            }
+        }
+        for f in &step.form {
+            match form.get(&f.id) {
+                Some(v) if !v.is_null() => check_value(&f.id, &f.label, &f.kind, f.min, f.max, v)?,
+                _ if f.required && f.default.is_none() => {
+                    return Err(Rejection::BadForm(format!("field '{}' ({}) is required", f.id, f.label)));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// After a work task is decided: aggregate per approval mode.
+    fn after_task(&mut self, step: &Step, outcome: &str) -> R {
+        let id = step.id.as_str();
+        let s = self.state.steps.get(id).cloned().unwrap_or_default();
+        let open = self.state.open_tasks(id).len();
+        let total = s.participants.len().max(1) as f64;
+        match &step.kind {
+            StepKind::Approval { mode } if matches!(outcome, "approve") => match mode {
+                ApprovalMode::Any => self.finish_step(id, "approve", None),
+                ApprovalMode::All => {
+                    if open == 0 { self.finish_step(id, "approve", None) } else { Ok(()) }
+                }
+                ApprovalMode::Sequential => {
+                    if let Some(next) = s.queue.first().cloned() {
+                        self.create_task(step, s.entry, next, TaskKind::Work, None)
+                    } else {
+                        self.finish_step(id, "approve", None)
+                    }
+                }
+                ApprovalMode::Ratio(r) => {
+                    if f64::from(s.approvals) / total >= *r - 1e-9 {
+                        self.finish_step(id, "approve", None)
+                    } else if open == 0 {
+                        self.finish_step(id, "reject", Some("approval ratio not reached".into()))
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+            StepKind::Approval { mode: ApprovalMode::Ratio(r) } if outcome == "reject" => {
+                let best = f64::from(s.approvals) + open as f64;
+                if best / total < *r - 1e-9 {
+                    self.finish_step(id, "reject", None)
+                } else {
+                    Ok(())
+                }
+            }
+            StepKind::Fanout { .. } => {
+                if open == 0 { self.finish_step(id, "done", None) } else { Ok(()) }
+            }
+            StepKind::Recurring(_) => {
+                if open == 0 && s.stopped { self.finish_step(id, "done", None) } else { Ok(()) }
+            }
+            StepKind::Task if open > 0 && outcome == "done" => Ok(()),
+            _ => self.finish_step(id, outcome, None),
+        }
+    }
+
+    fn check_chair(&self, step: &str, actor: &str) -> R {
+        let (_, s) = self.step_def(step)?;
+        if actor == SYSTEM {
+            return Ok(());
+        }
+        let chairs = match &s.assignee {
+            Some(a) => self.resolve_people(a)?,
+            None => vec![self.state.initiator.clone()],
+        };
+        if chairs.iter().any(|c| c == actor) {
+            Ok(())
+        } else {
+            Err(Rejection::NotAnAssignee(format!("only {} may close step '{step}'", chairs.join(", "))))
+        }
+    }
+
+    fn cast_ballot(&mut self, step_id: &str, voter: &str, choice: &str, written: bool) -> R {
+        let (_, step) = self.step_def(step_id)?;
+        let StepKind::Vote(rule) = &step.kind else {
+            return Err(Rejection::WrongKind(format!("step '{step_id}' is not a vote")));
+        };
+        let choices: Vec<String> = if rule.choices.is_empty() {
+            vec!["yes".into(), "no".into(), "abstain".into()]
+        } else {
+            let mut c = rule.choices.clone();
+            c.push("abstain".into());
+            c
+        };
+        self.require_active(step_id)?;
+        let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
+        if !s.participants.iter().any(|p| p == voter) {
+            return Err(Rejection::NotAnAssignee(format!("{voter} has no vote in step '{step_id}'")));
+        }
+        if s.ballots.contains_key(voter) {
+            return Err(Rejection::AlreadyDecided);
+        }
+        if !choices.iter().any(|c| c == choice) {
+            return Err(Rejection::BadOutcome(format!(
+                "choice '{choice}' is not on the ballot (choices: {})",
+                choices.join(", ")
+            )));
+        }
+        self.emit(Event::BallotCast {
+            step: step_id.to_string(),
+            voter: voter.to_string(),
+            ballot: Ballot { choice: choice.to_string(), written },
+        })?;
+        if let Some((task, _)) = self.state.open_tasks(step_id).into_iter().find(|(_, t)| t.assignee == voter) {
+            self.emit(Event::TaskCompleted {
+                task,
+                actor: voter.to_string(),
+                outcome: "voted".into(),
+                form: Values::new(),
+                comment: None,
+                automatic: None,
+            })?;
+        }
+        if self.state.steps.get(step_id).is_some_and(|s| s.ballots.len() == s.participants.len()) {
+            self.close_vote(step_id)?;
+        }
+        Ok(())
+    }
+
+    fn close_vote(&mut self, step_id: &str) -> R {
+        self.require_active(step_id)?;
+        let (_, step) = self.step_def(step_id)?;
+        let StepKind::Vote(rule) = &step.kind else {
+            return Err(Rejection::WrongKind(format!("step '{step_id}' is not a vote")));
+        };
+        let rule = rule.clone();
+        let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
+        let mut tally = Tally {
+            eligible: s.participants.len() as u32,
+            present: s.ballots.values().filter(|b| !b.written).count() as u32,
+            cast: s.ballots.len() as u32,
+            counts: BTreeMap::new(),
+        };
+        for b in s.ballots.values() {
+            *tally.counts.entry(b.choice.clone()).or_default() += 1;
+        }
+        let scope_for = |yes: u32, no: u32| {
+            let mut sc = Scope::default();
+            sc.set("eligible", tally.eligible.into());
+            sc.set("present", tally.present.into());
+            sc.set("cast", tally.cast.into());
+            sc.set("yes", yes.into());
+            sc.set("no", no.into());
+            sc.set("abstain", tally.counts.get("abstain").copied().unwrap_or(0).into());
+            sc
+        };
+        let count = |c: &str| tally.counts.get(c).copied().unwrap_or(0);
+        let quorum = rule
+            .quorum
+            .eval_bool(&scope_for(count("yes"), count("no")))
+            .map_err(Rejection::CheckFailed)?;
+        let outcome = if !quorum {
+            "no_quorum".to_string()
+        } else if rule.choices.is_empty() {
+            let pass = rule.pass.eval_bool(&scope_for(count("yes"), count("no"))).map_err(Rejection::CheckFailed)?;
+            if pass { "pass".into() } else { "fail".into() }
+        } else {
+            let mut winner = None;
+            for c in &rule.choices {
+                let others = tally.cast - count(c) - count("abstain");
+                if rule.pass.eval_bool(&scope_for(count(c), others)).map_err(Rejection::CheckFailed)? {
+                    winner = Some(c.clone());
+                    break;
+                }
+            }
+            winner.unwrap_or_else(|| "fail".into())
+        };
+        self.emit(Event::VoteClosed { step: step_id.to_string(), tally, quorum })?;
+        self.finish_step(step_id, &outcome, None)
+    }
+
+    fn submit_rating(&mut self, step_id: &str, rater: &str, ratings: &BTreeMap<String, RatingValue>) -> R {
+        let (_, step) = self.step_def(step_id)?;
+        let StepKind::Rating(rule) = &step.kind else {
+            return Err(Rejection::WrongKind(format!("step '{step_id}' is not a rating")));
+        };
+        let rule = rule.clone();
+        self.require_active(step_id)?;
+        let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
+        if !s.participants.iter().any(|p| p == rater) {
+            return Err(Rejection::NotAnAssignee(format!("{rater} does not rate in step '{step_id}'")));
+        }
+        if s.ratings.contains_key(rater) {
+            return Err(Rejection::AlreadyDecided);
+        }
+        for (ratee, value) in ratings {
+            if !s.ratees.iter().any(|(p, _)| p == ratee) {
+                return Err(Rejection::BadForm(format!("{ratee} is not rated in step '{step_id}'")));
+            }
+            match (&rule.scheme, value) {
+                (RatingScheme::Scale { grades }, RatingValue::Grade(g)) => {
+                    if !grades.iter().any(|x| &x.id == g) {
+                        let ids: Vec<&str> = grades.iter().map(|g| g.id.as_str()).collect();
+                        return Err(Rejection::BadForm(format!("grade '{g}' is not on the scale ({})", ids.join(", "))));
+                    }
+                }
+                (RatingScheme::Rubric { items, .. }, RatingValue::Scores(scores)) => {
+                    for item in items {
+                        let v = scores.get(&item.id).copied().unwrap_or(0.0);
+                        if !(item.min..=item.max).contains(&v) {
+                            return Err(Rejection::BadForm(format!(
+                                "score {v} for '{}' is outside {}..{}",
+                                item.id, item.min, item.max
+                            )));
+                        }
+                    }
+                    if let Some(k) = scores.keys().find(|k| !items.iter().any(|i| &i.id == *k)) {
+                        return Err(Rejection::BadForm(format!("unknown rubric item '{k}'")));
+                    }
+                }
+                _ => return Err(Rejection::BadForm("rating does not match the step's scale or rubric".into())),
+            }
+        }
+        self.emit(Event::RatingSubmitted {
+            step: step_id.to_string(),
+            rater: rater.to_string(),
+            ratings: ratings.clone(),
+        })?;
+        if let Some((task, _)) = self.state.open_tasks(step_id).into_iter().find(|(_, t)| t.assignee == rater) {
+            self.emit(Event::TaskCompleted {
+                task,
+                actor: rater.to_string(),
+                outcome: "rated".into(),
+                form: Values::new(),
+                comment: None,
+                automatic: None,
+            })?;
+        }
+        if self.state.steps.get(step_id).is_some_and(|s| s.ratings.len() == s.participants.len()) {
+            self.close_rating(step_id)?;
+        }
+        Ok(())
+    }
+
+    fn close_rating(&mut self, step_id: &str) -> R {
+        self.require_active(step_id)?;
+        let (_, step) = self.step_def(step_id)?;
+        let StepKind::Rating(rule) = &step.kind else {
+            return Err(Rejection::WrongKind(format!("step '{step_id}' is not a rating")));
+        };
+        let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
+        let results = crate::rating::aggregate(rule, &s.ratees, &s.ratings);
+        for (ratee, grade) in &results {
+            let _ = (ratee, grade);
+        }
+        self.emit(Event::RatingClosed { step: step_id.to_string(), results })?;
+        self.finish_step(step_id, "done", None)
+    }
+
+    // ----- timers ----------------------------------------------------------
+
+    fn fire_timer(&mut self, timer: &str) -> R {
+        let Some(t) = self.state.timers.get(timer).cloned() else {
+            // Already fired or disarmed: firing again does nothing.
+            return Ok(());
+        };
+        if t.at > self.now() {
+            return Err(Rejection::TooEarly(t.at.to_rfc3339()));
+        }
+        self.emit(Event::TimerFired { timer: timer.to_string() })?;
+        if t.purpose == TimerPurpose::WindowOpens {
+            return self.advance();
+        }
+        let current = self
+            .state
+            .steps
+            .get(&t.target)
+            .is_some_and(|s| s.status == StepStatus::Active && s.entry == t.entry);
+        if !current {
+            return Ok(());
+        }
+        let (_, step) = self.step_def(&t.target)?;
+        let step = step.clone();
+        let open: Vec<(Uuid, TaskState)> = self
+            .state
+            .open_tasks(&step.id)
+            .into_iter()
+            .map(|(id, t)| (id, t.clone()))
+            .collect();
+        match t.purpose {
+            TimerPurpose::RemindBefore | TimerPurpose::Due | TimerPurpose::RemindAfter { .. } => {
+                let (kind, n) = match t.purpose {
+                    TimerPurpose::RemindBefore => ("reminder", timer.to_string()),
+                    TimerPurpose::Due if step.remind.at_due => ("overdue", "due".to_string()),
+                    TimerPurpose::Due => return Ok(()),
+                    TimerPurpose::RemindAfter { n } => ("overdue", format!("after-{n}")),
+                    _ => return Ok(()),
+                };
+                for (task, rec) in open {
+                    let key = format!("{}:{}:{}:{}", self.state.id, task, kind, n);
+                    let vars = self.mail_vars(&step.id, Some(task));
+                    self.emit(Event::MailQueued {
+                        mail: Mail { key, to: rec.assignee.clone(), kind: kind.into(), vars },
+                    })?;
+                }
+                Ok(())
+            }
+            TimerPurpose::Escalate { index } => {
+                let Some(esc) = step.escalate.get(index) else { return Ok(()) };
+                if open.is_empty() {
+                    return Ok(());
+                }
+                let to = self.resolve_people(&esc.to)?;
+                let late: Vec<String> = open.iter().map(|(_, t)| t.assignee.clone()).collect();
+                let reason = format!(
+                    "{} 已逾期（期限 {}），未办理人：{}",
+                    step.name,
+                    self.state.steps.get(&step.id).and_then(|s| s.due).map(|d| self.clock.date_of(d).to_string()).unwrap_or_default(),
+                    late.join("、")
+                );
+                self.emit(Event::Escalated { step: step.id.clone(), to: to.clone(), reason: reason.clone() })?;
+                for p in to {
+                    let key = format!("{}:{}#{}:escalation-{}:{}", self.state.id, step.id, t.entry, index, p);
+                    let mut vars = self.mail_vars(&step.id, None);
+                    vars.insert("reason".into(), reason.clone().into());
+                    self.emit(Event::MailQueued { mail: Mail { key, to: p, kind: "escalation".into(), vars } })?;
+                }
+                Ok(())
+            }
+            TimerPurpose::Timeout => {
+                let Some(rule) = &step.on_timeout else { return Ok(()) };
+                let reason = format!("期限已过，按规则自动{}", outcome_word(&rule.outcome));
+                for (task, _) in &open {
+                    self.emit(Event::TaskCompleted {
+                        task: *task,
+                        actor: SYSTEM.into(),
+                        outcome: rule.outcome.clone(),
+                        form: Values::new(),
+                        comment: None,
+                        automatic: Some(reason.clone()),
+                    })?;
+                }
+                let outcome = rule.outcome.clone();
+                self.finish_step(&step.id, &outcome, Some(reason))
+            }
+            TimerPurpose::WaitEnd => self.finish_step(&step.id, "done", None),
+            TimerPurpose::Occurrence => {
+                let StepKind::Recurring(rec) = &step.kind else { return Ok(()) };
+                let s = self.state.steps.get(&step.id).cloned().unwrap_or_default();
+                if s.stopped {
+                    return Ok(());
+                }
+                let n = s.occurrences + 1;
+                self.emit(Event::OccurrenceOpened { step: step.id.clone(), n })?;
+                let mut people: Vec<(String, Option<String>)> = Vec::new();
+                if let Some((sel, role)) = &rec.orgs {
+                    for org in self.select_orgs(sel)? {
+                        for p in self.ctx.directory.holders(&org, role) {
+                            people.push((p, Some(org.clone())));
+                        }
+                    }
+                } else {
+                    let a = step.assignee.clone().unwrap_or(Assignee::Initiator);
+                    for p in self.resolve_people(&a)? {
+                        people.push((p, None));
+                    }
+                }
+                let due = rec.within.map(|w| {
+                    let base = day_or_instant(&self.clock, Moment::Instant(self.now()), w.unit.is_day_based());
+                    self.clock.shift(self.ctx.calendar, base, w, true).moment
+                });
+                for (p, org) in people {
+                    let task = self.state.next_task_id();
+                    let record = TaskState {
+                        step: step.id.clone(),
+                        entry: t.entry,
+                        assignee: p.clone(),
+                        role: match (&rec.orgs, &step.assignee) {
+                            (Some((_, role)), _) => Some(role.clone()),
+                            (None, Some(Assignee::Role { role, .. })) => Some(role.clone()),
+                            _ => None,
+                        },
+                        org,
+                        kind: TaskKind::Work,
+                        status: TaskStatus::Open,
+                        created_at: self.now(),
+                        due,
+                        earliest: None,
+                    };
+                    self.emit(Event::TaskCreated { task, record })?;
+                    let key = format!("{}:{}:assigned", self.state.id, task);
+                    let vars = self.mail_vars(&step.id, Some(task));
+                    self.emit(Event::MailQueued { mail: Mail { key, to: p, kind: "task_assigned".into(), vars } })?;
+                }
+                let next = self.occurrence_at(&step.id, rec.every, n + 1)?;
+                let until = self.state.timers.get(&timer_id(&step.id, t.entry, "until")).map(|u| u.at);
+                if until.is_none_or(|u| next <= u) {
+                    self.arm(&step.id, t.entry, TimerPurpose::Occurrence, next, &format!("occurrence-{}", n + 1))?;
+                }
+                Ok(())
+            }
+            TimerPurpose::Until => {
+                self.emit(Event::RecurrenceStopped { step: step.id.clone() })?;
+                // An occurrence due at the same instant opens first.
+                let same_time: Vec<String> = self
+                    .state
+                    .timers
+                    .iter()
+                    .filter(|(_, x)| x.target == step.id && x.purpose == TimerPurpose::Occurrence && x.at <= t.at)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in same_time {
+                    self.emit(Event::TimerDisarmed { timer: id })?;
+                }
+                if self.state.open_tasks(&step.id).is_empty() {
+                    self.finish_step(&step.id, "done", None)
+                } else {
+                    Ok(())
+                }
+            }
+            TimerPurpose::WindowOpens => Ok(()),
+        }
+    }
+
+    // ----- finishing steps and routing -----------------------------------
+
+    fn finish_step(&mut self, step_id: &str, outcome: &str, automatic: Option<String>) -> R {
+        let (_, step) = self.step_def(step_id)?;
+        let step = step.clone();
+        let outcome_def = step.outcome(outcome).ok_or_else(|| {
+            Rejection::BadOutcome(format!("outcome '{outcome}' of step '{step_id}' has no route"))
+        })?;
+        if let Some(max) = outcome_def.max_times {
+            let used = self.state.outcome_counts.get(&format!("{step_id}:{outcome}")).copied().unwrap_or(0);
+            if used >= max {
+                return Err(Rejection::BadOutcome(format!(
+                    "outcome '{outcome}' was already taken {used} time(s), the limit for step '{step_id}'"
+                )));
+            }
+        }
+        self.close_step(step_id)?;
+        self.emit(Event::StepCompleted {
+            step: step_id.to_string(),
+            outcome: outcome.to_string(),
+            automatic,
+        })?;
+        for set in &step.set {
+            let value = match &set.value {
+                SetValue::Expr(e) => e.eval(&self.scope(Some(step_id))).map_err(Rejection::CheckFailed)?,
+                SetValue::Date(t) => {
+                    let r = self.resolve_time(t, Some(step_id))?;
+                    serde_json::Value::String(self.clock.date_of(r.moment).to_string())
+                }
+            };
+            self.emit(Event::VarSet { name: set.name.clone(), value })?;
+        }
+        let current_stage = self.state.stage.clone().unwrap_or_default();
+        self.follow(&outcome_def.route, &current_stage)
+    }
+
+    /// Withdraws a step's open tasks and timers.
+    fn close_step(&mut self, step_id: &str) -> R {
+        let tasks: Vec<Uuid> = self.state.open_tasks(step_id).into_iter().map(|(id, _)| id).collect();
+        for task in tasks {
+            self.emit(Event::TaskCancelled { task })?;
+        }
+        let timers: Vec<String> = self
+            .state
+            .timers
+            .iter()
+            .filter(|(_, t)| t.target == step_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for timer in timers {
+            self.emit(Event::TimerDisarmed { timer })?;
+        }
+        Ok(())
+    }
+
+    fn leave_stage(&mut self, stage_id: &str) -> R {
+        let Some(stage) = self.def.stage(stage_id) else { return Ok(()) };
+        let ids: Vec<String> = stage.steps.iter().map(|s| s.id.clone()).collect();
+        for id in &ids {
+            self.close_step(id)?;
+        }
+        let window = timer_id(stage_id, 0, "window");
+        if self.state.timers.contains_key(&window) {
+            self.emit(Event::TimerDisarmed { timer: window })?;
+        }
+        Ok(())
+    }
+
+    fn close_everything(&mut self) -> R {
+        if let Some(stage) = self.state.stage.clone() {
+            self.leave_stage(&stage)?;
+        }
+        let timers: Vec<String> = self.state.timers.keys().cloned().collect();
+        for timer in timers {
+            self.emit(Event::TimerDisarmed { timer })?;
+        }
+        Ok(())
+    }
+
+    fn follow(&mut self, route: &Route, current_stage: &str) -> R {
+        match route {
+            Route::Next => self.advance(),
+            Route::Retry => Err(Rejection::Definition("retry needs a step".into())),
+            Route::Step(step) => {
+                let stage = self
+                    .def
+                    .stage(current_stage)
+                    .ok_or_else(|| Rejection::Definition(format!("unknown stage '{current_stage}'")))?;
+                for s in dependents(stage, step) {
+                    self.close_step(&s)?;
+                    self.emit(Event::StepReset { step: s })?;
+                }
+                self.advance()
+            }
+            Route::Stage { stage, step } => {
+                self.leave_stage(current_stage)?;
+                self.enter_stage(stage, step.as_deref())
+            }
+            Route::End(end) => {
+                self.close_everything()?;
+                self.emit(Event::InstanceEnded { end_state: end.clone() })
+            }
+        }
+    }
+
+    // ----- resolution --------------------------------------------------------
+
+    fn resolve_time(&self, expr: &TimeExpr, step: Option<&str>) -> R<Resolved> {
+        resolve(expr, &self.clock, self.ctx.calendar, |a| self.anchor(a, step)).map_err(|a| {
+            Rejection::CheckFailed(format!("'{a}' has no value yet (needed for '{expr}')"))
+        })
+    }
+
+    fn anchor(&self, a: &Anchor, step: Option<&str>) -> Option<Moment> {
+        let st = &self.state;
+        let instant = |t: Option<DateTime<Utc>>| t.map(Moment::Instant);
+        let date_value = |v: Option<&serde_json::Value>| {
+            v.and_then(|v| v.as_str())
+                .and_then(|s| chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok())
+                .map(Moment::Date)
+        };
+        match a {
+            Anchor::Activated => match step {
+                Some(s) => instant(st.steps.get(s).and_then(|s| s.activated_at)).or(Some(Moment::Instant(self.now()))),
+                None => Some(Moment::Instant(self.now())),
+            },
+            Anchor::Started => instant(st.started_at),
+            Anchor::StageEntered => instant(st.stage_entered_at),
+            Anchor::StepCompleted(s) => instant(st.steps.get(s).and_then(|s| s.completed_at)),
+            Anchor::StepActivated(s) => instant(st.steps.get(s).and_then(|s| s.activated_at)),
+            Anchor::StepField(s, f) => date_value(st.steps.get(s).and_then(|s| s.form.get(f))),
+            Anchor::Input(i) => date_value(st.inputs.get(i)),
+            Anchor::Var(v) => date_value(st.vars.get(v)),
+            Anchor::Date(d) => Some(Moment::Date(*d)),
+        }
+    }
+
+    fn scope(&self, step: Option<&str>) -> Scope {
+        let st = &self.state;
+        let mut scope = Scope::default();
+        scope.set_all("input.", &st.inputs);
+        scope.set_all("var.", &st.vars);
+        scope.set_all("subject.", &st.subject.attrs);
+        scope.set("today", self.clock.local_date(self.now()).to_string().into());
+        for (id, s) in &st.steps {
+            scope.set_all(&format!("step.{id}.form."), &s.form);
+            if let Some(o) = &s.outcome {
+                scope.set(format!("step.{id}.outcome"), o.clone().into());
+            }
+            if let Some(t) = s.completed_at {
+                scope.set(format!("step.{id}.completed_at"), self.clock.local_date(t).to_string().into());
+            }
+        }
+        if let Some(step) = step {
+            if let Some(s) = st.steps.get(step) {
+                scope.set_all("form.", &s.form);
+            }
+        }
+        scope
+    }
+
+    fn org_of(&self, r: &OrgRef) -> R<String> {
+        let dir = self.ctx.directory;
+        let own = self.state.subject.org.clone();
+        let missing = |what: &str| Rejection::EmptyAssignee { role: what.to_string(), org: own.clone() };
+        Ok(match r {
+            OrgRef::Own => own.clone(),
+            OrgRef::Parent => dir.parent(&own).ok_or_else(|| missing("(parent organization)"))?,
+            OrgRef::Grandparent => dir
+                .parent(&own)
+                .and_then(|p| dir.parent(&p))
+                .ok_or_else(|| missing("(grandparent organization)"))?,
+            OrgRef::Ancestor(kind) => {
+                let mut cur = Some(own.clone());
+                let mut hops = 0;
+                loop {
+                    let Some(org) = cur else { return Err(missing(&format!("(ancestor of kind {kind})"))) };
+                    if dir.kind(&org).as_deref() == Some(kind.as_str()) {
+                        break org;
+                    }
+                    hops += 1;
+                    if hops > 64 {
+                        return Err(missing(&format!("(ancestor of kind {kind})")));
+                    }
+                    cur = dir.parent(&org);
+                }
+            }
+        })
+    }
+
+    fn select_orgs(&self, sel: &crate::model::OrgSelector) -> R<Vec<String>> {
+        let root = self.org_of(&sel.under)?;
+        Ok(self.ctx.directory.orgs_under(&root, sel.kind.as_deref()))
+    }
+
+    fn resolve_people(&self, a: &Assignee) -> R<Vec<String>> {
+        let st = &self.state;
+        match a {
+            Assignee::Subject => st
+                .subject
+                .person
+                .clone()
+                .map(|p| vec![p])
+                .ok_or_else(|| Rejection::EmptyAssignee { role: "subject".into(), org: st.subject.org.clone() }),
+            Assignee::Initiator => Ok(vec![st.initiator.clone()]),
+            Assignee::Field(path) => {
+                let scope = self.scope(None);
+                match scope.get(path).and_then(|v| v.as_str()) {
+                    Some(p) if !p.is_empty() => Ok(vec![p.to_string()]),
+                    _ => Err(Rejection::EmptyAssignee { role: path.clone(), org: st.subject.org.clone() }),
+                }
+            }
+            Assignee::Role { role, org } => {
+                let org_id = self.org_of(org)?;
+                let people = self.ctx.directory.holders(&org_id, role);
+                if !people.is_empty() {
+                    return Ok(people);
+                }
+                if self.def.empty_assignee == EmptyAssignee::ParentSecretary {
+                    if let Some(parent) = self.ctx.directory.parent(&org_id) {
+                        let p = self.ctx.directory.holders(&parent, "secretary");
+                        if !p.is_empty() {
+                            return Ok(p);
+                        }
+                    }
+                }
+                Err(Rejection::EmptyAssignee { role: role.clone(), org: org_id })
+            }
+        }
+    }
+
+    fn mail_vars(&self, step_id: &str, task: Option<Uuid>) -> Values {
+        let mut v = Values::new();
+        v.insert("workflow".into(), self.def.name.clone().into());
+        v.insert("instance".into(), self.state.id.to_string().into());
+        if let Some((stage, step)) = self.def.step(step_id) {
+            v.insert("stage".into(), stage.name.clone().into());
+            v.insert("step".into(), step.name.clone().into());
+        }
+        if let Some(task) = task {
+            v.insert("task".into(), task.to_string().into());
+        }
+        let due = self.state.steps.get(step_id).and_then(|s| s.due);
+        v.insert(
+            "due".into(),
+            due.map(|d| self.clock.date_of(d).to_string()).unwrap_or_default().into(),
+        );
+        v.insert("subject".into(), self.state.subject.person.clone().unwrap_or_else(|| self.state.subject.org.clone()).into());
+        v
+    }
+}
+
+fn outcome_word(outcome: &str) -> &str {
+    match outcome {
+        "approve" => "通过",
+        "reject" => "驳回",
+        "return" => "退回",
+        "done" => "办结",
+        other => other,
+    }
+}
+
+fn first_outcome(step: &Step) -> String {
+    match &step.kind {
+        StepKind::Approval { .. } => "approve".into(),
+        _ => step
+            .outcomes
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| Step::default_outcomes(&step.kind)[0].to_string()),
+    }
+}
+
+/// For day-based spans anchor on the local date; else on the instant.
+fn day_or_instant(clock: &Clock, m: Moment, day_based: bool) -> Moment {
+    if day_based { Moment::Date(clock.date_of(m)) } else { m }
+}
+
+/// The id of a step's timer in one entry.
+pub fn timer_id(target: &str, entry: u32, name: &str) -> String {
+    format!("{target}#{entry}:{name}")
+}
+
+/// A step and every step of the stage that depends on it, in stage order.
+fn dependents(stage: &crate::model::Stage, step: &str) -> Vec<String> {
+    let mut set: BTreeSet<&str> = BTreeSet::new();
+    set.insert(step);
+    loop {
+        let before = set.len();
+        for s in &stage.steps {
+            if s.after.iter().any(|a| set.contains(a.as_str())) {
+                set.insert(&s.id);
+            }
+        }
+        if set.len() == before {
+            break;
+        }
+    }
+    stage.steps.iter().filter(|s| set.contains(s.id.as_str())).map(|s| s.id.clone()).collect()
+}
+
+fn check_value(id: &str, label: &str, kind: &FieldKind, min: Option<f64>, max: Option<f64>, v: &serde_json::Value) -> R {
+    let bad = |what: &str| Rejection::BadForm(format!("field '{id}' ({label}) must be {what}, got {v}"));
+    match kind {
+        FieldKind::Text | FieldKind::Textarea | FieldKind::Person | FieldKind::Org | FieldKind::File => {
+            if !v.is_string() {
+                return Err(bad("text"));
+            }
+        }
+        FieldKind::Boolean => {
+            if !v.is_boolean() {
+                return Err(bad("true or false"));
+            }
+        }
+        FieldKind::Date => {
+            let ok = v.as_str().is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok());
+            if !ok {
+                return Err(bad("a date YYYY-MM-DD"));
+            }
+        }
+        FieldKind::Choice(options) => {
+            let ok = v.as_str().is_some_and(|s| options.iter().any(|o| o == s));
+            if !ok {
+                return Err(bad(&format!("one of {}", options.join(", "))));
+            }
+        }
+        FieldKind::Integer | FieldKind::Number => {
+            let n = if *kind == FieldKind::Integer {
+                v.as_i64().map(|i| i as f64).ok_or_else(|| bad("a whole number"))?
+            } else {
+                v.as_f64().ok_or_else(|| bad("a number"))?
+            };
+            if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+                return Err(Rejection::BadForm(format!(
+                    "field '{id}' ({label}) must be between {} and {}, got {n}",
+                    min.map(|m| m.to_string()).unwrap_or_else(|| "-∞".into()),
+                    max.map(|m| m.to_string()).unwrap_or_else(|| "∞".into()),
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,95 @@
-fn main() {}
+//! `stageflow`: validate, schema, calendar and simulate.
+
+mod calendar_cmd;
+mod simulate_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "stageflow",
+    version,
+    about = "Workflow and approval engine for Party and mass organizations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check workflow definitions; prints `path:line:column: message` per problem
+    Validate {
+        /// Definition files (YAML)
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the workflow language
+    Schema,
+    /// Working-day calendar (Chinese holidays and 调休)
+    Calendar {
+        #[command(subcommand)]
+        command: calendar_cmd::CalendarCommand,
+    },
+    /// Run a definition with a virtual clock and print its timeline
+    Simulate(simulate_cmd::SimulateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&stageflow_workflows::schema::schema())
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Calendar { command } => calendar_cmd::run(command),
+        Command::Simulate(args) => simulate_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut failed = 0;
+    for path in files {
+        match stageflow_workflows::load_file(path) {
+            Ok(loaded) => {
+                let d = &loaded.definition;
+                let steps: usize = d.stages.iter().map(|s| s.steps.len()).sum();
+                println!(
+                    "{}: ok ({} v{}: {} stages, {} steps)",
+                    path.display(),
+                    d.id,
+                    d.version,
+                    d.stages.len(),
+                    steps
+                );
+            }
+            Err(diags) => {
+                failed += 1;
+                for d in &diags {
+                    println!("{d}");
+                }
+                eprintln!("{}: {} problem(s)", path.display(), diags.len());
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use evalexpr::{
-    ContextWithMutableFunctions, ContextWithMutableVariables, DefaultNumericTypes,
-    EvalexprError, Function, HashMapContext, Node, Value,
+    ContextWithMutableFunctions, ContextWithMutableVariables, DefaultNumericTypes, EvalexprError,
+    Function, HashMapContext, Node, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -80,18 +80,21 @@ impl Expr {
 }
 
 fn is_builtin(name: &str) -> bool {
-    matches!(name, "min" | "max" | "floor" | "round" | "ceil" | "if" | "contains" | "typeof")
-        || name.starts_with("str::")
+    matches!(
+        name,
+        "min" | "max" | "floor" | "round" | "ceil" | "if" | "contains" | "typeof"
+    ) || name.starts_with("str::")
         || name.starts_with("math::")
 }
 
 fn compile(source: &str) -> Result<Node<DefaultNumericTypes>, String> {
-    if source.contains('=') && !source.contains("==") && !source.contains("!=")
-        && !source.contains(">=") && !source.contains("<=")
+    if source.contains('=')
+        && !source.contains("==")
+        && !source.contains("!=")
+        && !source.contains(">=")
+        && !source.contains("<=")
     {
-        return Err(format!(
-            "'{source}' assigns a value; write '==' to compare"
-        ));
+        return Err(format!("'{source}' assigns a value; write '==' to compare"));
     }
     evalexpr::build_operator_tree::<DefaultNumericTypes>(source)
         .map_err(|e| format!("cannot read expression '{source}': {e}"))
@@ -139,43 +142,61 @@ impl Scope {
                 let _ = ctx.set_value(k.clone(), v);
             }
         }
-        let _ = ctx.set_function("age".into(), Function::new(|a| {
-            let (birth, on) = two_dates(a)?;
-            let mut years = on.year() - birth.year();
-            if (on.month(), on.day()) < (birth.month(), birth.day()) {
-                years -= 1;
-            }
-            Ok(Value::Int(i64::from(years)))
-        }));
-        let _ = ctx.set_function("days_between".into(), Function::new(|a| {
-            let (x, y) = two_dates(a)?;
-            Ok(Value::Int((y - x).num_days()))
-        }));
-        let _ = ctx.set_function("months_between".into(), Function::new(|a| {
-            let (x, y) = two_dates(a)?;
-            let mut m = (y.year() - x.year()) * 12 + y.month() as i32 - x.month() as i32;
-            if y.day() < x.day() {
-                m -= 1;
-            }
-            Ok(Value::Int(i64::from(m)))
-        }));
-        let _ = ctx.set_function("add_months".into(), Function::new(|a| {
-            let t = a.as_fixed_len_tuple(2)?;
-            let d = date_arg(&t[0])?;
-            let n = t[1].as_int()?;
-            let n = i32::try_from(n).map_err(|_| EvalexprError::CustomMessage(format!("{n} months is too many")))?;
-            Ok(Value::String(add_months(d, n).to_string()))
-        }));
-        let _ = ctx.set_function("len".into(), Function::new(|a| match a {
-            Value::String(s) => Ok(Value::Int(s.chars().count() as i64)),
-            Value::Tuple(t) => Ok(Value::Int(t.len() as i64)),
-            _ => Ok(Value::Int(0)),
-        }));
+        let _ = ctx.set_function(
+            "age".into(),
+            Function::new(|a| {
+                let (birth, on) = two_dates(a)?;
+                let mut years = on.year() - birth.year();
+                if (on.month(), on.day()) < (birth.month(), birth.day()) {
+                    years -= 1;
+                }
+                Ok(Value::Int(i64::from(years)))
+            }),
+        );
+        let _ = ctx.set_function(
+            "days_between".into(),
+            Function::new(|a| {
+                let (x, y) = two_dates(a)?;
+                Ok(Value::Int((y - x).num_days()))
+            }),
+        );
+        let _ = ctx.set_function(
+            "months_between".into(),
+            Function::new(|a| {
+                let (x, y) = two_dates(a)?;
+                let mut m = (y.year() - x.year()) * 12 + y.month() as i32 - x.month() as i32;
+                if y.day() < x.day() {
+                    m -= 1;
+                }
+                Ok(Value::Int(i64::from(m)))
+            }),
+        );
+        let _ = ctx.set_function(
+            "add_months".into(),
+            Function::new(|a| {
+                let t = a.as_fixed_len_tuple(2)?;
+                let d = date_arg(&t[0])?;
+                let n = t[1].as_int()?;
+                let n = i32::try_from(n)
+                    .map_err(|_| EvalexprError::CustomMessage(format!("{n} months is too many")))?;
+                Ok(Value::String(add_months(d, n).to_string()))
+            }),
+        );
+        let _ = ctx.set_function(
+            "len".into(),
+            Function::new(|a| match a {
+                Value::String(s) => Ok(Value::Int(s.chars().count() as i64)),
+                Value::Tuple(t) => Ok(Value::Int(t.len() as i64)),
+                _ => Ok(Value::Int(0)),
+            }),
+        );
         ctx
     }
 }
 
-fn date_arg(v: &Value<DefaultNumericTypes>) -> Result<NaiveDate, EvalexprError<DefaultNumericTypes>> {
+fn date_arg(
+    v: &Value<DefaultNumericTypes>,
+) -> Result<NaiveDate, EvalexprError<DefaultNumericTypes>> {
     let s = v.as_string()?;
     let s = s.get(..10).unwrap_or(&s).to_string();
     NaiveDate::parse_from_str(&s, "%Y-%m-%d")
@@ -246,10 +267,18 @@ mod tests {
 
     #[test]
     fn rejects_unknown_functions_assignment_and_garbage() {
-        assert!(Expr::parse("system(1)").unwrap_err().contains("unknown function 'system'"));
+        assert!(
+            Expr::parse("system(1)")
+                .unwrap_err()
+                .contains("unknown function 'system'")
+        );
         assert!(Expr::parse("a = 1").unwrap_err().contains("'=='"));
         assert!(Expr::parse("(1 + ").is_err());
         let e = Expr::parse("missing > 1").unwrap();
-        assert!(e.eval_bool(&Scope::default()).unwrap_err().contains("'missing' has no value"));
+        assert!(
+            e.eval_bool(&Scope::default())
+                .unwrap_err()
+                .contains("'missing' has no value")
+        );
     }
 }

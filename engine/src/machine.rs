@@ -271,14 +271,21 @@ impl Tx<'_> {
     fn emit(&mut self, event: Event) -> R {
         if self.events.len() >= MAX_EVENTS_PER_COMMAND {
             return Err(Rejection::Definition(
-                "the workflow loops without waiting for anyone (too many events in one command)".into(),
+                "the workflow loops without waiting for anyone (too many events in one command)"
+                    .into(),
             ));
         }
         let seq = self.state.seq + 1;
         let at = self.now();
         let prev_hash = self.state.last_hash.clone();
         let hash = RecordedEvent::compute_hash(seq, at, &prev_hash, &event);
-        let rec = RecordedEvent { seq, at, prev_hash, hash, event };
+        let rec = RecordedEvent {
+            seq,
+            at,
+            prev_hash,
+            hash,
+            event,
+        };
         self.state.evolve(&rec);
         match &rec.event {
             Event::TaskCreated { task, record } => self.effects.push(Effect::CreateTask {
@@ -297,17 +304,19 @@ impl Tx<'_> {
                 timer: timer.clone(),
                 at: record.at,
             }),
-            Event::TimerDisarmed { timer } => {
-                self.effects.push(Effect::DisarmTimer { timer: timer.clone() })
-            }
+            Event::TimerDisarmed { timer } => self.effects.push(Effect::DisarmTimer {
+                timer: timer.clone(),
+            }),
             Event::MailQueued { mail } => self.effects.push(Effect::EnqueueMail(mail.clone())),
-            Event::ChildRequested { step, workflow, inputs } => {
-                self.effects.push(Effect::StartChild {
-                    step: step.clone(),
-                    workflow: workflow.clone(),
-                    inputs: inputs.clone(),
-                })
-            }
+            Event::ChildRequested {
+                step,
+                workflow,
+                inputs,
+            } => self.effects.push(Effect::StartChild {
+                step: step.clone(),
+                workflow: workflow.clone(),
+                inputs: inputs.clone(),
+            }),
             _ => {}
         }
         self.events.push(rec);
@@ -315,7 +324,12 @@ impl Tx<'_> {
     }
 
     fn run(&mut self, command: &Command) -> R {
-        if let Command::Start { subject, initiator, inputs } = command {
+        if let Command::Start {
+            subject,
+            initiator,
+            inputs,
+        } = command
+        {
             return self.start(subject, initiator, inputs);
         }
         match &self.state.status {
@@ -326,17 +340,28 @@ impl Tx<'_> {
         }
         match command {
             Command::Start { .. } => Err(Rejection::AlreadyStarted),
-            Command::Complete { task, actor, outcome, form, comment } => {
-                self.complete(*task, actor, outcome.as_deref(), form, comment.as_deref())
-            }
-            Command::CastBallot { step, voter, choice, written } => {
-                self.cast_ballot(step, voter, choice, *written)
-            }
+            Command::Complete {
+                task,
+                actor,
+                outcome,
+                form,
+                comment,
+            } => self.complete(*task, actor, outcome.as_deref(), form, comment.as_deref()),
+            Command::CastBallot {
+                step,
+                voter,
+                choice,
+                written,
+            } => self.cast_ballot(step, voter, choice, *written),
             Command::CloseVote { step, actor } => {
                 self.check_chair(step, actor)?;
                 self.close_vote(step)
             }
-            Command::SubmitRating { step, rater, ratings } => self.submit_rating(step, rater, ratings),
+            Command::SubmitRating {
+                step,
+                rater,
+                ratings,
+            } => self.submit_rating(step, rater, ratings),
             Command::CloseRating { step, actor } => {
                 self.check_chair(step, actor)?;
                 self.close_rating(step)
@@ -345,15 +370,24 @@ impl Tx<'_> {
             Command::ChildEnded { step, end_state } => {
                 let (_, s) = self.step_def(step)?;
                 if !matches!(s.kind, StepKind::Subflow { .. }) {
-                    return Err(Rejection::WrongKind(format!("step '{step}' is not a subflow")));
+                    return Err(Rejection::WrongKind(format!(
+                        "step '{step}' is not a subflow"
+                    )));
                 }
                 self.require_active(step)?;
-                let outcome = if s.outcomes.contains_key(end_state) { end_state.clone() } else { "done".into() };
+                let outcome = if s.outcomes.contains_key(end_state) {
+                    end_state.clone()
+                } else {
+                    "done".into()
+                };
                 self.finish_step(step, &outcome, None)
             }
             Command::Cancel { actor, reason } => {
                 self.close_everything()?;
-                self.emit(Event::InstanceCancelled { actor: actor.clone(), reason: reason.clone() })
+                self.emit(Event::InstanceCancelled {
+                    actor: actor.clone(),
+                    reason: reason.clone(),
+                })
             }
         }
     }
@@ -373,16 +407,24 @@ impl Tx<'_> {
                     inputs.insert(f.id.clone(), v.clone());
                 }
                 _ if f.required => {
-                    return Err(Rejection::BadForm(format!("input '{}' ({}) is required", f.id, f.label)));
+                    return Err(Rejection::BadForm(format!(
+                        "input '{}' ({}) is required",
+                        f.id, f.label
+                    )));
                 }
                 _ => {}
             }
         }
-        if let Some(unknown) = given.keys().find(|k| !self.def.inputs.iter().any(|i| &i.field.id == *k)) {
+        if let Some(unknown) = given
+            .keys()
+            .find(|k| !self.def.inputs.iter().any(|i| &i.field.id == *k))
+        {
             return Err(Rejection::BadForm(format!("unknown input '{unknown}'")));
         }
         if subject.org.is_empty() {
-            return Err(Rejection::BadForm("the subject's organization is required".into()));
+            return Err(Rejection::BadForm(
+                "the subject's organization is required".into(),
+            ));
         }
         self.emit(Event::InstanceStarted {
             definition: self.def.id.clone(),
@@ -393,7 +435,10 @@ impl Tx<'_> {
         })?;
         for check in &self.def.checks {
             let scope = self.scope(None);
-            let ok = check.expr.eval_bool(&scope).map_err(Rejection::CheckFailed)?;
+            let ok = check
+                .expr
+                .eval_bool(&scope)
+                .map_err(Rejection::CheckFailed)?;
             if !ok {
                 return Err(Rejection::CheckFailed(check.message.clone()));
             }
@@ -417,7 +462,11 @@ impl Tx<'_> {
     }
 
     fn require_active(&self, step: &str) -> R {
-        let active = self.state.steps.get(step).is_some_and(|s| s.status == StepStatus::Active);
+        let active = self
+            .state
+            .steps
+            .get(step)
+            .is_some_and(|s| s.status == StepStatus::Active);
         let (stage, _) = self.step_def(step)?;
         if !active || self.state.stage.as_deref() != Some(stage.id.as_str()) {
             return Err(Rejection::StepNotActive(step.to_string()));
@@ -430,7 +479,9 @@ impl Tx<'_> {
             .def
             .stage(stage_id)
             .ok_or_else(|| Rejection::Definition(format!("unknown stage '{stage_id}'")))?;
-        self.emit(Event::StageEntered { stage: stage_id.to_string() })?;
+        self.emit(Event::StageEntered {
+            stage: stage_id.to_string(),
+        })?;
         let reset: Vec<String> = match from_step {
             Some(step) => dependents(stage, step),
             None => stage.steps.iter().map(|s| s.id.clone()).collect(),
@@ -455,12 +506,18 @@ impl Tx<'_> {
             if self.state.status != Status::Running {
                 return Ok(());
             }
-            let Some(stage_id) = self.state.stage.clone() else { return Ok(()) };
+            let Some(stage_id) = self.state.stage.clone() else {
+                return Ok(());
+            };
             let stage = self
                 .def
                 .stage(&stage_id)
                 .ok_or_else(|| Rejection::Definition(format!("unknown stage '{stage_id}'")))?;
-            if self.state.timers.contains_key(&timer_id(&stage_id, 0, "window")) {
+            if self
+                .state
+                .timers
+                .contains_key(&timer_id(&stage_id, 0, "window"))
+            {
                 return Ok(());
             }
             let ready = stage.steps.iter().find(|s| {
@@ -475,7 +532,11 @@ impl Tx<'_> {
                 continue;
             }
             let complete = stage.steps.iter().all(|s| {
-                !s.required || matches!(self.status_of(&s.id), StepStatus::Done | StepStatus::Skipped)
+                !s.required
+                    || matches!(
+                        self.status_of(&s.id),
+                        StepStatus::Done | StepStatus::Skipped
+                    )
             });
             if complete {
                 let then = stage.then.clone();
@@ -486,7 +547,11 @@ impl Tx<'_> {
     }
 
     fn status_of(&self, step: &str) -> StepStatus {
-        self.state.steps.get(step).map(|s| s.status.clone()).unwrap_or_default()
+        self.state
+            .steps
+            .get(step)
+            .map(|s| s.status.clone())
+            .unwrap_or_default()
     }
 
     fn activate(&mut self, step_id: &str) -> R {
@@ -495,7 +560,9 @@ impl Tx<'_> {
         if let Some(guard) = &step.when {
             let scope = self.scope(Some(step_id));
             if !guard.eval_bool(&scope).map_err(Rejection::CheckFailed)? {
-                return self.emit(Event::StepSkipped { step: step_id.to_string() });
+                return self.emit(Event::StepSkipped {
+                    step: step_id.to_string(),
+                });
             }
         }
         let mut provisional = false;
@@ -587,7 +654,11 @@ impl Tx<'_> {
                 let at = match until {
                     WaitUntil::For(span) => {
                         let now = Moment::Instant(self.now());
-                        let r = self.clock.period_end(self.ctx.calendar, day_or_instant(&self.clock, now, span.unit.is_day_based()), *span);
+                        let r = self.clock.period_end(
+                            self.ctx.calendar,
+                            day_or_instant(&self.clock, now, span.unit.is_day_based()),
+                            *span,
+                        );
                         self.clock.start_instant(r.moment)
                     }
                     WaitUntil::At(e) => {
@@ -602,11 +673,23 @@ impl Tx<'_> {
             }
             StepKind::Recurring(rec) => {
                 let next = self.occurrence_at(step_id, rec.every, 1)?;
-                self.arm(step_id, entry, TimerPurpose::Occurrence, next, "occurrence-1")?;
+                self.arm(
+                    step_id,
+                    entry,
+                    TimerPurpose::Occurrence,
+                    next,
+                    "occurrence-1",
+                )?;
                 if let Some(until) = &rec.until {
                     let r = self.resolve_time(until, Some(step_id))?;
                     let at = self.clock.start_instant(r.moment);
-                    self.arm(step_id, entry, TimerPurpose::Until, at.max(self.now()), "until")?;
+                    self.arm(
+                        step_id,
+                        entry,
+                        TimerPurpose::Until,
+                        at.max(self.now()),
+                        "until",
+                    )?;
                 }
             }
             StepKind::Fanout { orgs, role } => {
@@ -619,7 +702,11 @@ impl Tx<'_> {
                     }
                 }
                 if !any {
-                    return self.finish_step(step_id, "done", Some("no organization matched".into()));
+                    return self.finish_step(
+                        step_id,
+                        "done",
+                        Some("no organization matched".into()),
+                    );
                 }
             }
             StepKind::Notify { template } => {
@@ -631,7 +718,12 @@ impl Tx<'_> {
                     let key = format!("{}:{}#{}:notice:{}", self.state.id, step_id, entry, p);
                     let vars = self.mail_vars(step_id, None);
                     self.emit(Event::MailQueued {
-                        mail: Mail { key, to: p, kind: template.clone(), vars },
+                        mail: Mail {
+                            key,
+                            to: p,
+                            kind: template.clone(),
+                            vars,
+                        },
                     })?;
                 }
                 return self.finish_step(step_id, "sent", None);
@@ -659,8 +751,15 @@ impl Tx<'_> {
             .get(step_id)
             .and_then(|s| s.activated_at)
             .unwrap_or(self.now());
-        let span = crate::time::Span { n: every.n.saturating_mul(n), ..every };
-        let base = day_or_instant(&self.clock, Moment::Instant(activated), every.unit.is_day_based());
+        let span = crate::time::Span {
+            n: every.n.saturating_mul(n),
+            ..every
+        };
+        let base = day_or_instant(
+            &self.clock,
+            Moment::Instant(activated),
+            every.unit.is_day_based(),
+        );
         let r = self.clock.shift(self.ctx.calendar, base, span, true);
         Ok(self.clock.start_instant(r.moment))
     }
@@ -671,31 +770,61 @@ impl Tx<'_> {
         for (i, before) in step.remind.before.iter().enumerate() {
             let r = self.clock.shift(self.ctx.calendar, due, *before, false);
             let at = match r.moment {
-                Moment::Date(d) => self.clock.at_local(d, NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0).unwrap_or(NaiveTime::MIN)),
+                Moment::Date(d) => self.clock.at_local(
+                    d,
+                    NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0).unwrap_or(NaiveTime::MIN),
+                ),
                 Moment::Instant(t) => t,
             };
             if at > now {
-                self.arm(&step.id, entry, TimerPurpose::RemindBefore, at, &format!("remind-before-{i}"))?;
+                self.arm(
+                    &step.id,
+                    entry,
+                    TimerPurpose::RemindBefore,
+                    at,
+                    &format!("remind-before-{i}"),
+                )?;
             }
         }
         self.arm(&step.id, entry, TimerPurpose::Due, due_at.max(now), "due")?;
         if let Some(every) = step.remind.every {
             for n in 1..=step.remind.max {
-                let span = crate::time::Span { n: every.n.saturating_mul(n), ..every };
+                let span = crate::time::Span {
+                    n: every.n.saturating_mul(n),
+                    ..every
+                };
                 let at = self.after_due(due, span);
-                self.arm(&step.id, entry, TimerPurpose::RemindAfter { n }, at, &format!("remind-after-{n}"))?;
+                self.arm(
+                    &step.id,
+                    entry,
+                    TimerPurpose::RemindAfter { n },
+                    at,
+                    &format!("remind-after-{n}"),
+                )?;
             }
         }
         for (index, esc) in step.escalate.iter().enumerate() {
             let at = self.after_due(due, esc.after);
-            self.arm(&step.id, entry, TimerPurpose::Escalate { index }, at, &format!("escalate-{index}"))?;
+            self.arm(
+                &step.id,
+                entry,
+                TimerPurpose::Escalate { index },
+                at,
+                &format!("escalate-{index}"),
+            )?;
         }
         if let Some(t) = &step.on_timeout {
             let at = match t.after {
                 Some(span) => self.after_due(due, span),
                 None => due_at,
             };
-            self.arm(&step.id, entry, TimerPurpose::Timeout, at.max(now), "timeout")?;
+            self.arm(
+                &step.id,
+                entry,
+                TimerPurpose::Timeout,
+                at.max(now),
+                "timeout",
+            )?;
         }
         Ok(())
     }
@@ -705,26 +834,51 @@ impl Tx<'_> {
     fn after_due(&self, due: Moment, span: crate::time::Span) -> DateTime<Utc> {
         match due {
             Moment::Date(d) if span.unit.is_day_based() => {
-                let r = self.clock.shift(self.ctx.calendar, Moment::Date(d), span, true);
+                let r = self
+                    .clock
+                    .shift(self.ctx.calendar, Moment::Date(d), span, true);
                 let day = self.clock.date_of(r.moment);
-                self.clock.at_local(day, NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0).unwrap_or(NaiveTime::MIN))
+                self.clock.at_local(
+                    day,
+                    NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0).unwrap_or(NaiveTime::MIN),
+                )
             }
             other => {
                 let base = Moment::Instant(self.clock.deadline_instant(other));
-                self.clock.start_instant(self.clock.shift(self.ctx.calendar, base, span, true).moment)
+                self.clock
+                    .start_instant(self.clock.shift(self.ctx.calendar, base, span, true).moment)
             }
         }
     }
 
-    fn arm(&mut self, target: &str, entry: u32, purpose: TimerPurpose, at: DateTime<Utc>, name: &str) -> R {
+    fn arm(
+        &mut self,
+        target: &str,
+        entry: u32,
+        purpose: TimerPurpose,
+        at: DateTime<Utc>,
+        name: &str,
+    ) -> R {
         let timer = timer_id(target, entry, name);
         self.emit(Event::TimerArmed {
             timer,
-            record: TimerState { at, target: target.to_string(), entry, purpose },
+            record: TimerState {
+                at,
+                target: target.to_string(),
+                entry,
+                purpose,
+            },
         })
     }
 
-    fn create_task(&mut self, step: &Step, entry: u32, assignee: String, kind: TaskKind, org: Option<String>) -> R {
+    fn create_task(
+        &mut self,
+        step: &Step,
+        entry: u32,
+        assignee: String,
+        kind: TaskKind,
+        org: Option<String>,
+    ) -> R {
         let s = self.state.steps.get(&step.id).cloned().unwrap_or_default();
         let role = match (&step.assignee, &step.kind) {
             (_, StepKind::Fanout { role, .. }) => Some(role.clone()),
@@ -758,13 +912,25 @@ impl Tx<'_> {
         let key = format!("{}:{}:assigned", self.state.id, task);
         let vars = self.mail_vars(&step.id, Some(task));
         self.emit(Event::MailQueued {
-            mail: Mail { key, to: assignee, kind: "task_assigned".into(), vars },
+            mail: Mail {
+                key,
+                to: assignee,
+                kind: "task_assigned".into(),
+                vars,
+            },
         })
     }
 
     // ----- acting on tasks -----------------------------------------------
 
-    fn complete(&mut self, task_id: Uuid, actor: &str, outcome: Option<&str>, form: &Values, comment: Option<&str>) -> R {
+    fn complete(
+        &mut self,
+        task_id: Uuid,
+        actor: &str,
+        outcome: Option<&str>,
+        form: &Values,
+        comment: Option<&str>,
+    ) -> R {
         let task = self
             .state
             .tasks
@@ -775,11 +941,22 @@ impl Tx<'_> {
             return Err(Rejection::AlreadyDecided);
         }
         if task.assignee != actor {
-            return Err(Rejection::NotAnAssignee(format!("task is assigned to {}", task.assignee)));
+            return Err(Rejection::NotAnAssignee(format!(
+                "task is assigned to {}",
+                task.assignee
+            )));
         }
         match task.kind {
-            TaskKind::Ballot => return Err(Rejection::WrongKind("this task is a ballot: cast a ballot instead".into())),
-            TaskKind::Rate => return Err(Rejection::WrongKind("this task is a rating: submit ratings instead".into())),
+            TaskKind::Ballot => {
+                return Err(Rejection::WrongKind(
+                    "this task is a ballot: cast a ballot instead".into(),
+                ));
+            }
+            TaskKind::Rate => {
+                return Err(Rejection::WrongKind(
+                    "this task is a rating: submit ratings instead".into(),
+                ));
+            }
             TaskKind::Work => {}
         }
         self.require_active(&task.step)?;
@@ -811,7 +988,11 @@ impl Tx<'_> {
                 scope.set(format!("form.{k}"), v.clone());
             }
             for check in &step.checks {
-                if !check.expr.eval_bool(&scope).map_err(Rejection::CheckFailed)? {
+                if !check
+                    .expr
+                    .eval_bool(&scope)
+                    .map_err(Rejection::CheckFailed)?
+                {
                     return Err(Rejection::CheckFailed(check.message.clone()));
                 }
             }
@@ -840,11 +1021,17 @@ impl Tx<'_> {
     fn check_outcome(&self, step: &Step, outcome: &str) -> R<bool> {
         let allowed: Vec<String> = match &step.kind {
             StepKind::Approval { .. } => {
-                let mut v: Vec<String> = ["approve", "reject", "return"].iter().map(|s| s.to_string()).collect();
+                let mut v: Vec<String> = ["approve", "reject", "return"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                 v.extend(step.outcomes.keys().cloned());
                 v
             }
-            _ if step.outcomes.is_empty() => Step::default_outcomes(&step.kind).iter().map(|s| s.to_string()).collect(),
+            _ if step.outcomes.is_empty() => Step::default_outcomes(&step.kind)
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             _ => step.outcomes.keys().cloned().collect(),
         };
         if !allowed.iter().any(|a| a == outcome) {
@@ -854,10 +1041,18 @@ impl Tx<'_> {
             )));
         }
         let def = step.outcome(outcome).ok_or_else(|| {
-            Rejection::BadOutcome(format!("outcome '{outcome}' has no route in step '{}'", step.id))
+            Rejection::BadOutcome(format!(
+                "outcome '{outcome}' has no route in step '{}'",
+                step.id
+            ))
         })?;
         if let Some(max) = def.max_times {
-            let used = self.state.outcome_counts.get(&format!("{}:{outcome}", step.id)).copied().unwrap_or(0);
+            let used = self
+                .state
+                .outcome_counts
+                .get(&format!("{}:{outcome}", step.id))
+                .copied()
+                .unwrap_or(0);
             if used >= max {
                 return Err(Rejection::BadOutcome(format!(
                     "outcome '{outcome}' was already taken {used} time(s), the limit for step '{}'",
@@ -878,7 +1073,10 @@ impl Tx<'_> {
             match form.get(&f.id) {
                 Some(v) if !v.is_null() => check_value(&f.id, &f.label, &f.kind, f.min, f.max, v)?,
                 _ if f.required && f.default.is_none() => {
-                    return Err(Rejection::BadForm(format!("field '{}' ({}) is required", f.id, f.label)));
+                    return Err(Rejection::BadForm(format!(
+                        "field '{}' ({}) is required",
+                        f.id, f.label
+                    )));
                 }
                 _ => {}
             }
@@ -896,7 +1094,11 @@ impl Tx<'_> {
             StepKind::Approval { mode } if matches!(outcome, "approve") => match mode {
                 ApprovalMode::Any => self.finish_step(id, "approve", None),
                 ApprovalMode::All => {
-                    if open == 0 { self.finish_step(id, "approve", None) } else { Ok(()) }
+                    if open == 0 {
+                        self.finish_step(id, "approve", None)
+                    } else {
+                        Ok(())
+                    }
                 }
                 ApprovalMode::Sequential => {
                     if let Some(next) = s.queue.first().cloned() {
@@ -915,7 +1117,9 @@ impl Tx<'_> {
                     }
                 }
             },
-            StepKind::Approval { mode: ApprovalMode::Ratio(r) } if outcome == "reject" => {
+            StepKind::Approval {
+                mode: ApprovalMode::Ratio(r),
+            } if outcome == "reject" => {
                 let best = f64::from(s.approvals) + open as f64;
                 if best / total < *r - 1e-9 {
                     self.finish_step(id, "reject", None)
@@ -924,10 +1128,18 @@ impl Tx<'_> {
                 }
             }
             StepKind::Fanout { .. } => {
-                if open == 0 { self.finish_step(id, "done", None) } else { Ok(()) }
+                if open == 0 {
+                    self.finish_step(id, "done", None)
+                } else {
+                    Ok(())
+                }
             }
             StepKind::Recurring(_) => {
-                if open == 0 && s.stopped { self.finish_step(id, "done", None) } else { Ok(()) }
+                if open == 0 && s.stopped {
+                    self.finish_step(id, "done", None)
+                } else {
+                    Ok(())
+                }
             }
             StepKind::Task if open > 0 && outcome == "done" => Ok(()),
             _ => self.finish_step(id, outcome, None),
@@ -946,14 +1158,19 @@ impl Tx<'_> {
         if chairs.iter().any(|c| c == actor) {
             Ok(())
         } else {
-            Err(Rejection::NotAnAssignee(format!("only {} may close step '{step}'", chairs.join(", "))))
+            Err(Rejection::NotAnAssignee(format!(
+                "only {} may close step '{step}'",
+                chairs.join(", ")
+            )))
         }
     }
 
     fn cast_ballot(&mut self, step_id: &str, voter: &str, choice: &str, written: bool) -> R {
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Vote(rule) = &step.kind else {
-            return Err(Rejection::WrongKind(format!("step '{step_id}' is not a vote")));
+            return Err(Rejection::WrongKind(format!(
+                "step '{step_id}' is not a vote"
+            )));
         };
         let choices: Vec<String> = if rule.choices.is_empty() {
             vec!["yes".into(), "no".into(), "abstain".into()]
@@ -965,7 +1182,9 @@ impl Tx<'_> {
         self.require_active(step_id)?;
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
         if !s.participants.iter().any(|p| p == voter) {
-            return Err(Rejection::NotAnAssignee(format!("{voter} has no vote in step '{step_id}'")));
+            return Err(Rejection::NotAnAssignee(format!(
+                "{voter} has no vote in step '{step_id}'"
+            )));
         }
         if s.ballots.contains_key(voter) {
             return Err(Rejection::AlreadyDecided);
@@ -979,9 +1198,17 @@ impl Tx<'_> {
         self.emit(Event::BallotCast {
             step: step_id.to_string(),
             voter: voter.to_string(),
-            ballot: Ballot { choice: choice.to_string(), written },
+            ballot: Ballot {
+                choice: choice.to_string(),
+                written,
+            },
         })?;
-        if let Some((task, _)) = self.state.open_tasks(step_id).into_iter().find(|(_, t)| t.assignee == voter) {
+        if let Some((task, _)) = self
+            .state
+            .open_tasks(step_id)
+            .into_iter()
+            .find(|(_, t)| t.assignee == voter)
+        {
             self.emit(Event::TaskCompleted {
                 task,
                 actor: voter.to_string(),
@@ -991,7 +1218,12 @@ impl Tx<'_> {
                 automatic: None,
             })?;
         }
-        if self.state.steps.get(step_id).is_some_and(|s| s.ballots.len() == s.participants.len()) {
+        if self
+            .state
+            .steps
+            .get(step_id)
+            .is_some_and(|s| s.ballots.len() == s.participants.len())
+        {
             self.close_vote(step_id)?;
         }
         Ok(())
@@ -1001,7 +1233,9 @@ impl Tx<'_> {
         self.require_active(step_id)?;
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Vote(rule) = &step.kind else {
-            return Err(Rejection::WrongKind(format!("step '{step_id}' is not a vote")));
+            return Err(Rejection::WrongKind(format!(
+                "step '{step_id}' is not a vote"
+            )));
         };
         let rule = rule.clone();
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
@@ -1021,7 +1255,10 @@ impl Tx<'_> {
             sc.set("cast", tally.cast.into());
             sc.set("yes", yes.into());
             sc.set("no", no.into());
-            sc.set("abstain", tally.counts.get("abstain").copied().unwrap_or(0).into());
+            sc.set(
+                "abstain",
+                tally.counts.get("abstain").copied().unwrap_or(0).into(),
+            );
             sc
         };
         let count = |c: &str| tally.counts.get(c).copied().unwrap_or(0);
@@ -1032,46 +1269,71 @@ impl Tx<'_> {
         let outcome = if !quorum {
             "no_quorum".to_string()
         } else if rule.choices.is_empty() {
-            let pass = rule.pass.eval_bool(&scope_for(count("yes"), count("no"))).map_err(Rejection::CheckFailed)?;
+            let pass = rule
+                .pass
+                .eval_bool(&scope_for(count("yes"), count("no")))
+                .map_err(Rejection::CheckFailed)?;
             if pass { "pass".into() } else { "fail".into() }
         } else {
             let mut winner = None;
             for c in &rule.choices {
                 let others = tally.cast - count(c) - count("abstain");
-                if rule.pass.eval_bool(&scope_for(count(c), others)).map_err(Rejection::CheckFailed)? {
+                if rule
+                    .pass
+                    .eval_bool(&scope_for(count(c), others))
+                    .map_err(Rejection::CheckFailed)?
+                {
                     winner = Some(c.clone());
                     break;
                 }
             }
             winner.unwrap_or_else(|| "fail".into())
         };
-        self.emit(Event::VoteClosed { step: step_id.to_string(), tally, quorum })?;
+        self.emit(Event::VoteClosed {
+            step: step_id.to_string(),
+            tally,
+            quorum,
+        })?;
         self.finish_step(step_id, &outcome, None)
     }
 
-    fn submit_rating(&mut self, step_id: &str, rater: &str, ratings: &BTreeMap<String, RatingValue>) -> R {
+    fn submit_rating(
+        &mut self,
+        step_id: &str,
+        rater: &str,
+        ratings: &BTreeMap<String, RatingValue>,
+    ) -> R {
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Rating(rule) = &step.kind else {
-            return Err(Rejection::WrongKind(format!("step '{step_id}' is not a rating")));
+            return Err(Rejection::WrongKind(format!(
+                "step '{step_id}' is not a rating"
+            )));
         };
         let rule = rule.clone();
         self.require_active(step_id)?;
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
         if !s.participants.iter().any(|p| p == rater) {
-            return Err(Rejection::NotAnAssignee(format!("{rater} does not rate in step '{step_id}'")));
+            return Err(Rejection::NotAnAssignee(format!(
+                "{rater} does not rate in step '{step_id}'"
+            )));
         }
         if s.ratings.contains_key(rater) {
             return Err(Rejection::AlreadyDecided);
         }
         for (ratee, value) in ratings {
             if !s.ratees.iter().any(|(p, _)| p == ratee) {
-                return Err(Rejection::BadForm(format!("{ratee} is not rated in step '{step_id}'")));
+                return Err(Rejection::BadForm(format!(
+                    "{ratee} is not rated in step '{step_id}'"
+                )));
             }
             match (&rule.scheme, value) {
                 (RatingScheme::Scale { grades }, RatingValue::Grade(g)) => {
                     if !grades.iter().any(|x| &x.id == g) {
                         let ids: Vec<&str> = grades.iter().map(|g| g.id.as_str()).collect();
-                        return Err(Rejection::BadForm(format!("grade '{g}' is not on the scale ({})", ids.join(", "))));
+                        return Err(Rejection::BadForm(format!(
+                            "grade '{g}' is not on the scale ({})",
+                            ids.join(", ")
+                        )));
                     }
                 }
                 (RatingScheme::Rubric { items, .. }, RatingValue::Scores(scores)) => {
@@ -1088,7 +1350,11 @@ impl Tx<'_> {
                         return Err(Rejection::BadForm(format!("unknown rubric item '{k}'")));
                     }
                 }
-                _ => return Err(Rejection::BadForm("rating does not match the step's scale or rubric".into())),
+                _ => {
+                    return Err(Rejection::BadForm(
+                        "rating does not match the step's scale or rubric".into(),
+                    ));
+                }
             }
         }
         self.emit(Event::RatingSubmitted {
@@ -1096,7 +1362,12 @@ impl Tx<'_> {
             rater: rater.to_string(),
             ratings: ratings.clone(),
         })?;
-        if let Some((task, _)) = self.state.open_tasks(step_id).into_iter().find(|(_, t)| t.assignee == rater) {
+        if let Some((task, _)) = self
+            .state
+            .open_tasks(step_id)
+            .into_iter()
+            .find(|(_, t)| t.assignee == rater)
+        {
             self.emit(Event::TaskCompleted {
                 task,
                 actor: rater.to_string(),
@@ -1106,7 +1377,12 @@ impl Tx<'_> {
                 automatic: None,
             })?;
         }
-        if self.state.steps.get(step_id).is_some_and(|s| s.ratings.len() == s.participants.len()) {
+        if self
+            .state
+            .steps
+            .get(step_id)
+            .is_some_and(|s| s.ratings.len() == s.participants.len())
+        {
             self.close_rating(step_id)?;
         }
         Ok(())
@@ -1116,14 +1392,19 @@ impl Tx<'_> {
         self.require_active(step_id)?;
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Rating(rule) = &step.kind else {
-            return Err(Rejection::WrongKind(format!("step '{step_id}' is not a rating")));
+            return Err(Rejection::WrongKind(format!(
+                "step '{step_id}' is not a rating"
+            )));
         };
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
         let results = crate::rating::aggregate(rule, &s.ratees, &s.ratings);
         for (ratee, grade) in &results {
             let _ = (ratee, grade);
         }
-        self.emit(Event::RatingClosed { step: step_id.to_string(), results })?;
+        self.emit(Event::RatingClosed {
+            step: step_id.to_string(),
+            results,
+        })?;
         self.finish_step(step_id, "done", None)
     }
 
@@ -1137,7 +1418,9 @@ impl Tx<'_> {
         if t.at > self.now() {
             return Err(Rejection::TooEarly(t.at.to_rfc3339()));
         }
-        self.emit(Event::TimerFired { timer: timer.to_string() })?;
+        self.emit(Event::TimerFired {
+            timer: timer.to_string(),
+        })?;
         if t.purpose == TimerPurpose::WindowOpens {
             return self.advance();
         }
@@ -1170,13 +1453,20 @@ impl Tx<'_> {
                     let key = format!("{}:{}:{}:{}", self.state.id, task, kind, n);
                     let vars = self.mail_vars(&step.id, Some(task));
                     self.emit(Event::MailQueued {
-                        mail: Mail { key, to: rec.assignee.clone(), kind: kind.into(), vars },
+                        mail: Mail {
+                            key,
+                            to: rec.assignee.clone(),
+                            kind: kind.into(),
+                            vars,
+                        },
                     })?;
                 }
                 Ok(())
             }
             TimerPurpose::Escalate { index } => {
-                let Some(esc) = step.escalate.get(index) else { return Ok(()) };
+                let Some(esc) = step.escalate.get(index) else {
+                    return Ok(());
+                };
                 if open.is_empty() {
                     return Ok(());
                 }
@@ -1185,20 +1475,41 @@ impl Tx<'_> {
                 let reason = format!(
                     "{} 已逾期（期限 {}），未办理人：{}",
                     step.name,
-                    self.state.steps.get(&step.id).and_then(|s| s.due).map(|d| self.clock.date_of(d).to_string()).unwrap_or_default(),
+                    self.state
+                        .steps
+                        .get(&step.id)
+                        .and_then(|s| s.due)
+                        .map(|d| self.clock.date_of(d).to_string())
+                        .unwrap_or_default(),
                     late.join("、")
                 );
-                self.emit(Event::Escalated { step: step.id.clone(), to: to.clone(), reason: reason.clone() })?;
+                self.emit(Event::Escalated {
+                    step: step.id.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                })?;
                 for p in to {
-                    let key = format!("{}:{}#{}:escalation-{}:{}", self.state.id, step.id, t.entry, index, p);
+                    let key = format!(
+                        "{}:{}#{}:escalation-{}:{}",
+                        self.state.id, step.id, t.entry, index, p
+                    );
                     let mut vars = self.mail_vars(&step.id, None);
                     vars.insert("reason".into(), reason.clone().into());
-                    self.emit(Event::MailQueued { mail: Mail { key, to: p, kind: "escalation".into(), vars } })?;
+                    self.emit(Event::MailQueued {
+                        mail: Mail {
+                            key,
+                            to: p,
+                            kind: "escalation".into(),
+                            vars,
+                        },
+                    })?;
                 }
                 Ok(())
             }
             TimerPurpose::Timeout => {
-                let Some(rule) = &step.on_timeout else { return Ok(()) };
+                let Some(rule) = &step.on_timeout else {
+                    return Ok(());
+                };
                 let reason = format!("期限已过，按规则自动{}", outcome_word(&rule.outcome));
                 for (task, _) in &open {
                     self.emit(Event::TaskCompleted {
@@ -1215,13 +1526,18 @@ impl Tx<'_> {
             }
             TimerPurpose::WaitEnd => self.finish_step(&step.id, "done", None),
             TimerPurpose::Occurrence => {
-                let StepKind::Recurring(rec) = &step.kind else { return Ok(()) };
+                let StepKind::Recurring(rec) = &step.kind else {
+                    return Ok(());
+                };
                 let s = self.state.steps.get(&step.id).cloned().unwrap_or_default();
                 if s.stopped {
                     return Ok(());
                 }
                 let n = s.occurrences + 1;
-                self.emit(Event::OccurrenceOpened { step: step.id.clone(), n })?;
+                self.emit(Event::OccurrenceOpened {
+                    step: step.id.clone(),
+                    n,
+                })?;
                 let mut people: Vec<(String, Option<String>)> = Vec::new();
                 if let Some((sel, role)) = &rec.orgs {
                     for org in self.select_orgs(sel)? {
@@ -1236,7 +1552,11 @@ impl Tx<'_> {
                     }
                 }
                 let due = rec.within.map(|w| {
-                    let base = day_or_instant(&self.clock, Moment::Instant(self.now()), w.unit.is_day_based());
+                    let base = day_or_instant(
+                        &self.clock,
+                        Moment::Instant(self.now()),
+                        w.unit.is_day_based(),
+                    );
                     self.clock.shift(self.ctx.calendar, base, w, true).moment
                 });
                 for (p, org) in people {
@@ -1260,23 +1580,44 @@ impl Tx<'_> {
                     self.emit(Event::TaskCreated { task, record })?;
                     let key = format!("{}:{}:assigned", self.state.id, task);
                     let vars = self.mail_vars(&step.id, Some(task));
-                    self.emit(Event::MailQueued { mail: Mail { key, to: p, kind: "task_assigned".into(), vars } })?;
+                    self.emit(Event::MailQueued {
+                        mail: Mail {
+                            key,
+                            to: p,
+                            kind: "task_assigned".into(),
+                            vars,
+                        },
+                    })?;
                 }
                 let next = self.occurrence_at(&step.id, rec.every, n + 1)?;
-                let until = self.state.timers.get(&timer_id(&step.id, t.entry, "until")).map(|u| u.at);
+                let until = self
+                    .state
+                    .timers
+                    .get(&timer_id(&step.id, t.entry, "until"))
+                    .map(|u| u.at);
                 if until.is_none_or(|u| next <= u) {
-                    self.arm(&step.id, t.entry, TimerPurpose::Occurrence, next, &format!("occurrence-{}", n + 1))?;
+                    self.arm(
+                        &step.id,
+                        t.entry,
+                        TimerPurpose::Occurrence,
+                        next,
+                        &format!("occurrence-{}", n + 1),
+                    )?;
                 }
                 Ok(())
             }
             TimerPurpose::Until => {
-                self.emit(Event::RecurrenceStopped { step: step.id.clone() })?;
+                self.emit(Event::RecurrenceStopped {
+                    step: step.id.clone(),
+                })?;
                 // An occurrence due at the same instant opens first.
                 let same_time: Vec<String> = self
                     .state
                     .timers
                     .iter()
-                    .filter(|(_, x)| x.target == step.id && x.purpose == TimerPurpose::Occurrence && x.at <= t.at)
+                    .filter(|(_, x)| {
+                        x.target == step.id && x.purpose == TimerPurpose::Occurrence && x.at <= t.at
+                    })
                     .map(|(id, _)| id.clone())
                     .collect();
                 for id in same_time {
@@ -1298,10 +1639,17 @@ impl Tx<'_> {
         let (_, step) = self.step_def(step_id)?;
         let step = step.clone();
         let outcome_def = step.outcome(outcome).ok_or_else(|| {
-            Rejection::BadOutcome(format!("outcome '{outcome}' of step '{step_id}' has no route"))
+            Rejection::BadOutcome(format!(
+                "outcome '{outcome}' of step '{step_id}' has no route"
+            ))
         })?;
         if let Some(max) = outcome_def.max_times {
-            let used = self.state.outcome_counts.get(&format!("{step_id}:{outcome}")).copied().unwrap_or(0);
+            let used = self
+                .state
+                .outcome_counts
+                .get(&format!("{step_id}:{outcome}"))
+                .copied()
+                .unwrap_or(0);
             if used >= max {
                 return Err(Rejection::BadOutcome(format!(
                     "outcome '{outcome}' was already taken {used} time(s), the limit for step '{step_id}'"
@@ -1316,21 +1664,35 @@ impl Tx<'_> {
         })?;
         for set in &step.set {
             let value = match &set.value {
-                SetValue::Expr(e) => e.eval(&self.scope(Some(step_id))).map_err(Rejection::CheckFailed)?,
+                SetValue::Expr(e) => e
+                    .eval(&self.scope(Some(step_id)))
+                    .map_err(Rejection::CheckFailed)?,
                 SetValue::Date(t) => {
                     let r = self.resolve_time(t, Some(step_id))?;
                     serde_json::Value::String(self.clock.date_of(r.moment).to_string())
                 }
             };
-            self.emit(Event::VarSet { name: set.name.clone(), value })?;
+            self.emit(Event::VarSet {
+                name: set.name.clone(),
+                value,
+            })?;
         }
         let current_stage = self.state.stage.clone().unwrap_or_default();
-        self.follow(&outcome_def.route, &current_stage)
+        let route = match outcome_def.route {
+            Route::Retry => Route::Step(step_id.to_string()),
+            r => r,
+        };
+        self.follow(&route, &current_stage)
     }
 
     /// Withdraws a step's open tasks and timers.
     fn close_step(&mut self, step_id: &str) -> R {
-        let tasks: Vec<Uuid> = self.state.open_tasks(step_id).into_iter().map(|(id, _)| id).collect();
+        let tasks: Vec<Uuid> = self
+            .state
+            .open_tasks(step_id)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         for task in tasks {
             self.emit(Event::TaskCancelled { task })?;
         }
@@ -1348,7 +1710,9 @@ impl Tx<'_> {
     }
 
     fn leave_stage(&mut self, stage_id: &str) -> R {
-        let Some(stage) = self.def.stage(stage_id) else { return Ok(()) };
+        let Some(stage) = self.def.stage(stage_id) else {
+            return Ok(());
+        };
         let ids: Vec<String> = stage.steps.iter().map(|s| s.id.clone()).collect();
         for id in &ids {
             self.close_step(id)?;
@@ -1376,10 +1740,9 @@ impl Tx<'_> {
             Route::Next => self.advance(),
             Route::Retry => Err(Rejection::Definition("retry needs a step".into())),
             Route::Step(step) => {
-                let stage = self
-                    .def
-                    .stage(current_stage)
-                    .ok_or_else(|| Rejection::Definition(format!("unknown stage '{current_stage}'")))?;
+                let stage = self.def.stage(current_stage).ok_or_else(|| {
+                    Rejection::Definition(format!("unknown stage '{current_stage}'"))
+                })?;
                 for s in dependents(stage, step) {
                     self.close_step(&s)?;
                     self.emit(Event::StepReset { step: s })?;
@@ -1392,7 +1755,9 @@ impl Tx<'_> {
             }
             Route::End(end) => {
                 self.close_everything()?;
-                self.emit(Event::InstanceEnded { end_state: end.clone() })
+                self.emit(Event::InstanceEnded {
+                    end_state: end.clone(),
+                })
             }
         }
     }
@@ -1400,7 +1765,10 @@ impl Tx<'_> {
     // ----- resolution --------------------------------------------------------
 
     fn resolve_time(&self, expr: &TimeExpr, step: Option<&str>) -> R<Resolved> {
-        resolve(expr, &self.clock, self.ctx.calendar, |a| self.anchor(a, step)).map_err(|a| {
+        resolve(expr, &self.clock, self.ctx.calendar, |a| {
+            self.anchor(a, step)
+        })
+        .map_err(|a| {
             Rejection::CheckFailed(format!("'{a}' has no value yet (needed for '{expr}')"))
         })
     }
@@ -1410,12 +1778,15 @@ impl Tx<'_> {
         let instant = |t: Option<DateTime<Utc>>| t.map(Moment::Instant);
         let date_value = |v: Option<&serde_json::Value>| {
             v.and_then(|v| v.as_str())
-                .and_then(|s| chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok())
+                .and_then(|s| {
+                    chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
+                })
                 .map(Moment::Date)
         };
         match a {
             Anchor::Activated => match step {
-                Some(s) => instant(st.steps.get(s).and_then(|s| s.activated_at)).or(Some(Moment::Instant(self.now()))),
+                Some(s) => instant(st.steps.get(s).and_then(|s| s.activated_at))
+                    .or(Some(Moment::Instant(self.now()))),
                 None => Some(Moment::Instant(self.now())),
             },
             Anchor::Started => instant(st.started_at),
@@ -1435,14 +1806,20 @@ impl Tx<'_> {
         scope.set_all("input.", &st.inputs);
         scope.set_all("var.", &st.vars);
         scope.set_all("subject.", &st.subject.attrs);
-        scope.set("today", self.clock.local_date(self.now()).to_string().into());
+        scope.set(
+            "today",
+            self.clock.local_date(self.now()).to_string().into(),
+        );
         for (id, s) in &st.steps {
             scope.set_all(&format!("step.{id}.form."), &s.form);
             if let Some(o) = &s.outcome {
                 scope.set(format!("step.{id}.outcome"), o.clone().into());
             }
             if let Some(t) = s.completed_at {
-                scope.set(format!("step.{id}.completed_at"), self.clock.local_date(t).to_string().into());
+                scope.set(
+                    format!("step.{id}.completed_at"),
+                    self.clock.local_date(t).to_string().into(),
+                );
             }
         }
         if let Some(step) = step {
@@ -1456,10 +1833,15 @@ impl Tx<'_> {
     fn org_of(&self, r: &OrgRef) -> R<String> {
         let dir = self.ctx.directory;
         let own = self.state.subject.org.clone();
-        let missing = |what: &str| Rejection::EmptyAssignee { role: what.to_string(), org: own.clone() };
+        let missing = |what: &str| Rejection::EmptyAssignee {
+            role: what.to_string(),
+            org: own.clone(),
+        };
         Ok(match r {
             OrgRef::Own => own.clone(),
-            OrgRef::Parent => dir.parent(&own).ok_or_else(|| missing("(parent organization)"))?,
+            OrgRef::Parent => dir
+                .parent(&own)
+                .ok_or_else(|| missing("(parent organization)"))?,
             OrgRef::Grandparent => dir
                 .parent(&own)
                 .and_then(|p| dir.parent(&p))
@@ -1468,7 +1850,9 @@ impl Tx<'_> {
                 let mut cur = Some(own.clone());
                 let mut hops = 0;
                 loop {
-                    let Some(org) = cur else { return Err(missing(&format!("(ancestor of kind {kind})"))) };
+                    let Some(org) = cur else {
+                        return Err(missing(&format!("(ancestor of kind {kind})")));
+                    };
                     if dir.kind(&org).as_deref() == Some(kind.as_str()) {
                         break org;
                     }
@@ -1490,18 +1874,25 @@ impl Tx<'_> {
     fn resolve_people(&self, a: &Assignee) -> R<Vec<String>> {
         let st = &self.state;
         match a {
-            Assignee::Subject => st
-                .subject
-                .person
-                .clone()
-                .map(|p| vec![p])
-                .ok_or_else(|| Rejection::EmptyAssignee { role: "subject".into(), org: st.subject.org.clone() }),
+            Assignee::Subject => {
+                st.subject
+                    .person
+                    .clone()
+                    .map(|p| vec![p])
+                    .ok_or_else(|| Rejection::EmptyAssignee {
+                        role: "subject".into(),
+                        org: st.subject.org.clone(),
+                    })
+            }
             Assignee::Initiator => Ok(vec![st.initiator.clone()]),
             Assignee::Field(path) => {
                 let scope = self.scope(None);
                 match scope.get(path).and_then(|v| v.as_str()) {
                     Some(p) if !p.is_empty() => Ok(vec![p.to_string()]),
-                    _ => Err(Rejection::EmptyAssignee { role: path.clone(), org: st.subject.org.clone() }),
+                    _ => Err(Rejection::EmptyAssignee {
+                        role: path.clone(),
+                        org: st.subject.org.clone(),
+                    }),
                 }
             }
             Assignee::Role { role, org } => {
@@ -1518,7 +1909,10 @@ impl Tx<'_> {
                         }
                     }
                 }
-                Err(Rejection::EmptyAssignee { role: role.clone(), org: org_id })
+                Err(Rejection::EmptyAssignee {
+                    role: role.clone(),
+                    org: org_id,
+                })
             }
         }
     }
@@ -1537,9 +1931,19 @@ impl Tx<'_> {
         let due = self.state.steps.get(step_id).and_then(|s| s.due);
         v.insert(
             "due".into(),
-            due.map(|d| self.clock.date_of(d).to_string()).unwrap_or_default().into(),
+            due.map(|d| self.clock.date_of(d).to_string())
+                .unwrap_or_default()
+                .into(),
         );
-        v.insert("subject".into(), self.state.subject.person.clone().unwrap_or_else(|| self.state.subject.org.clone()).into());
+        v.insert(
+            "subject".into(),
+            self.state
+                .subject
+                .person
+                .clone()
+                .unwrap_or_else(|| self.state.subject.org.clone())
+                .into(),
+        );
         v
     }
 }
@@ -1568,7 +1972,11 @@ fn first_outcome(step: &Step) -> String {
 
 /// For day-based spans anchor on the local date; else on the instant.
 fn day_or_instant(clock: &Clock, m: Moment, day_based: bool) -> Moment {
-    if day_based { Moment::Date(clock.date_of(m)) } else { m }
+    if day_based {
+        Moment::Date(clock.date_of(m))
+    } else {
+        m
+    }
 }
 
 /// The id of a step's timer in one entry.
@@ -1591,13 +1999,30 @@ fn dependents(stage: &crate::model::Stage, step: &str) -> Vec<String> {
             break;
         }
     }
-    stage.steps.iter().filter(|s| set.contains(s.id.as_str())).map(|s| s.id.clone()).collect()
+    stage
+        .steps
+        .iter()
+        .filter(|s| set.contains(s.id.as_str()))
+        .map(|s| s.id.clone())
+        .collect()
 }
 
-fn check_value(id: &str, label: &str, kind: &FieldKind, min: Option<f64>, max: Option<f64>, v: &serde_json::Value) -> R {
-    let bad = |what: &str| Rejection::BadForm(format!("field '{id}' ({label}) must be {what}, got {v}"));
+fn check_value(
+    id: &str,
+    label: &str,
+    kind: &FieldKind,
+    min: Option<f64>,
+    max: Option<f64>,
+    v: &serde_json::Value,
+) -> R {
+    let bad =
+        |what: &str| Rejection::BadForm(format!("field '{id}' ({label}) must be {what}, got {v}"));
     match kind {
-        FieldKind::Text | FieldKind::Textarea | FieldKind::Person | FieldKind::Org | FieldKind::File => {
+        FieldKind::Text
+        | FieldKind::Textarea
+        | FieldKind::Person
+        | FieldKind::Org
+        | FieldKind::File => {
             if !v.is_string() {
                 return Err(bad("text"));
             }
@@ -1608,7 +2033,9 @@ fn check_value(id: &str, label: &str, kind: &FieldKind, min: Option<f64>, max: O
             }
         }
         FieldKind::Date => {
-            let ok = v.as_str().is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok());
+            let ok = v
+                .as_str()
+                .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok());
             if !ok {
                 return Err(bad("a date YYYY-MM-DD"));
             }
@@ -1621,7 +2048,9 @@ fn check_value(id: &str, label: &str, kind: &FieldKind, min: Option<f64>, max: O
         }
         FieldKind::Integer | FieldKind::Number => {
             let n = if *kind == FieldKind::Integer {
-                v.as_i64().map(|i| i as f64).ok_or_else(|| bad("a whole number"))?
+                v.as_i64()
+                    .map(|i| i as f64)
+                    .ok_or_else(|| bad("a whole number"))?
             } else {
                 v.as_f64().ok_or_else(|| bad("a number"))?
             };

@@ -557,10 +557,14 @@ impl Step {
         if let Some(o) = self.outcomes.get(id) {
             return Some(o.clone());
         }
-        let implicit_next = matches!(id, "done" | "sent" | "approve" | "pass");
-        implicit_next.then(|| Outcome {
+        let route = match id {
+            "done" | "sent" | "approve" | "pass" => Route::Next,
+            "no_quorum" if matches!(self.kind, StepKind::Vote(_)) => Route::Retry,
+            _ => return None,
+        };
+        Some(Outcome {
             label: id.to_string(),
-            route: Route::Next,
+            route,
             max_times: None,
         })
     }

@@ -53,7 +53,11 @@ pub fn aggregate(
                         best = i;
                     }
                 }
-                let share = if given.is_empty() { 0.0 } else { f64::from(counts[best]) / given.len() as f64 };
+                let share = if given.is_empty() {
+                    0.0
+                } else {
+                    f64::from(counts[best]) / given.len() as f64
+                };
                 (best, share)
             }
             RatingScheme::Rubric { items, grades } => {
@@ -81,14 +85,20 @@ pub fn aggregate(
     }
     let n = graded.len();
     for g in 0..grades.len().saturating_sub(1) {
-        let Some(share) = grades[g].max_share else { continue };
+        let Some(share) = grades[g].max_share else {
+            continue;
+        };
         let cap = ((share * n as f64) + 1e-9).floor().max(1.0) as usize;
         let mut holders: Vec<usize> = (0..graded.len()).filter(|&i| graded[i].1 == g).collect();
         if holders.len() <= cap {
             continue;
         }
         holders.sort_by(|&a, &b| {
-            graded[b].2.partial_cmp(&graded[a].2).unwrap_or(std::cmp::Ordering::Equal).then(graded[a].0.cmp(&graded[b].0))
+            graded[b]
+                .2
+                .partial_cmp(&graded[a].2)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(graded[a].0.cmp(&graded[b].0))
         });
         for &i in &holders[cap..] {
             graded[i].1 = g + 1;

@@ -476,14 +476,23 @@ pub fn verify_chain(events: &[RecordedEvent]) -> Result<(), ChainError> {
     for (i, e) in events.iter().enumerate() {
         let seq = i as u64 + 1;
         if e.seq != seq {
-            return Err(ChainError { seq: e.seq, reason: format!("expected number {seq}") });
+            return Err(ChainError {
+                seq: e.seq,
+                reason: format!("expected number {seq}"),
+            });
         }
         if e.prev_hash != prev {
-            return Err(ChainError { seq, reason: "previous hash does not match".into() });
+            return Err(ChainError {
+                seq,
+                reason: "previous hash does not match".into(),
+            });
         }
         let h = RecordedEvent::compute_hash(e.seq, e.at, &e.prev_hash, &e.event);
         if h != e.hash {
-            return Err(ChainError { seq, reason: "content does not match its hash".into() });
+            return Err(ChainError {
+                seq,
+                reason: "content does not match its hash".into(),
+            });
         }
         prev = h;
     }
@@ -573,7 +582,13 @@ impl InstanceState {
         self.last_hash = rec.hash.clone();
         let at = rec.at;
         match &rec.event {
-            Event::InstanceStarted { definition, version, subject, initiator, inputs } => {
+            Event::InstanceStarted {
+                definition,
+                version,
+                subject,
+                initiator,
+                inputs,
+            } => {
                 self.definition = definition.clone();
                 self.version = *version;
                 self.subject = subject.clone();
@@ -590,7 +605,14 @@ impl InstanceState {
                 let s = self.steps.entry(step.clone()).or_default();
                 s.status = StepStatus::Waiting;
             }
-            Event::StepActivated { step, due, earliest, provisional, participants, ratees } => {
+            Event::StepActivated {
+                step,
+                due,
+                earliest,
+                provisional,
+                participants,
+                ratees,
+            } => {
                 let s = self.steps.entry(step.clone()).or_default();
                 s.status = StepStatus::Active;
                 s.entry += 1;
@@ -621,7 +643,12 @@ impl InstanceState {
                 }
                 self.tasks.insert(*task, record.clone());
             }
-            Event::TaskCompleted { task, outcome, form, .. } => {
+            Event::TaskCompleted {
+                task,
+                outcome,
+                form,
+                ..
+            } => {
                 if let Some(t) = self.tasks.get_mut(task) {
                     t.status = TaskStatus::Done(outcome.clone());
                     if let Some(s) = self.steps.get_mut(&t.step) {
@@ -642,13 +669,21 @@ impl InstanceState {
                     t.status = TaskStatus::Cancelled;
                 }
             }
-            Event::BallotCast { step, voter, ballot } => {
+            Event::BallotCast {
+                step,
+                voter,
+                ballot,
+            } => {
                 if let Some(s) = self.steps.get_mut(step) {
                     s.ballots.insert(voter.clone(), ballot.clone());
                 }
             }
             Event::VoteClosed { .. } => {}
-            Event::RatingSubmitted { step, rater, ratings } => {
+            Event::RatingSubmitted {
+                step,
+                rater,
+                ratings,
+            } => {
                 if let Some(s) = self.steps.get_mut(step) {
                     s.ratings.insert(rater.clone(), ratings.clone());
                 }
@@ -663,7 +698,10 @@ impl InstanceState {
                 s.status = StepStatus::Done;
                 s.completed_at = Some(at);
                 s.outcome = Some(outcome.clone());
-                *self.outcome_counts.entry(format!("{step}:{outcome}")).or_default() += 1;
+                *self
+                    .outcome_counts
+                    .entry(format!("{step}:{outcome}"))
+                    .or_default() += 1;
             }
             Event::VarSet { name, value } => {
                 self.vars.insert(name.clone(), value.clone());

@@ -420,10 +420,19 @@ mod tests {
     fn parses_spans_and_rejects_nonsense() {
         assert_eq!(
             Span::parse("5 workdays inclusive").unwrap(),
-            Span { n: 5, unit: Unit::Workday, inclusive: true }
+            Span {
+                n: 5,
+                unit: Unit::Workday,
+                inclusive: true
+            }
         );
         assert_eq!(Span::parse("1 month").unwrap().unit, Unit::Month);
-        assert!(Span::parse("1 fortnight").unwrap_err().0.contains("unknown unit 'fortnight'"));
+        assert!(
+            Span::parse("1 fortnight")
+                .unwrap_err()
+                .0
+                .contains("unknown unit 'fortnight'")
+        );
         assert!(Span::parse("3 days inclusive").is_err());
         assert!(Span::parse("month").is_err());
         assert!(Span::parse("-1 days").is_err());
@@ -434,13 +443,18 @@ mod tests {
         let e = TimeExpr::parse("1 month after step.apply.completed_at").unwrap();
         assert_eq!(e.anchor, Anchor::StepCompleted("apply".into()));
         assert_eq!(e.to_string(), "1 months after step.apply.completed_at");
-        assert_eq!(TimeExpr::parse("2026-07-01").unwrap().anchor, Anchor::Date(d("2026-07-01")));
+        assert_eq!(
+            TimeExpr::parse("2026-07-01").unwrap().anchor,
+            Anchor::Date(d("2026-07-01"))
+        );
         assert!(TimeExpr::parse("step.apply").is_err());
     }
 
     #[test]
     fn shifts_follow_the_civil_code() {
-        let clock = Clock { tz: chrono_tz::Asia::Shanghai };
+        let clock = Clock {
+            tz: chrono_tz::Asia::Shanghai,
+        };
         let cal = Calendar::china();
         let one_month = Span::parse("1 month").unwrap();
         let r = clock.shift(cal, Moment::Date(d("2026-03-02")), one_month, true);

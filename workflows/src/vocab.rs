@@ -1,0 +1,72 @@
+//! The built-in vocabulary: roles, organization kinds, mail kinds.
+//!
+//! Definitions may declare more roles under `roles:`; the directory's own
+//! vocabulary is configurable in the server.
+
+/// Built-in roles: id and the name users see.
+pub const ROLES: &[(&str, &str)] = &[
+    ("secretary", "书记"),
+    ("deputy_secretary", "副书记"),
+    ("organization_member", "组织委员"),
+    ("publicity_member", "宣传委员"),
+    ("discipline_member", "纪检委员"),
+    ("committee_member", "委员"),
+    ("group_leader", "党小组长"),
+    ("full_member", "正式党员"),
+    ("probationary_member", "预备党员"),
+    ("trainer", "培养联系人"),
+    ("introducer", "入党介绍人"),
+    ("org_officer", "组织员"),
+    ("org_department", "组织部门"),
+    ("chair", "主席"),
+    ("vice_chair", "副主席"),
+    ("member", "成员"),
+    ("supervisor", "督导组"),
+    ("leading_group_office", "领导小组办公室"),
+];
+
+/// Built-in organization kinds.
+pub const ORG_KINDS: &[&str] = &[
+    "党委",
+    "党工委",
+    "党总支",
+    "党支部",
+    "党小组",
+    "组织部",
+    "工会",
+    "分工会",
+    "团委",
+    "团支部",
+    "妇委会",
+];
+
+/// Known calendars.
+pub const CALENDARS: &[&str] = &["cn"];
+
+/// Mail kinds the engine sends; a definition may override their templates.
+pub const MAIL_KINDS: &[&str] = &[
+    "task_assigned",
+    "reminder",
+    "overdue",
+    "escalation",
+    "notice",
+];
+
+/// Variables a mail template may use.
+pub const MAIL_VARS: &[&str] = &[
+    "workflow",
+    "instance",
+    "stage",
+    "step",
+    "task",
+    "due",
+    "subject",
+    "reason",
+    "recipient",
+    "link",
+];
+
+/// The name of a built-in role.
+pub fn role_name(id: &str) -> Option<&'static str> {
+    ROLES.iter().find(|(r, _)| *r == id).map(|(_, n)| *n)
+}

@@ -1,9 +1,178 @@
-//! `stageflow simulate`.
+//! `stageflow simulate FILE --start DATE`: the organizer's preview.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct SimulateArgs {}
+use anyhow::{Context as _, bail};
+use chrono::NaiveDate;
+use stageflow_engine::state::Values;
+use stageflow_runtime::simulate::{Policy, SimOptions, simulate};
 
-pub fn run(_args: SimulateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("simulate is being written")
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// Definition file (YAML)
+    file: PathBuf,
+    /// Start date, YYYY-MM-DD
+    #[arg(long)]
+    start: NaiveDate,
+    /// An input value, KEY=VALUE (repeatable); numbers and true/false are typed
+    #[arg(long = "input", value_name = "KEY=VALUE")]
+    inputs: Vec<String>,
+    /// A subject attribute, KEY=VALUE (e.g. birth_date=2000-05-01)
+    #[arg(long = "subject", value_name = "KEY=VALUE")]
+    subject: Vec<String>,
+    /// The subject's organization in the synthetic tree (committee, branch-1, ...)
+    #[arg(long)]
+    org: Option<String>,
+    /// earliest: act as early as the rules allow; late: act only when deadlines force it
+    #[arg(long, default_value = "earliest")]
+    policy: String,
+    /// Print one JSON object {"events": [...], "end_state": "..."}
+    #[arg(long)]
+    json: bool,
+}
+
+fn pairs(items: &[String]) -> anyhow::Result<Values> {
+    let mut out = Values::new();
+    for item in items {
+        let Some((k, v)) = item.split_once('=') else {
+            bail!("'{item}' is not KEY=VALUE");
+        };
+        let value = if let Ok(i) = v.parse::<i64>() {
+            i.into()
+        } else if let Ok(b) = v.parse::<bool>() {
+            b.into()
+        } else {
+            v.to_string().into()
+        };
+        out.insert(k.trim().to_string(), value);
+    }
+    Ok(out)
+}
+
+pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let loaded = match stageflow_workflows::load_str(&args.file.display().to_string(), &text) {
+        Ok(l) => l,
+        Err(diags) => {
+            for d in diags {
+                eprintln!("{d}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let policy = match args.policy.as_str() {
+        "earliest" => Policy::Earliest,
+        "late" => Policy::Late,
+        other => bail!("unknown policy '{other}' (earliest or late)"),
+    };
+    let opts = SimOptions {
+        start: args.start,
+        inputs: pairs(&args.inputs)?,
+        subject: pairs(&args.subject)?,
+        org: args.org,
+        policy,
+    };
+    let def = &loaded.definition;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime
+        .block_on(simulate(def, &text, &opts))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{}（{} v{}）模拟，开始于 {}",
+            def.name, def.id, def.version, args.start
+        );
+        for e in &report.events {
+            let date = e.at.format("%Y-%m-%d %H:%M");
+            let name = e.name.clone().unwrap_or_default();
+            let step = e
+                .step
+                .as_deref()
+                .map(|s| format!(" [{s}]"))
+                .unwrap_or_default();
+            let due = e.due.map(|d| format!("  期限 {d}")).unwrap_or_default();
+            let earliest = e
+                .earliest
+                .map(|d| format!("  不早于 {d}"))
+                .unwrap_or_default();
+            let prov = if e.provisional { "  (暂算)" } else { "" };
+            let line = match e.kind.as_str() {
+                "stage_entered" => format!("▶ 进入阶段：{name}"),
+                "task_created" => format!(
+                    "  待办 {name}{step} → {}{due}{earliest}{prov}",
+                    e.role
+                        .clone()
+                        .unwrap_or_else(|| e.assignee.clone().unwrap_or_default())
+                ),
+                "task_completed" => continue,
+                "step_activated" => continue,
+                "step_completed" => format!(
+                    "  ✓ {name}{step}：{}{}",
+                    e.outcome.clone().unwrap_or_default(),
+                    e.detail
+                        .as_deref()
+                        .map(|d| format!("（{d}）"))
+                        .unwrap_or_default()
+                ),
+                "wait_ended" => format!("  ⏱ {name}{step} 期满"),
+                "step_skipped" => format!("  - 跳过 {name}{step}"),
+                "vote_closed" => format!(
+                    "  ☑ 表决 {name}{step}：{}",
+                    e.detail.clone().unwrap_or_default()
+                ),
+                "rating_closed" => format!(
+                    "  ☑ 评议 {name}{step}：{}",
+                    e.detail.clone().unwrap_or_default()
+                ),
+                "reminder_planned" | "escalation_planned" | "timeout_planned" => {
+                    let what = match e.kind.as_str() {
+                        "reminder_planned" => "提醒",
+                        "escalation_planned" => "督办",
+                        _ => "超时自动处理",
+                    };
+                    let at = e
+                        .fires_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default();
+                    format!("    （如未办理：{at} {what}）{step}")
+                }
+                "reminder" => format!(
+                    "  ✉ 提醒 {} → {}",
+                    name,
+                    e.assignee.clone().unwrap_or_default()
+                ),
+                "escalation" => format!(
+                    "  ⚠ 督办 {name}{step} → {}：{}",
+                    e.assignee.clone().unwrap_or_default(),
+                    e.detail.clone().unwrap_or_default()
+                ),
+                "occurrence" => {
+                    format!("  ↻ {name}{step} {}", e.detail.clone().unwrap_or_default())
+                }
+                "var_set" => format!("  = {name} = {}", e.detail.clone().unwrap_or_default()),
+                "instance_ended" => format!(
+                    "■ 结束：{}（{}）",
+                    e.outcome.clone().unwrap_or_default(),
+                    name
+                ),
+                other => format!("  {other}{step}"),
+            };
+            println!("{date}  {line}");
+        }
+        println!("end state: {}", report.end_state);
+        if let Some(s) = &report.stuck {
+            println!("stopped: {s}");
+        }
+    }
+    Ok(if report.stuck.is_some() || !report.chain_verified {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

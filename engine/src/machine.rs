@@ -574,11 +574,11 @@ impl Tx<'_> {
             }
             None => None,
         };
-        if due.is_none() {
-            if let Some(w) = &stage.window {
-                let r = self.resolve_time(&w.closes, Some(step_id))?;
-                due = Some(r.moment);
-            }
+        if due.is_none()
+            && let Some(w) = &stage.window
+        {
+            let r = self.resolve_time(&w.closes, Some(step_id))?;
+            due = Some(r.moment);
         }
         let earliest = match &step.earliest {
             Some(e) => {
@@ -906,6 +906,7 @@ impl Tx<'_> {
             status: TaskStatus::Open,
             created_at: self.now(),
             due: s.due,
+            due_at: s.due.map(|d| self.clock.deadline_instant(d)),
             earliest: s.earliest,
         };
         self.emit(Event::TaskCreated { task, record })?;
@@ -968,10 +969,10 @@ impl Tx<'_> {
         };
         let forward = self.check_outcome(&step, &outcome)?;
         if forward {
-            if let Some(e) = task.earliest {
-                if self.now() < self.clock.start_instant(e) {
-                    return Err(Rejection::TooEarly(self.clock.date_of(e).to_string()));
-                }
+            if let Some(e) = task.earliest
+                && self.now() < self.clock.start_instant(e)
+            {
+                return Err(Rejection::TooEarly(self.clock.date_of(e).to_string()));
             }
             self.check_form(&step, form)?;
         } else {
@@ -999,10 +1000,10 @@ impl Tx<'_> {
         }
         let mut form = form.clone();
         for f in &step.form {
-            if !form.contains_key(&f.id) {
-                if let Some(d) = &f.default {
-                    form.insert(f.id.clone(), d.clone());
-                }
+            if !form.contains_key(&f.id)
+                && let Some(d) = &f.default
+            {
+                form.insert(f.id.clone(), d.clone());
             }
         }
         self.emit(Event::TaskCompleted {
@@ -1398,9 +1399,6 @@ impl Tx<'_> {
         };
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
         let results = crate::rating::aggregate(rule, &s.ratees, &s.ratings);
-        for (ratee, grade) in &results {
-            let _ = (ratee, grade);
-        }
         self.emit(Event::RatingClosed {
             step: step_id.to_string(),
             results,
@@ -1575,6 +1573,7 @@ impl Tx<'_> {
                         status: TaskStatus::Open,
                         created_at: self.now(),
                         due,
+                        due_at: due.map(|d| self.clock.deadline_instant(d)),
                         earliest: None,
                     };
                     self.emit(Event::TaskCreated { task, record })?;
@@ -1822,10 +1821,10 @@ impl Tx<'_> {
                 );
             }
         }
-        if let Some(step) = step {
-            if let Some(s) = st.steps.get(step) {
-                scope.set_all("form.", &s.form);
-            }
+        if let Some(step) = step
+            && let Some(s) = st.steps.get(step)
+        {
+            scope.set_all("form.", &s.form);
         }
         scope
     }
@@ -1901,12 +1900,12 @@ impl Tx<'_> {
                 if !people.is_empty() {
                     return Ok(people);
                 }
-                if self.def.empty_assignee == EmptyAssignee::ParentSecretary {
-                    if let Some(parent) = self.ctx.directory.parent(&org_id) {
-                        let p = self.ctx.directory.holders(&parent, "secretary");
-                        if !p.is_empty() {
-                            return Ok(p);
-                        }
+                if self.def.empty_assignee == EmptyAssignee::ParentSecretary
+                    && let Some(parent) = self.ctx.directory.parent(&org_id)
+                {
+                    let p = self.ctx.directory.holders(&parent, "secretary");
+                    if !p.is_empty() {
+                        return Ok(p);
                     }
                 }
                 Err(Rejection::EmptyAssignee {

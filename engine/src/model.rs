@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::expr::Expr;
@@ -180,7 +181,7 @@ pub struct Step {
     /// Automatic outcome when the deadline passes.
     pub on_timeout: Option<Timeout>,
     /// Outcomes and where they lead.
-    pub outcomes: BTreeMap<String, Outcome>,
+    pub outcomes: IndexMap<String, Outcome>,
     /// Form fields filled when completing the step.
     pub form: Vec<Field>,
     /// Conditions checked when the step is completed.

@@ -40,10 +40,10 @@ pub fn aggregate(
             RatingScheme::Scale { grades } => {
                 let mut counts = vec![0u32; grades.len()];
                 for v in &given {
-                    if let RatingValue::Grade(g) = v {
-                        if let Some(i) = grades.iter().position(|x| &x.id == g) {
-                            counts[i] += 1;
-                        }
+                    if let RatingValue::Grade(g) = v
+                        && let Some(i) = grades.iter().position(|x| &x.id == g)
+                    {
+                        counts[i] += 1;
                     }
                 }
                 // Most votes; ties to the lower (later) grade.
@@ -84,8 +84,9 @@ pub fn aggregate(
         graded.push((ratee.clone(), index, support));
     }
     let n = graded.len();
-    for g in 0..grades.len().saturating_sub(1) {
-        let Some(share) = grades[g].max_share else {
+    let last = grades.len().saturating_sub(1);
+    for (g, grade) in grades.iter().enumerate().take(last) {
+        let Some(share) = grade.max_share else {
             continue;
         };
         let cap = ((share * n as f64) + 1e-9).floor().max(1.0) as usize;

@@ -168,6 +168,8 @@ pub struct TaskState {
     pub created_at: DateTime<Utc>,
     /// Deadline.
     pub due: Option<Moment>,
+    /// The instant the deadline is missed (in the definition's time zone).
+    pub due_at: Option<DateTime<Utc>>,
     /// Not before.
     pub earliest: Option<Moment>,
 }
@@ -651,15 +653,15 @@ impl InstanceState {
             } => {
                 if let Some(t) = self.tasks.get_mut(task) {
                     t.status = TaskStatus::Done(outcome.clone());
-                    if let Some(s) = self.steps.get_mut(&t.step) {
-                        if t.kind == TaskKind::Work {
-                            s.approvers += 1;
-                            if outcome == "approve" {
-                                s.approvals += 1;
-                            }
-                            for (k, v) in form {
-                                s.form.insert(k.clone(), v.clone());
-                            }
+                    if let Some(s) = self.steps.get_mut(&t.step)
+                        && t.kind == TaskKind::Work
+                    {
+                        s.approvers += 1;
+                        if outcome == "approve" {
+                            s.approvals += 1;
+                        }
+                        for (k, v) in form {
+                            s.form.insert(k.clone(), v.clone());
                         }
                     }
                 }

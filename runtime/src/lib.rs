@@ -1,1 +1,226 @@
-//! placeholder
+//! The imperative shell of stageflow: runs commands in transactions and
+//! simulates definitions with a virtual clock.
+//!
+//! Key design decision: the runtime never holds instance state between
+//! commands. Each command loads the state, applies the pure engine, and
+//! commits everything in one transaction guarded by the instance version;
+//! a lost race is retried on fresh state, so two approvers acting at once
+//! never both win. Time is always an argument: nothing here reads a clock.
+
+#![deny(missing_docs)]
+
+pub mod simulate;
+pub mod synthetic;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use stageflow_engine::calendar::Calendar;
+use stageflow_engine::directory::Directory;
+use stageflow_engine::machine::{Command, Context, Rejection};
+use stageflow_engine::state::{InstanceState, Subject, Values};
+use stageflow_engine::{Definition, Transition, apply};
+use stageflow_store::{Store, StoreError, StoredDefinition};
+use uuid::Uuid;
+
+/// How often a command that lost a race is re-applied on fresh state.
+const CONFLICT_RETRIES: usize = 5;
+
+/// Why a command did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The engine refused it; nothing changed.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// No such instance.
+    #[error("instance {0} not found")]
+    InstanceNotFound(Uuid),
+    /// No such definition.
+    #[error("workflow '{0}' not found")]
+    DefinitionNotFound(String),
+    /// It kept losing races.
+    #[error("conflict: instance {0} kept changing; try again")]
+    Conflict(Uuid),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What starting an instance needs.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// Workflow id.
+    pub workflow: String,
+    /// Version; the newest when absent.
+    pub version: Option<u32>,
+    /// The new instance's id (chosen by the caller, so a retried start is
+    /// idempotent).
+    pub id: Uuid,
+    /// Who or what it is about.
+    pub subject: Subject,
+    /// Who starts it.
+    pub initiator: String,
+    /// Inputs.
+    pub inputs: Values,
+}
+
+/// Runs commands against a store.
+pub struct Runtime {
+    store: Arc<dyn Store>,
+    directory: Arc<dyn Directory + Send + Sync>,
+    calendar: &'static Calendar,
+    definitions: Mutex<HashMap<(String, u32), Arc<Definition>>>,
+}
+
+impl Runtime {
+    /// A runtime over a store and an organization directory.
+    pub fn new(store: Arc<dyn Store>, directory: Arc<dyn Directory + Send + Sync>) -> Runtime {
+        Runtime {
+            store,
+            directory,
+            calendar: Calendar::china(),
+            definitions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Publishes a definition (immutable once published).
+    pub async fn publish(
+        &self,
+        definition: Definition,
+        source: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), ExecError> {
+        self.store
+            .put_definition(&StoredDefinition { definition, source }, now)
+            .await?;
+        Ok(())
+    }
+
+    async fn definition(
+        &self,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<Arc<Definition>, ExecError> {
+        if let Some(v) = version
+            && let Some(d) = self
+                .definitions
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&(id.to_string(), v)).cloned())
+        {
+            return Ok(d);
+        }
+        let stored = self
+            .store
+            .definition(id, version)
+            .await?
+            .ok_or_else(|| ExecError::DefinitionNotFound(id.to_string()))?;
+        let def = Arc::new(stored.definition);
+        if let Ok(mut m) = self.definitions.lock() {
+            m.insert((def.id.clone(), def.version), def.clone());
+        }
+        Ok(def)
+    }
+
+    /// Starts an instance of the newest (or the given) version of a
+    /// workflow.
+    pub async fn start(
+        &self,
+        request: StartRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, ExecError> {
+        let def = self.definition(&request.workflow, request.version).await?;
+        let state = InstanceState::new(request.id);
+        let command = Command::Start {
+            subject: request.subject,
+            initiator: request.initiator,
+            inputs: request.inputs,
+        };
+        let t = apply(&def, &state, &command, &self.context(now))?;
+        match self.store.commit(0, &t).await {
+            Ok(()) => Ok(t),
+            Err(StoreError::Conflict(_)) => Err(Rejection::AlreadyStarted.into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn context(&self, now: DateTime<Utc>) -> Context<'_> {
+        Context {
+            now,
+            directory: self.directory.as_ref(),
+            calendar: self.calendar,
+        }
+    }
+
+    /// Applies a command to an instance, retrying on fresh state when
+    /// another command won the race.
+    pub async fn execute(
+        &self,
+        id: Uuid,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, ExecError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let state = self
+                .store
+                .instance(id)
+                .await?
+                .ok_or(ExecError::InstanceNotFound(id))?;
+            let def = self
+                .definition(&state.definition, Some(state.version))
+                .await?;
+            let t = apply(&def, &state, command, &self.context(now))?;
+            match self.store.commit(state.seq, &t).await {
+                Ok(()) => return Ok(t),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ExecError::Conflict(id))
+    }
+
+    /// Fires every timer due at `now`, in order. Returns how many fired.
+    pub async fn fire_due_timers(&self, now: DateTime<Utc>) -> Result<usize, ExecError> {
+        let mut fired = 0;
+        loop {
+            let due = self.store.due_timers(now, 500).await?;
+            if due.is_empty() {
+                return Ok(fired);
+            }
+            for timer in due {
+                match self
+                    .execute(
+                        timer.instance,
+                        &Command::FireTimer {
+                            timer: timer.timer.clone(),
+                        },
+                        now,
+                    )
+                    .await
+                {
+                    Ok(_) => fired += 1,
+                    // A timer of an ended instance, or one the engine refuses,
+                    // must not block the others: it was consumed or is stale.
+                    Err(ExecError::Rejected(_)) => {
+                        self.drop_timer(timer.instance, &timer.timer).await?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    async fn drop_timer(&self, instance: Uuid, timer: &str) -> Result<(), ExecError> {
+        // A refused fire means the instance no longer wants this timer (it
+        // ended, or its definition is broken): drop it so it cannot block
+        // the timers behind it.
+        self.store.delete_timer(instance, timer).await?;
+        Ok(())
+    }
+}

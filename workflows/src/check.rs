@@ -270,11 +270,11 @@ impl Checker<'_, '_> {
                     self.err(key, format!("unknown stage '{target}'{hint}"));
                 }
                 Some(t) => {
-                    if let Some(step) = step {
-                        if !t.steps.iter().any(|x| &x.id == step) {
-                            let hint = suggestion(step, t.steps.iter().map(|x| x.id.as_str()));
-                            self.err(key, format!("stage '{target}' has no step '{step}'{hint}"));
-                        }
+                    if let Some(step) = step
+                        && !t.steps.iter().any(|x| &x.id == step)
+                    {
+                        let hint = suggestion(step, t.steps.iter().map(|x| x.id.as_str()));
+                        self.err(key, format!("stage '{target}' has no step '{step}'{hint}"));
                     }
                 }
             },

@@ -908,27 +908,27 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         .get("earliest")
         .and_then(|n| cx.time(n, "earliest", k("earliest")));
     let mut remind = Remind::default();
-    if let Some(n) = m.get("remind") {
-        if let Some(r) = cx.map(n, "remind", keys::REMIND) {
-            if let Some(b) = r.get("before") {
-                remind.before = cx
-                    .list(b)
-                    .into_iter()
-                    .filter_map(|x| cx.span(x, "remind before"))
-                    .collect();
-            }
-            remind.at_due = r
-                .get("at_due")
-                .and_then(|x| cx.boolean(x, "at_due"))
-                .unwrap_or(false);
-            remind.every = r.get("every").and_then(|x| cx.span(x, "remind every"));
-            remind.max = r
-                .get("max")
-                .and_then(|x| cx.count(x, "max"))
-                .unwrap_or(if remind.every.is_some() { 3 } else { 0 });
-            if remind.max > 100 {
-                cx.error(r.pos(), "at most 100 repeating reminders");
-            }
+    if let Some(n) = m.get("remind")
+        && let Some(r) = cx.map(n, "remind", keys::REMIND)
+    {
+        if let Some(b) = r.get("before") {
+            remind.before = cx
+                .list(b)
+                .into_iter()
+                .filter_map(|x| cx.span(x, "remind before"))
+                .collect();
+        }
+        remind.at_due = r
+            .get("at_due")
+            .and_then(|x| cx.boolean(x, "at_due"))
+            .unwrap_or(false);
+        remind.every = r.get("every").and_then(|x| cx.span(x, "remind every"));
+        remind.max = r
+            .get("max")
+            .and_then(|x| cx.count(x, "max"))
+            .unwrap_or(if remind.every.is_some() { 3 } else { 0 });
+        if remind.max > 100 {
+            cx.error(r.pos(), "at most 100 repeating reminders");
         }
     }
     let escalate = match m.get("escalate") {
@@ -966,7 +966,7 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         let after = tm.get("after").and_then(|x| cx.span(x, "after"));
         Some(Timeout { after, outcome })
     });
-    let mut outcomes = BTreeMap::new();
+    let mut outcomes = indexmap::IndexMap::new();
     if let Some(n) = m.get("outcomes") {
         if let NodeKind::Map(items) = &n.kind {
             for (key, v) in items {
@@ -1337,15 +1337,15 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
                 .req(m, "workflow", &what)
                 .and_then(|n| cx.ident(n, "workflow"))?;
             let mut inputs = BTreeMap::new();
-            if let Some(n) = m.get("inputs") {
-                if let NodeKind::Map(items) = &n.kind {
-                    for (k, v) in items {
-                        if let (Some(name), Some(e)) = (
-                            cx.ident(k, "input"),
-                            cx.expr(v, "input", format!("step:{id}:input")),
-                        ) {
-                            inputs.insert(name, e);
-                        }
+            if let Some(n) = m.get("inputs")
+                && let NodeKind::Map(items) = &n.kind
+            {
+                for (k, v) in items {
+                    if let (Some(name), Some(e)) = (
+                        cx.ident(k, "input"),
+                        cx.expr(v, "input", format!("step:{id}:input")),
+                    ) {
+                        inputs.insert(name, e);
                     }
                 }
             }
@@ -1368,13 +1368,13 @@ fn grades(cx: &mut Cx<'_>, node: &Node) -> Vec<Grade> {
                 .and_then(|x| cx.string(x, "name"))
                 .unwrap_or_else(|| id.clone());
             let max_share = gm.get("max_share").and_then(|x| cx.number(x, "max_share"));
-            if let Some(s) = max_share {
-                if !(0.0..=1.0).contains(&s) {
-                    cx.error(
-                        gm.pos(),
-                        format!("max_share of grade '{id}' must be between 0 and 1, e.g. 1/3"),
-                    );
-                }
+            if let Some(s) = max_share
+                && !(0.0..=1.0).contains(&s)
+            {
+                cx.error(
+                    gm.pos(),
+                    format!("max_share of grade '{id}' must be between 0 and 1, e.g. 1/3"),
+                );
             }
             let min_score = gm.get("min_score").and_then(|x| cx.number(x, "min_score"));
             Some(Grade {
@@ -1419,13 +1419,13 @@ fn schedule(cx: &mut Cx<'_>, node: &Node, default_tz: Tz) -> Option<Schedule> {
     }
     let under = sel.get("under").and_then(|n| cx.string(n, "under"));
     let mut inputs = BTreeMap::new();
-    if let Some(n) = m.get("inputs") {
-        if let NodeKind::Map(items) = &n.kind {
-            for (k, v) in items {
-                if let Some(name) = cx.ident(k, "input") {
-                    cx.spans.put(format!("schedule:{id}:input:{name}"), k.pos);
-                    inputs.insert(name, plain_json(v));
-                }
+    if let Some(n) = m.get("inputs")
+        && let NodeKind::Map(items) = &n.kind
+    {
+        for (k, v) in items {
+            if let Some(name) = cx.ident(k, "input") {
+                cx.spans.put(format!("schedule:{id}:input:{name}"), k.pos);
+                inputs.insert(name, plain_json(v));
             }
         }
     }

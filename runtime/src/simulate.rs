@@ -1,0 +1,648 @@
+//! `simulate`: run a definition through the real engine and a real (in
+//! memory) SQLite store with a virtual clock, completing every task by a
+//! policy, and report the timeline.
+//!
+//! Policy `earliest` (the default): every task is approved / passed /
+//! completed as early as its rules allow (at once, or at its `earliest`
+//! time); a vote passes with every eligible voter present voting yes (or
+//! for the first choice); raters give every ratee the best grade (caps then
+//! apply). Policy `late`: nobody acts until a deadline's automatic outcome
+//! (or, without one, one day after the deadline), so reminders,
+//! escalations and timeouts show. Timers fire when the clock reaches them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use serde::Serialize;
+use stageflow_engine::machine::Command;
+use stageflow_engine::model::{Definition, FieldKind, RatingScheme, StepKind, SubjectKind};
+use stageflow_engine::state::{
+    Event, InstanceState, RatingValue, RecordedEvent, Status, Subject, TaskKind, TaskStatus,
+    TimerPurpose, Values,
+};
+use stageflow_engine::time::{Clock, Moment};
+use stageflow_store::{SqliteOptions, SqliteStore, Store};
+use uuid::Uuid;
+
+use crate::synthetic::SyntheticDirectory;
+use crate::{ExecError, Runtime};
+
+/// Most commands one simulation may run.
+const MAX_STEPS: usize = 200_000;
+/// The simulation gives up past this many years of virtual time.
+const MAX_YEARS: i64 = 30;
+
+/// How simulated people act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// As early as the rules allow.
+    #[default]
+    Earliest,
+    /// Only when deadlines force it.
+    Late,
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Start date (the instance starts at 09:00 local time).
+    pub start: NaiveDate,
+    /// Inputs.
+    pub inputs: Values,
+    /// Subject attributes (`subject.NAME`).
+    pub subject: Values,
+    /// The subject's organization in the synthetic tree; chosen from the
+    /// definition when absent.
+    pub org: Option<String>,
+    /// Policy.
+    pub policy: Policy,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimEvent {
+    /// When (RFC 3339, in the definition's time zone).
+    pub at: DateTime<FixedOffset>,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// The step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The step's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Deadline date (tasks, activations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<NaiveDate>,
+    /// Not-before date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest: Option<NaiveDate>,
+    /// Assignee's role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Assignee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// When a planned reminder / escalation / timeout would fire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fires_at: Option<DateTime<FixedOffset>>,
+    /// More detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// A working-day count used an unpublished holiday year.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
+}
+
+/// The result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimReport {
+    /// The timeline.
+    pub events: Vec<SimEvent>,
+    /// The end state (`cancelled`, or `stuck` when nothing could move).
+    pub end_state: String,
+    /// Why the simulation stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stuck: Option<String>,
+    /// Whether the hash chain of the stored events verified.
+    pub chain_verified: bool,
+}
+
+/// Errors of a simulation.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The engine or store refused something.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] stageflow_store::StoreError),
+}
+
+/// Runs a simulation.
+pub async fn simulate(
+    def: &Definition,
+    source: &str,
+    opts: &SimOptions,
+) -> Result<SimReport, SimError> {
+    let store = Arc::new(SqliteStore::open(&SqliteOptions::new("sqlite::memory:")).await?);
+    let runtime = Runtime::new(store.clone(), Arc::new(SyntheticDirectory::default()));
+    let clock = Clock { tz: def.timezone };
+    let mut now = clock.at_local(
+        opts.start,
+        NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN),
+    );
+    let limit = now + Duration::days(365 * MAX_YEARS);
+    runtime
+        .publish(def.clone(), source.to_string(), now)
+        .await?;
+    let id = Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("simulate:{}:{}", def.id, opts.start).as_bytes(),
+    );
+    let org = opts.org.clone().unwrap_or_else(|| default_org(def));
+    let mut attrs = opts.subject.clone();
+    if def.subject == SubjectKind::Person && !attrs.contains_key("birth_date") {
+        // An adult applicant unless told otherwise.
+        let birth = opts
+            .start
+            .checked_sub_signed(Duration::days(365 * 25))
+            .unwrap_or(opts.start);
+        attrs.insert("birth_date".into(), birth.to_string().into());
+    }
+    let subject = Subject {
+        person: (def.subject == SubjectKind::Person).then(|| format!("{org}.applicant")),
+        org: org.clone(),
+        attrs,
+    };
+    let initiator = format!("{org}.organization_member");
+    let mut tl = Timeline {
+        def,
+        clock,
+        stage: None,
+        events: Vec::new(),
+        tasks: Default::default(),
+    };
+    let request = crate::StartRequest {
+        workflow: def.id.clone(),
+        version: Some(def.version),
+        id,
+        subject,
+        initiator,
+        inputs: opts.inputs.clone(),
+    };
+    let t = runtime.start(request, now).await?;
+    tl.record(&t.events);
+    let mut stuck = None;
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        if steps > MAX_STEPS {
+            stuck = Some(format!("stopped after {MAX_STEPS} commands"));
+            break;
+        }
+        let state = store
+            .instance(id)
+            .await?
+            .ok_or(ExecError::InstanceNotFound(id))?;
+        if state.status != Status::Running {
+            break;
+        }
+        // 1. Act on a task that may be acted on now.
+        if let Some(command) = next_action(def, &clock, &state, now, opts.policy) {
+            match runtime.execute(id, &command, now).await {
+                Ok(t) => tl.record(&t.events),
+                Err(ExecError::Rejected(r)) => {
+                    stuck = Some(format!("the simulated action was refused: {r}"));
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            continue;
+        }
+        // 2. Move the clock to the next thing that can happen.
+        let next_timer = store.next_timer_at().await?;
+        let next_task = next_task_time(def, &clock, &state, opts.policy);
+        let next = match (next_timer, next_task) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => {
+                    stuck = Some("nothing is pending: no open task and no timer".into());
+                    break;
+                }
+            },
+        };
+        if next > limit {
+            stuck = Some(format!("nothing happens for {MAX_YEARS} years"));
+            break;
+        }
+        now = now.max(next);
+        let before = store.events(id).await?.len();
+        runtime.fire_due_timers(now).await?;
+        let events = store.events(id).await?;
+        tl.record(&events[before..]);
+    }
+    let state = store
+        .instance(id)
+        .await?
+        .ok_or(ExecError::InstanceNotFound(id))?;
+    let all = store.events(id).await?;
+    let chain_verified = stageflow_engine::state::verify_chain(&all).is_ok()
+        && InstanceState::replay(id, &all) == state;
+    let end_state = match &state.status {
+        Status::Ended(s) => s.clone(),
+        Status::Cancelled => "cancelled".into(),
+        _ => "stuck".into(),
+    };
+    Ok(SimReport {
+        events: tl.events,
+        end_state,
+        stuck,
+        chain_verified,
+    })
+}
+
+fn default_org(def: &Definition) -> String {
+    let selects_own = def
+        .stages
+        .iter()
+        .flat_map(|s| &s.steps)
+        .any(|s| match &s.kind {
+            StepKind::Fanout { orgs, .. } => orgs.under == stageflow_engine::model::OrgRef::Own,
+            StepKind::Recurring(r) => r
+                .orgs
+                .as_ref()
+                .is_some_and(|(o, _)| o.under == stageflow_engine::model::OrgRef::Own),
+            _ => false,
+        });
+    if selects_own {
+        "committee".into()
+    } else {
+        "branch-1".into()
+    }
+}
+
+fn start_of(clock: &Clock, m: Option<Moment>) -> Option<DateTime<Utc>> {
+    m.map(|m| clock.start_instant(m))
+}
+
+/// When a task may be acted on under the policy.
+fn act_time(
+    clock: &Clock,
+    task: &stageflow_engine::state::TaskState,
+    policy: Policy,
+    has_timeout: bool,
+) -> DateTime<Utc> {
+    let earliest = start_of(clock, task.earliest)
+        .unwrap_or(task.created_at)
+        .max(task.created_at);
+    match (policy, task.due_at) {
+        (Policy::Late, Some(due)) if !has_timeout => earliest.max(due + Duration::days(1)),
+        (Policy::Late, Some(_)) => DateTime::<Utc>::MAX_UTC,
+        _ => earliest,
+    }
+}
+
+fn next_task_time(
+    def: &Definition,
+    clock: &Clock,
+    state: &InstanceState,
+    policy: Policy,
+) -> Option<DateTime<Utc>> {
+    state
+        .tasks
+        .values()
+        .filter(|t| t.status == TaskStatus::Open)
+        .map(|t| act_time(clock, t, policy, has_timeout(def, &t.step)))
+        .filter(|t| *t < DateTime::<Utc>::MAX_UTC)
+        .min()
+}
+
+fn has_timeout(def: &Definition, step: &str) -> bool {
+    def.step(step).is_some_and(|(_, s)| s.on_timeout.is_some())
+}
+
+fn next_action(
+    def: &Definition,
+    clock: &Clock,
+    state: &InstanceState,
+    now: DateTime<Utc>,
+    policy: Policy,
+) -> Option<Command> {
+    for (sid, s) in &state.steps {
+        if s.status == stageflow_engine::state::StepStatus::Active
+            && def
+                .step(sid)
+                .is_some_and(|(_, st)| matches!(st.kind, StepKind::Subflow { .. }))
+        {
+            // Children are not run inside a simulation: they end at once.
+            return Some(Command::ChildEnded {
+                step: sid.clone(),
+                end_state: "done".into(),
+            });
+        }
+    }
+    let (id, task) = state
+        .tasks
+        .iter()
+        .filter(|(_, t)| t.status == TaskStatus::Open)
+        .filter(|(_, t)| act_time(clock, t, policy, has_timeout(def, &t.step)) <= now)
+        .min_by_key(|(id, t)| (t.created_at, **id))?;
+    let (_, step) = def.step(&task.step)?;
+    Some(match task.kind {
+        TaskKind::Ballot => {
+            let choice = match &step.kind {
+                StepKind::Vote(v) => v.choices.first().cloned().unwrap_or_else(|| "yes".into()),
+                _ => "yes".into(),
+            };
+            Command::CastBallot {
+                step: step.id.clone(),
+                voter: task.assignee.clone(),
+                choice,
+                written: false,
+            }
+        }
+        TaskKind::Rate => {
+            let s = state.steps.get(&step.id)?;
+            let value = match &step.kind {
+                StepKind::Rating(r) => match &r.scheme {
+                    RatingScheme::Scale { grades } => {
+                        RatingValue::Grade(grades.first()?.id.clone())
+                    }
+                    RatingScheme::Rubric { items, .. } => RatingValue::Scores(
+                        items
+                            .iter()
+                            .map(|i| (i.id.clone(), i.max))
+                            .collect::<BTreeMap<_, _>>(),
+                    ),
+                },
+                _ => return None,
+            };
+            let ratings = s
+                .ratees
+                .iter()
+                .map(|(p, _)| (p.clone(), value.clone()))
+                .collect();
+            Command::SubmitRating {
+                step: step.id.clone(),
+                rater: task.assignee.clone(),
+                ratings,
+            }
+        }
+        TaskKind::Work => {
+            let outcome = match &step.kind {
+                StepKind::Approval { .. } => "approve".to_string(),
+                _ => step
+                    .outcomes
+                    .keys()
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| "done".into()),
+            };
+            let today = clock.local_date(now);
+            let mut form = Values::new();
+            for f in &step.form {
+                let v = match (&f.default, &f.kind) {
+                    (Some(d), _) => d.clone(),
+                    (None, FieldKind::Date) => today.to_string().into(),
+                    (None, FieldKind::Integer) => {
+                        serde_json::Value::from(f.min.map(|m| m as i64).unwrap_or(1))
+                    }
+                    (None, FieldKind::Number) => f
+                        .min
+                        .map(serde_json::Value::from)
+                        .unwrap_or_else(|| 1.into()),
+                    (None, FieldKind::Boolean) => false.into(),
+                    (None, FieldKind::Choice(o)) => o.first().cloned().unwrap_or_default().into(),
+                    (None, FieldKind::Person) => task.assignee.clone().into(),
+                    (None, FieldKind::Org) => state.subject.org.clone().into(),
+                    (None, _) => "（模拟）".into(),
+                };
+                form.insert(f.id.clone(), v);
+            }
+            Command::Complete {
+                task: *id,
+                actor: task.assignee.clone(),
+                outcome: Some(outcome),
+                form,
+                comment: None,
+            }
+        }
+    })
+}
+
+struct Timeline<'a> {
+    def: &'a Definition,
+    clock: Clock,
+    stage: Option<String>,
+    events: Vec<SimEvent>,
+    tasks: std::collections::HashMap<Uuid, String>,
+}
+
+impl Timeline<'_> {
+    fn base(&self, at: DateTime<Utc>, kind: &str, step: Option<&str>) -> SimEvent {
+        SimEvent {
+            at: at.with_timezone(&self.clock.tz).fixed_offset(),
+            kind: kind.to_string(),
+            stage: self.stage.clone(),
+            step: step.map(str::to_string),
+            name: step
+                .and_then(|s| self.def.step(s))
+                .map(|(_, s)| s.name.clone()),
+            due: None,
+            earliest: None,
+            role: None,
+            assignee: None,
+            outcome: None,
+            fires_at: None,
+            detail: None,
+            provisional: false,
+        }
+    }
+
+    fn date(&self, m: Option<Moment>) -> Option<NaiveDate> {
+        m.map(|m| self.clock.date_of(m))
+    }
+
+    fn record(&mut self, events: &[RecordedEvent]) {
+        for e in events {
+            let at = e.at;
+            let ev = match &e.event {
+                Event::StageEntered { stage } => {
+                    self.stage = Some(stage.clone());
+                    let mut ev = self.base(at, "stage_entered", None);
+                    ev.name = self.def.stage(stage).map(|s| s.name.clone());
+                    ev
+                }
+                Event::StepActivated {
+                    step,
+                    due,
+                    earliest,
+                    provisional,
+                    ..
+                } => {
+                    let mut ev = self.base(at, "step_activated", Some(step));
+                    ev.due = self.date(*due);
+                    ev.earliest = self.date(*earliest);
+                    ev.provisional = *provisional;
+                    ev
+                }
+                Event::StepSkipped { step } => self.base(at, "step_skipped", Some(step)),
+                Event::TaskCreated { task, record } => {
+                    self.tasks.insert(*task, record.step.clone());
+                    let mut ev = self.base(at, "task_created", Some(&record.step));
+                    ev.due = self.date(record.due);
+                    ev.earliest = self.date(record.earliest);
+                    ev.role = record.role.clone();
+                    ev.assignee = Some(record.assignee.clone());
+                    ev
+                }
+                Event::TaskCompleted {
+                    task,
+                    actor,
+                    outcome,
+                    automatic,
+                    ..
+                } => {
+                    let step = self.tasks.get(task).cloned().unwrap_or_default();
+                    let mut ev = self.base(at, "task_completed", Some(&step));
+                    ev.assignee = Some(actor.clone());
+                    ev.outcome = Some(outcome.clone());
+                    ev.detail = automatic.clone();
+                    ev
+                }
+                Event::VoteClosed {
+                    step,
+                    tally,
+                    quorum,
+                } => {
+                    let mut ev = self.base(at, "vote_closed", Some(step));
+                    let counts: Vec<String> = tally
+                        .counts
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect();
+                    ev.detail = Some(format!(
+                        "应到 {} 实到 {} 投票 {}：{}{}",
+                        tally.eligible,
+                        tally.present,
+                        tally.cast,
+                        counts.join("，"),
+                        if *quorum {
+                            ""
+                        } else {
+                            "（不足法定人数）"
+                        }
+                    ));
+                    ev
+                }
+                Event::RatingClosed { step, results } => {
+                    let mut ev = self.base(at, "rating_closed", Some(step));
+                    let mut count: BTreeMap<&str, u32> = BTreeMap::new();
+                    for g in results.values() {
+                        *count.entry(g.as_str()).or_default() += 1;
+                    }
+                    ev.detail = Some(
+                        count
+                            .iter()
+                            .map(|(g, n)| format!("{g} {n}"))
+                            .collect::<Vec<_>>()
+                            .join("，"),
+                    );
+                    ev
+                }
+                Event::StepCompleted {
+                    step,
+                    outcome,
+                    automatic,
+                } => {
+                    let is_wait = self
+                        .def
+                        .step(step)
+                        .is_some_and(|(_, s)| matches!(s.kind, StepKind::Wait { .. }));
+                    let mut ev = self.base(
+                        at,
+                        if is_wait {
+                            "wait_ended"
+                        } else {
+                            "step_completed"
+                        },
+                        Some(step),
+                    );
+                    ev.outcome = Some(outcome.clone());
+                    ev.detail = automatic.clone();
+                    ev
+                }
+                Event::OccurrenceOpened { step, n } => {
+                    let mut ev = self.base(at, "occurrence", Some(step));
+                    ev.detail = Some(format!("第 {n} 次"));
+                    ev
+                }
+                Event::TimerArmed { record, .. } => {
+                    let kind = match record.purpose {
+                        TimerPurpose::RemindBefore | TimerPurpose::RemindAfter { .. } => {
+                            "reminder_planned"
+                        }
+                        TimerPurpose::Due
+                            if self
+                                .def
+                                .step(&record.target)
+                                .is_some_and(|(_, s)| s.remind.at_due) =>
+                        {
+                            "reminder_planned"
+                        }
+                        TimerPurpose::Escalate { .. } => "escalation_planned",
+                        TimerPurpose::Timeout => "timeout_planned",
+                        _ => continue,
+                    };
+                    let mut ev = self.base(at, kind, Some(&record.target));
+                    ev.fires_at = Some(record.at.with_timezone(&self.clock.tz).fixed_offset());
+                    ev
+                }
+                Event::MailQueued { mail }
+                    if matches!(mail.kind.as_str(), "reminder" | "overdue") =>
+                {
+                    let step = mail
+                        .vars
+                        .get("step")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string);
+                    let mut ev = self.base(at, "reminder", None);
+                    ev.name = step;
+                    ev.assignee = Some(mail.to.clone());
+                    ev.detail = Some(mail.kind.clone());
+                    ev
+                }
+                Event::Escalated { step, to, reason } => {
+                    let mut ev = self.base(at, "escalation", Some(step));
+                    ev.assignee = Some(to.join(", "));
+                    ev.detail = Some(reason.clone());
+                    ev
+                }
+                Event::VarSet { name, value } => {
+                    let mut ev = self.base(at, "var_set", None);
+                    ev.name = Some(name.clone());
+                    ev.detail = Some(
+                        value
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| value.to_string()),
+                    );
+                    ev
+                }
+                Event::ChildRequested { step, workflow, .. } => {
+                    let mut ev = self.base(at, "child_requested", Some(step));
+                    ev.detail = Some(workflow.clone());
+                    ev
+                }
+                Event::InstanceEnded { end_state } => {
+                    let mut ev = self.base(at, "instance_ended", None);
+                    ev.outcome = Some(end_state.clone());
+                    ev.name = self
+                        .def
+                        .end_states
+                        .iter()
+                        .find(|s| &s.id == end_state)
+                        .map(|s| s.name.clone());
+                    ev
+                }
+                Event::InstanceCancelled { reason, .. } => {
+                    let mut ev = self.base(at, "instance_cancelled", None);
+                    ev.detail = Some(reason.clone());
+                    ev
+                }
+                _ => continue,
+            };
+            self.events.push(ev);
+        }
+    }
+}

@@ -18,6 +18,9 @@ pub mod rating;
 pub mod state;
 pub mod time;
 
+#[cfg(test)]
+mod proptests;
+
 pub use machine::{Command, Context, Effect, Rejection, Transition, apply};
 pub use model::Definition;
 pub use state::{Event, InstanceState, RecordedEvent};

@@ -1783,10 +1783,10 @@ impl Tx<'_> {
                 .map(Moment::Date)
         };
         match a {
-            Anchor::Activated => match step {
-                Some(s) => instant(st.steps.get(s).and_then(|s| s.activated_at))
-                    .or(Some(Moment::Instant(self.now()))),
-                None => Some(Moment::Instant(self.now())),
+            // A step being activated reads "now"; an active one its activation.
+            Anchor::Activated => match step.and_then(|s| st.steps.get(s)) {
+                Some(s) if s.status == StepStatus::Active => instant(s.activated_at),
+                _ => Some(Moment::Instant(self.now())),
             },
             Anchor::Started => instant(st.started_at),
             Anchor::StageEntered => instant(st.stage_entered_at),

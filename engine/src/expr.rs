@@ -96,8 +96,56 @@ fn compile(source: &str) -> Result<Node<DefaultNumericTypes>, String> {
     {
         return Err(format!("'{source}' assigns a value; write '==' to compare"));
     }
-    evalexpr::build_operator_tree::<DefaultNumericTypes>(source)
-        .map_err(|e| format!("cannot read expression '{source}': {e}"))
+    let node = evalexpr::build_operator_tree::<DefaultNumericTypes>(source)
+        .map_err(|e| format!("cannot read expression '{source}': {e}"))?;
+    check_shape(&node).map_err(|what| format!("cannot read expression '{source}': {what}"))?;
+    Ok(node)
+}
+
+/// Rejects what the parser lets through but evaluation would refuse: an
+/// operator missing an operand, assignment, chaining with `;`.
+fn check_shape(node: &Node<DefaultNumericTypes>) -> Result<(), String> {
+    use evalexpr::Operator as O;
+    let want = match node.operator() {
+        O::Add
+        | O::Sub
+        | O::Mul
+        | O::Div
+        | O::Mod
+        | O::Exp
+        | O::Eq
+        | O::Neq
+        | O::Gt
+        | O::Lt
+        | O::Geq
+        | O::Leq
+        | O::And
+        | O::Or => Some(2),
+        O::Neg | O::Not => Some(1),
+        O::Assign
+        | O::AddAssign
+        | O::SubAssign
+        | O::MulAssign
+        | O::DivAssign
+        | O::ModAssign
+        | O::ExpAssign
+        | O::AndAssign
+        | O::OrAssign
+        | O::VariableIdentifierWrite { .. } => {
+            return Err("assignment is not allowed; write '==' to compare".into());
+        }
+        O::Chain => return Err("';' is not allowed: write one expression".into()),
+        _ => None,
+    };
+    if let Some(n) = want {
+        if node.children().len() != n {
+            return Err(format!(
+                "operator '{}' is missing an operand",
+                node.operator()
+            ));
+        }
+    }
+    node.children().iter().try_for_each(check_shape)
 }
 
 fn explain(source: &str, e: EvalexprError<DefaultNumericTypes>) -> String {
@@ -273,6 +321,12 @@ mod tests {
                 .contains("unknown function 'system'")
         );
         assert!(Expr::parse("a = 1").unwrap_err().contains("'=='"));
+        assert!(
+            Expr::parse("a > 1 &&")
+                .unwrap_err()
+                .contains("missing an operand")
+        );
+        assert!(Expr::parse("a; b").is_err());
         assert!(Expr::parse("(1 + ").is_err());
         let e = Expr::parse("missing > 1").unwrap();
         assert!(

@@ -74,7 +74,13 @@ pub struct Span {
 
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.n, self.unit.word())?;
+        let word = self.unit.word();
+        let word = if self.n == 1 {
+            &word[..word.len() - 1]
+        } else {
+            word
+        };
+        write!(f, "{} {word}", self.n)?;
         if self.inclusive {
             write!(f, " inclusive")?;
         }
@@ -442,7 +448,7 @@ mod tests {
     fn parses_time_expressions() {
         let e = TimeExpr::parse("1 month after step.apply.completed_at").unwrap();
         assert_eq!(e.anchor, Anchor::StepCompleted("apply".into()));
-        assert_eq!(e.to_string(), "1 months after step.apply.completed_at");
+        assert_eq!(e.to_string(), "1 month after step.apply.completed_at");
         assert_eq!(
             TimeExpr::parse("2026-07-01").unwrap().anchor,
             Anchor::Date(d("2026-07-01"))

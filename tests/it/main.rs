@@ -1,1 +1,14 @@
+//! Integration tests that cross crates, against real parts: a real SQLite
+//! file, the shipped definitions, the real engine and store together.
 
+mod diagnostics;
+mod library;
+mod simulate;
+mod store;
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}

@@ -126,6 +126,7 @@ impl Checker<'_, '_> {
                 } else if !ids.contains(&a.as_str()) {
                     match self.def.step(a) {
                         Some((other, _)) => self.err_help(&key, format!("step '{a}' is in stage '{}', not in stage '{}'", other.id, stage.id), "`after:` orders steps of the same stage; stages follow each other by `then:` and outcome routes"),
+                        None if self.cx.spans.has(&format!("declared-step:{a}")) => {}
                         None => {
                             let hint = suggestion(a, ids.iter().copied());
                             self.err(&key, format!("unknown step '{a}'{hint}"));
@@ -237,7 +238,7 @@ impl Checker<'_, '_> {
         match route {
             Route::Next | Route::Retry => {}
             Route::End(s) => {
-                if !self.def.has_end_state(s) {
+                if !self.def.has_end_state(s) && !self.cx.spans.has("end_states-invalid") {
                     let hint = suggestion(s, self.def.end_states.iter().map(|e| e.id.as_str()));
                     self.err_help(
                         key,
@@ -254,6 +255,7 @@ impl Checker<'_, '_> {
                             format!("step '{s}' is in stage '{}'", other.id),
                             &format!("to go back to another stage write `stage {}.{s}`", other.id),
                         ),
+                        None if self.cx.spans.has(&format!("declared-step:{s}")) => {}
                         None => {
                             let hint = suggestion(s, stage.steps.iter().map(|x| x.id.as_str()));
                             self.err(key, format!("unknown step '{s}'{hint}"));
@@ -399,9 +401,11 @@ impl Checker<'_, '_> {
         match &step.kind {
             StepKind::Vote(v) => {
                 self.assignee(&v.voters, &format!("step:{id}:voters"));
+                let mut names_ok = true;
                 for (e, name) in [(&v.quorum, "quorum"), (&v.pass, "pass")] {
                     for var in e.variables() {
                         if !TALLY_VARS.contains(&var.as_str()) {
+                            names_ok = false;
                             let hint = suggestion(&var, TALLY_VARS.iter().copied());
                             self.err_help(
                                 &format!("step:{id}:{name}"),
@@ -411,7 +415,9 @@ impl Checker<'_, '_> {
                         }
                     }
                 }
-                self.vote_can_pass(step, &v.quorum, &v.pass);
+                if names_ok {
+                    self.vote_can_pass(step, &v.quorum, &v.pass);
+                }
             }
             StepKind::Rating(r) => {
                 self.assignee(&r.raters, &format!("step:{id}:raters"));

@@ -437,6 +437,7 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
                     }
                 }
             } else {
+                cx.spans.put("end_states-invalid", n.pos);
                 cx.error_help(
                     n.pos,
                     "end_states must map ids to names",
@@ -847,6 +848,11 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         );
         return None;
     };
+    if let Some(id) = node_get(node, "id").and_then(|n| n.scalar()) {
+        // Known even if the step has errors, so references to it do not
+        // cascade into "unknown step".
+        cx.spans.put(format!("declared-step:{id}"), node.pos);
+    }
     let kind_name = node_get(node, "kind")
         .and_then(|n| n.scalar())
         .unwrap_or("task")

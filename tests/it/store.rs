@@ -1,0 +1,209 @@
+//! The store contract, against a real SQLite file. Written over
+//! `Arc<dyn Store>` so every backend runs the same checks.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use stageflow_engine::machine::{Command, Context, Rejection};
+use stageflow_engine::state::{InstanceState, Status, Subject, TaskStatus, Values, verify_chain};
+use stageflow_engine::{Definition, apply};
+use stageflow_runtime::synthetic::SyntheticDirectory;
+use stageflow_runtime::{ExecError, Runtime, StartRequest};
+use stageflow_store::{SqliteOptions, SqliteStore, Store, StoreError, StoredDefinition};
+use uuid::Uuid;
+
+use crate::root;
+
+fn leave_request() -> (Definition, String) {
+    let path = root().join("tests/fixtures/good/leave-request.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let loaded = stageflow_workflows::load_str("leave-request.yaml", &text).unwrap();
+    (loaded.definition, text)
+}
+
+fn t0() -> DateTime<Utc> {
+    // 2026-09-24 09:00 in Shanghai, just before the 中秋/国庆 holidays.
+    Utc.with_ymd_and_hms(2026, 9, 24, 1, 0, 0).unwrap()
+}
+
+async fn sqlite_file(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    let path = dir.path().join("stageflow.db");
+    Arc::new(SqliteStore::open(&SqliteOptions::new(path.display().to_string())).await.unwrap())
+}
+
+fn inputs() -> Values {
+    let mut v = Values::new();
+    v.insert("days".into(), 3.into());
+    v
+}
+
+fn form() -> Values {
+    let mut v = Values::new();
+    v.insert("reason".into(), "探亲".into());
+    v
+}
+
+async fn started(store: Arc<dyn Store>) -> (Runtime, Uuid) {
+    let runtime = Runtime::new(store, Arc::new(SyntheticDirectory::default()));
+    let (def, source) = leave_request();
+    runtime.publish(def, source, t0()).await.unwrap();
+    let id = Uuid::from_u128(42);
+    let subject = Subject { person: Some("branch-1.applicant".into()), org: "branch-1".into(), attrs: Values::new() };
+    let request = StartRequest {
+        workflow: "leave-request".into(),
+        version: None,
+        id,
+        subject,
+        initiator: "branch-1.applicant".into(),
+        inputs: inputs(),
+    };
+    runtime.start(request, t0()).await.unwrap();
+    (runtime, id)
+}
+
+/// Every check of the contract, in order, against one store.
+async fn contract(store: Arc<dyn Store>) {
+    // Definitions are immutable once published.
+    let (def, source) = leave_request();
+    let stored = StoredDefinition { definition: def.clone(), source: source.clone() };
+    store.put_definition(&stored, t0()).await.unwrap();
+    store.put_definition(&stored, t0()).await.unwrap();
+    let changed = StoredDefinition { definition: def.clone(), source: format!("{source}\n# changed\n") };
+    assert!(matches!(store.put_definition(&changed, t0()).await, Err(StoreError::DefinitionExists { .. })));
+    let listed = store.list_definitions().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "请假审批");
+
+    let (runtime, id) = started(store.clone()).await;
+    let state = store.instance(id).await.unwrap().unwrap();
+    assert_eq!(state.status, Status::Running);
+    let events = store.events(id).await.unwrap();
+    assert_eq!(events.len() as u64, state.seq);
+    verify_chain(&events).unwrap();
+    assert_eq!(InstanceState::replay(id, &events), state);
+
+    // The applicant's task is in their inbox.
+    let inbox = store.tasks_for("branch-1.applicant", "open", 50).await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].step, "submit");
+    let submit = inbox[0].id;
+
+    // Two commands computed from the same state: one wins, the other
+    // conflicts and writes nothing.
+    let ctx = Context { now: t0(), directory: &SyntheticDirectory::default(), calendar: stageflow_engine::calendar::Calendar::china() };
+    let cmd = Command::Complete { task: submit, actor: "branch-1.applicant".into(), outcome: None, form: form(), comment: None };
+    let a = apply(&def, &state, &cmd, &ctx).unwrap();
+    let b = apply(&def, &state, &cmd, &ctx).unwrap();
+    store.commit(state.seq, &a).await.unwrap();
+    let after_a = store.events(id).await.unwrap().len();
+    assert!(matches!(store.commit(state.seq, &b).await, Err(StoreError::Conflict(x)) if x == id));
+    assert_eq!(store.events(id).await.unwrap().len(), after_a, "the losing commit wrote nothing");
+    assert_eq!(store.instance(id).await.unwrap().unwrap(), a.state);
+
+    // Retrying the same command on fresh state is refused by the engine.
+    let again = runtime.execute(id, &cmd, t0()).await.unwrap_err();
+    assert!(matches!(again, ExecError::Rejected(Rejection::AlreadyDecided)), "{again}");
+
+    // The approval task is open with its deadline: 3 working days after
+    // 2026-09-24 skips 中秋 (09-25..27): 09-30, missed at its end (16:00 UTC).
+    let tasks = store.tasks_for("branch-1.secretary", "open", 50).await.unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].due_at.unwrap().to_rfc3339(), "2026-09-30T16:00:00+00:00");
+    let done = store.tasks_for("branch-1.applicant", "done", 50).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].outcome.as_deref(), Some("done"));
+
+    // Timers: nothing due now; the reminder is due on 09-29 09:00.
+    assert!(store.due_timers(t0(), 10).await.unwrap().is_empty());
+    let next = store.next_timer_at().await.unwrap().unwrap();
+    assert_eq!(next.to_rfc3339(), "2026-09-29T01:00:00+00:00");
+    let fired = runtime.fire_due_timers(next).await.unwrap();
+    assert_eq!(fired, 1);
+    assert_eq!(runtime.fire_due_timers(next).await.unwrap(), 0, "a timer fires once");
+    let mails = store.pending_mail(100).await.unwrap();
+    let kinds: Vec<&str> = mails.iter().map(|m| m.mail.kind.as_str()).collect();
+    assert_eq!(kinds, ["task_assigned", "task_assigned", "reminder"]);
+    let keys: std::collections::BTreeSet<&str> = mails.iter().map(|m| m.mail.key.as_str()).collect();
+    assert_eq!(keys.len(), mails.len(), "idempotency keys are unique");
+
+    // Past the deadline, the escalation and then the automatic approval.
+    let late = t0() + Duration::days(20);
+    runtime.fire_due_timers(late).await.unwrap();
+    let end = store.instance(id).await.unwrap().unwrap();
+    assert_eq!(end.status, Status::Ended("approved".into()));
+    let t = store.instance_tasks(id).await.unwrap();
+    assert!(t.iter().all(|t| t.status != "open"));
+    assert!(store.next_timer_at().await.unwrap().is_none(), "an ended instance keeps no timers");
+    let events = store.events(id).await.unwrap();
+    verify_chain(&events).unwrap();
+    let json = serde_json::to_string(&events).unwrap();
+    assert!(json.contains("escalated"), "the escalation is in the history");
+    assert!(json.contains("期限已过，按规则自动通过"), "the automatic approval says why");
+    assert_eq!(InstanceState::replay(id, &events), end);
+    let closed: Vec<_> = end.tasks.values().filter(|t| matches!(t.status, TaskStatus::Done(_))).collect();
+    assert_eq!(closed.len(), 2);
+}
+
+#[tokio::test]
+async fn sqlite_file_store_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    contract(sqlite_file(&dir).await).await;
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let (_, id) = started(sqlite_file(&dir).await).await;
+        id
+    };
+    let store = sqlite_file(&dir).await;
+    let state = store.instance(id).await.unwrap().expect("instance persisted");
+    let events = store.events(id).await.unwrap();
+    assert_eq!(InstanceState::replay(id, &events), state);
+    assert_eq!(store.tasks_for("branch-1.applicant", "open", 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_approvals_never_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_file(&dir).await;
+    let (runtime, id) = started(store.clone()).await;
+    let runtime = Arc::new(runtime);
+    let submit = store.tasks_for("branch-1.applicant", "open", 1).await.unwrap()[0].id;
+    runtime
+        .execute(id, &Command::Complete { task: submit, actor: "branch-1.applicant".into(), outcome: None, form: form(), comment: None }, t0())
+        .await
+        .unwrap();
+    let approve = store.tasks_for("branch-1.secretary", "open", 1).await.unwrap()[0].id;
+    let mut handles = Vec::new();
+    for outcome in ["approve", "reject", "approve", "reject", "approve", "reject", "approve", "reject"] {
+        let runtime = runtime.clone();
+        handles.push(tokio::spawn(async move {
+            let cmd = Command::Complete {
+                task: approve,
+                actor: "branch-1.secretary".into(),
+                outcome: Some(outcome.into()),
+                form: Values::new(),
+                comment: Some(format!("{outcome} 意见")),
+            };
+            runtime.execute(id, &cmd, t0() + Duration::hours(1)).await
+        }));
+    }
+    let mut wins = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(ExecError::Rejected(Rejection::AlreadyDecided)) | Err(ExecError::Rejected(Rejection::NotRunning(_))) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one decision wins");
+    let events = store.events(id).await.unwrap();
+    verify_chain(&events).unwrap();
+    let decisions = events
+        .iter()
+        .filter(|e| matches!(&e.event, stageflow_engine::Event::TaskCompleted { task, .. } if *task == approve))
+        .count();
+    assert_eq!(decisions, 1);
+}

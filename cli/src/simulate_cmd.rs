@@ -88,7 +88,32 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             "{}（{} v{}）模拟，开始于 {}",
             def.name, def.id, def.version, args.start
         );
-        for e in &report.events {
+        let mut i = 0;
+        while i < report.events.len() {
+            let e = &report.events[i];
+            i += 1;
+            // Ballots and rating tasks of one step are shown as one line.
+            let mut same = 1;
+            if e.kind == "task_created" {
+                while i < report.events.len() {
+                    let n = &report.events[i];
+                    if n.kind == "task_created"
+                        && n.step == e.step
+                        && n.role == e.role
+                        && n.at == e.at
+                    {
+                        same += 1;
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            let times = if same > 1 {
+                format!(" ×{same}")
+            } else {
+                String::new()
+            };
             let date = e.at.format("%Y-%m-%d %H:%M");
             let name = e.name.clone().unwrap_or_default();
             let step = e
@@ -105,7 +130,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             let line = match e.kind.as_str() {
                 "stage_entered" => format!("▶ 进入阶段：{name}"),
                 "task_created" => format!(
-                    "  待办 {name}{step} → {}{due}{earliest}{prov}",
+                    "  待办 {name}{step} → {}{times}{due}{earliest}{prov}",
                     e.role
                         .clone()
                         .unwrap_or_else(|| e.assignee.clone().unwrap_or_default())

@@ -880,20 +880,17 @@ impl Tx<'_> {
         org: Option<String>,
     ) -> R {
         let s = self.state.steps.get(&step.id).cloned().unwrap_or_default();
-        let role = match (&step.assignee, &step.kind) {
-            (_, StepKind::Fanout { role, .. }) => Some(role.clone()),
-            (Some(Assignee::Role { role, .. }), _) => Some(role.clone()),
-            (_, StepKind::Vote(v)) => match &v.voters {
-                Assignee::Role { role, .. } => Some(role.clone()),
-                _ => None,
-            },
-            (_, StepKind::Rating(r)) => match &r.raters {
-                Assignee::Role { role, .. } => Some(role.clone()),
-                _ => None,
-            },
-            (Some(Assignee::Subject), _) => Some("subject".into()),
-            (Some(Assignee::Initiator), _) | (None, _) => Some("initiator".into()),
-            (Some(Assignee::Field(_)), _) => None,
+        let role_of = |a: &Assignee| match a {
+            Assignee::Role { role, .. } => Some(role.clone()),
+            Assignee::Subject => Some("subject".to_string()),
+            Assignee::Initiator => Some("initiator".to_string()),
+            Assignee::Field(_) => None,
+        };
+        let role = match (&step.kind, kind) {
+            (StepKind::Fanout { role, .. }, _) => Some(role.clone()),
+            (StepKind::Vote(v), TaskKind::Ballot) => role_of(&v.voters),
+            (StepKind::Rating(r), TaskKind::Rate) => role_of(&r.raters),
+            _ => role_of(step.assignee.as_ref().unwrap_or(&Assignee::Initiator)),
         };
         let task = self.state.next_task_id();
         let record = TaskState {

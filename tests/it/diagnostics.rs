@@ -10,24 +10,38 @@ use crate::root;
 fn every_bad_fixture_matches_its_golden_file() {
     let dir = root().join("tests/fixtures/bad");
     let mut checked = 0;
-    let mut entries: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let text = fs::read_to_string(path).unwrap();
-        let diags = stageflow_workflows::load_str(&name, &text).expect_err(&format!("{name} must not load"));
+        let diags = stageflow_workflows::load_str(&name, &text)
+            .expect_err(&format!("{name} must not load"));
         let actual: String = diags.iter().map(|d| format!("{d}\n")).collect();
         for d in &diags {
-            assert!(d.to_string().starts_with(&format!("{name}:{}:{}: ", d.pos.line, d.pos.column)));
+            assert!(
+                d.to_string()
+                    .starts_with(&format!("{name}:{}:{}: ", d.pos.line, d.pos.column))
+            );
             assert!(d.pos.line >= 1 && d.pos.column >= 1);
         }
         let golden = path.with_extension("expected");
         if update {
             fs::write(&golden, &actual).unwrap();
         }
-        let expected = fs::read_to_string(&golden).unwrap_or_else(|_| panic!("missing golden file {}", golden.display()));
-        assert_eq!(actual, expected, "diagnostics of {name} changed (UPDATE_GOLDEN=1 rewrites)");
+        let expected = fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("missing golden file {}", golden.display()));
+        assert_eq!(
+            actual, expected,
+            "diagnostics of {name} changed (UPDATE_GOLDEN=1 rewrites)"
+        );
         checked += 1;
     }
     assert!(checked >= 9, "only {checked} fixtures found");
@@ -36,7 +50,17 @@ fn every_bad_fixture_matches_its_golden_file() {
 #[test]
 fn garbage_input_never_panics() {
     let samples = [
-        "", "---", "[", "{", ":", "- - -", "stageflow: [", "\t", "a: *b", "&a [*a]", "\u{feff}x: 1",
+        "",
+        "---",
+        "[",
+        "{",
+        ":",
+        "- - -",
+        "stageflow: [",
+        "\t",
+        "a: *b",
+        "&a [*a]",
+        "\u{feff}x: 1",
         "stageflow: 1\nid: x\nname: y\nend_states: {d: 1}\nstages: 7\n",
         "stageflow: 1\nid: x\nname: y\nend_states: {d: 1}\nstages:\n  - 5\n  - {id: a, steps: {x: 1}}\n",
         "stageflow: 1\nid: x\nname: y\nend_states: {d: 1}\nstages:\n  - {id: a, then: end d, steps: [{id: s, kind: vote, voters: subject, pass: '1/0 > 1'}]}\n",

@@ -28,7 +28,11 @@ fn t0() -> DateTime<Utc> {
 
 async fn sqlite_file(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     let path = dir.path().join("stageflow.db");
-    Arc::new(SqliteStore::open(&SqliteOptions::new(path.display().to_string())).await.unwrap())
+    Arc::new(
+        SqliteStore::open(&SqliteOptions::new(path.display().to_string()))
+            .await
+            .unwrap(),
+    )
 }
 
 fn inputs() -> Values {
@@ -48,7 +52,11 @@ async fn started(store: Arc<dyn Store>) -> (Runtime, Uuid) {
     let (def, source) = leave_request();
     runtime.publish(def, source, t0()).await.unwrap();
     let id = Uuid::from_u128(42);
-    let subject = Subject { person: Some("branch-1.applicant".into()), org: "branch-1".into(), attrs: Values::new() };
+    let subject = Subject {
+        person: Some("branch-1.applicant".into()),
+        org: "branch-1".into(),
+        attrs: Values::new(),
+    };
     let request = StartRequest {
         workflow: "leave-request".into(),
         version: None,
@@ -65,11 +73,20 @@ async fn started(store: Arc<dyn Store>) -> (Runtime, Uuid) {
 async fn contract(store: Arc<dyn Store>) {
     // Definitions are immutable once published.
     let (def, source) = leave_request();
-    let stored = StoredDefinition { definition: def.clone(), source: source.clone() };
+    let stored = StoredDefinition {
+        definition: def.clone(),
+        source: source.clone(),
+    };
     store.put_definition(&stored, t0()).await.unwrap();
     store.put_definition(&stored, t0()).await.unwrap();
-    let changed = StoredDefinition { definition: def.clone(), source: format!("{source}\n# changed\n") };
-    assert!(matches!(store.put_definition(&changed, t0()).await, Err(StoreError::DefinitionExists { .. })));
+    let changed = StoredDefinition {
+        definition: def.clone(),
+        source: format!("{source}\n# changed\n"),
+    };
+    assert!(matches!(
+        store.put_definition(&changed, t0()).await,
+        Err(StoreError::DefinitionExists { .. })
+    ));
     let listed = store.list_definitions().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, "请假审批");
@@ -83,33 +100,62 @@ async fn contract(store: Arc<dyn Store>) {
     assert_eq!(InstanceState::replay(id, &events), state);
 
     // The applicant's task is in their inbox.
-    let inbox = store.tasks_for("branch-1.applicant", "open", 50).await.unwrap();
+    let inbox = store
+        .tasks_for("branch-1.applicant", "open", 50)
+        .await
+        .unwrap();
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].step, "submit");
     let submit = inbox[0].id;
 
     // Two commands computed from the same state: one wins, the other
     // conflicts and writes nothing.
-    let ctx = Context { now: t0(), directory: &SyntheticDirectory::default(), calendar: stageflow_engine::calendar::Calendar::china() };
-    let cmd = Command::Complete { task: submit, actor: "branch-1.applicant".into(), outcome: None, form: form(), comment: None };
+    let ctx = Context {
+        now: t0(),
+        directory: &SyntheticDirectory::default(),
+        calendar: stageflow_engine::calendar::Calendar::china(),
+    };
+    let cmd = Command::Complete {
+        task: submit,
+        actor: "branch-1.applicant".into(),
+        outcome: None,
+        form: form(),
+        comment: None,
+    };
     let a = apply(&def, &state, &cmd, &ctx).unwrap();
     let b = apply(&def, &state, &cmd, &ctx).unwrap();
     store.commit(state.seq, &a).await.unwrap();
     let after_a = store.events(id).await.unwrap().len();
     assert!(matches!(store.commit(state.seq, &b).await, Err(StoreError::Conflict(x)) if x == id));
-    assert_eq!(store.events(id).await.unwrap().len(), after_a, "the losing commit wrote nothing");
+    assert_eq!(
+        store.events(id).await.unwrap().len(),
+        after_a,
+        "the losing commit wrote nothing"
+    );
     assert_eq!(store.instance(id).await.unwrap().unwrap(), a.state);
 
     // Retrying the same command on fresh state is refused by the engine.
     let again = runtime.execute(id, &cmd, t0()).await.unwrap_err();
-    assert!(matches!(again, ExecError::Rejected(Rejection::AlreadyDecided)), "{again}");
+    assert!(
+        matches!(again, ExecError::Rejected(Rejection::AlreadyDecided)),
+        "{again}"
+    );
 
     // The approval task is open with its deadline: 3 working days after
     // 2026-09-24 skips 中秋 (09-25..27): 09-30, missed at its end (16:00 UTC).
-    let tasks = store.tasks_for("branch-1.secretary", "open", 50).await.unwrap();
+    let tasks = store
+        .tasks_for("branch-1.secretary", "open", 50)
+        .await
+        .unwrap();
     assert_eq!(tasks.len(), 1);
-    assert_eq!(tasks[0].due_at.unwrap().to_rfc3339(), "2026-09-30T16:00:00+00:00");
-    let done = store.tasks_for("branch-1.applicant", "done", 50).await.unwrap();
+    assert_eq!(
+        tasks[0].due_at.unwrap().to_rfc3339(),
+        "2026-09-30T16:00:00+00:00"
+    );
+    let done = store
+        .tasks_for("branch-1.applicant", "done", 50)
+        .await
+        .unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].outcome.as_deref(), Some("done"));
 
@@ -119,11 +165,16 @@ async fn contract(store: Arc<dyn Store>) {
     assert_eq!(next.to_rfc3339(), "2026-09-29T01:00:00+00:00");
     let fired = runtime.fire_due_timers(next).await.unwrap();
     assert_eq!(fired, 1);
-    assert_eq!(runtime.fire_due_timers(next).await.unwrap(), 0, "a timer fires once");
+    assert_eq!(
+        runtime.fire_due_timers(next).await.unwrap(),
+        0,
+        "a timer fires once"
+    );
     let mails = store.pending_mail(100).await.unwrap();
     let kinds: Vec<&str> = mails.iter().map(|m| m.mail.kind.as_str()).collect();
     assert_eq!(kinds, ["task_assigned", "task_assigned", "reminder"]);
-    let keys: std::collections::BTreeSet<&str> = mails.iter().map(|m| m.mail.key.as_str()).collect();
+    let keys: std::collections::BTreeSet<&str> =
+        mails.iter().map(|m| m.mail.key.as_str()).collect();
     assert_eq!(keys.len(), mails.len(), "idempotency keys are unique");
 
     // Past the deadline, the escalation and then the automatic approval.
@@ -133,14 +184,27 @@ async fn contract(store: Arc<dyn Store>) {
     assert_eq!(end.status, Status::Ended("approved".into()));
     let t = store.instance_tasks(id).await.unwrap();
     assert!(t.iter().all(|t| t.status != "open"));
-    assert!(store.next_timer_at().await.unwrap().is_none(), "an ended instance keeps no timers");
+    assert!(
+        store.next_timer_at().await.unwrap().is_none(),
+        "an ended instance keeps no timers"
+    );
     let events = store.events(id).await.unwrap();
     verify_chain(&events).unwrap();
     let json = serde_json::to_string(&events).unwrap();
-    assert!(json.contains("escalated"), "the escalation is in the history");
-    assert!(json.contains("期限已过，按规则自动通过"), "the automatic approval says why");
+    assert!(
+        json.contains("escalated"),
+        "the escalation is in the history"
+    );
+    assert!(
+        json.contains("期限已过，按规则自动通过"),
+        "the automatic approval says why"
+    );
     assert_eq!(InstanceState::replay(id, &events), end);
-    let closed: Vec<_> = end.tasks.values().filter(|t| matches!(t.status, TaskStatus::Done(_))).collect();
+    let closed: Vec<_> = end
+        .tasks
+        .values()
+        .filter(|t| matches!(t.status, TaskStatus::Done(_)))
+        .collect();
     assert_eq!(closed.len(), 2);
 }
 
@@ -158,10 +222,21 @@ async fn data_survives_reopening_the_file() {
         id
     };
     let store = sqlite_file(&dir).await;
-    let state = store.instance(id).await.unwrap().expect("instance persisted");
+    let state = store
+        .instance(id)
+        .await
+        .unwrap()
+        .expect("instance persisted");
     let events = store.events(id).await.unwrap();
     assert_eq!(InstanceState::replay(id, &events), state);
-    assert_eq!(store.tasks_for("branch-1.applicant", "open", 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .tasks_for("branch-1.applicant", "open", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,14 +245,34 @@ async fn concurrent_approvals_never_both_succeed() {
     let store = sqlite_file(&dir).await;
     let (runtime, id) = started(store.clone()).await;
     let runtime = Arc::new(runtime);
-    let submit = store.tasks_for("branch-1.applicant", "open", 1).await.unwrap()[0].id;
+    let submit = store
+        .tasks_for("branch-1.applicant", "open", 1)
+        .await
+        .unwrap()[0]
+        .id;
     runtime
-        .execute(id, &Command::Complete { task: submit, actor: "branch-1.applicant".into(), outcome: None, form: form(), comment: None }, t0())
+        .execute(
+            id,
+            &Command::Complete {
+                task: submit,
+                actor: "branch-1.applicant".into(),
+                outcome: None,
+                form: form(),
+                comment: None,
+            },
+            t0(),
+        )
         .await
         .unwrap();
-    let approve = store.tasks_for("branch-1.secretary", "open", 1).await.unwrap()[0].id;
+    let approve = store
+        .tasks_for("branch-1.secretary", "open", 1)
+        .await
+        .unwrap()[0]
+        .id;
     let mut handles = Vec::new();
-    for outcome in ["approve", "reject", "approve", "reject", "approve", "reject", "approve", "reject"] {
+    for outcome in [
+        "approve", "reject", "approve", "reject", "approve", "reject", "approve", "reject",
+    ] {
         let runtime = runtime.clone();
         handles.push(tokio::spawn(async move {
             let cmd = Command::Complete {
@@ -194,7 +289,8 @@ async fn concurrent_approvals_never_both_succeed() {
     for h in handles {
         match h.await.unwrap() {
             Ok(_) => wins += 1,
-            Err(ExecError::Rejected(Rejection::AlreadyDecided)) | Err(ExecError::Rejected(Rejection::NotRunning(_))) => {}
+            Err(ExecError::Rejected(Rejection::AlreadyDecided))
+            | Err(ExecError::Rejected(Rejection::NotRunning(_))) => {}
             Err(e) => panic!("unexpected error: {e}"),
         }
     }

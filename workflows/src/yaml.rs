@@ -263,7 +263,10 @@ mod tests {
 pub fn to_json(node: &Node) -> serde_json::Value {
     match &node.kind {
         NodeKind::Scalar { .. } if node.is_null() => serde_json::Value::Null,
-        NodeKind::Scalar { text, quoted: false } => {
+        NodeKind::Scalar {
+            text,
+            quoted: false,
+        } => {
             if let Ok(i) = text.parse::<i64>() {
                 return i.into();
             }
@@ -281,7 +284,10 @@ pub fn to_json(node: &Node) -> serde_json::Value {
         NodeKind::Scalar { text, .. } => text.clone().into(),
         NodeKind::Seq(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
         NodeKind::Map(items) => serde_json::Value::Object(
-            items.iter().map(|(k, v)| (k.scalar().unwrap_or_default().to_string(), to_json(v))).collect(),
+            items
+                .iter()
+                .map(|(k, v)| (k.scalar().unwrap_or_default().to_string(), to_json(v)))
+                .collect(),
         ),
     }
 }

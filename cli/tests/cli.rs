@@ -1,0 +1,171 @@
+//! The real `stageflow` binary, as a user runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn stageflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stageflow"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn calendar_add_workdays_counts_the_posting_day_and_skips_holidays() {
+    let o = stageflow(&["calendar", "add-workdays", "2026-09-24", "5", "--inclusive"]);
+    assert!(o.status.success());
+    assert_eq!(stdout(&o).trim(), "2026-10-08");
+    let o = stageflow(&["calendar", "add-workdays", "2026-09-24", "5"]);
+    assert_eq!(stdout(&o).trim(), "2026-10-09");
+}
+
+#[test]
+fn calendar_is_workday_explains_make_up_days_and_holidays() {
+    let o = stageflow(&["calendar", "is-workday", "2026-10-10"]);
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).contains("working day (调休上班"),
+        "{}",
+        stdout(&o)
+    );
+    let o = stageflow(&["calendar", "is-workday", "2026-10-05"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("法定节假日"), "{}", stdout(&o));
+    let o = stageflow(&["calendar", "add-months", "2026-01-31", "1"]);
+    assert_eq!(stdout(&o).trim(), "2026-02-28");
+    let o = stageflow(&["calendar", "is-workday", "2027-03-01"]);
+    assert!(
+        stdout(&o).contains("provisional"),
+        "2027 has no notice yet: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_position_and_exits_1() {
+    let o = stageflow(&["validate", "tests/fixtures/bad/unknown-references.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("tests/fixtures/bad/unknown-references.yaml:"))
+        .collect();
+    assert_eq!(lines.len(), 7, "{out}");
+    assert!(
+        out.contains("unknown-references.yaml:15:16: unknown step 'talkk' (did you mean 'talk'?)"),
+        "{out}"
+    );
+    let o = stageflow(&["validate", "tests/fixtures/good/leave-request.yaml"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    let o = stageflow(&["validate", "no/such/file.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("no/such/file.yaml:1:1: cannot read the file"));
+}
+
+#[test]
+fn schema_is_json_schema_2020_12() {
+    let o = stageflow(&["schema"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert!(v["properties"]["stages"].is_object());
+}
+
+#[test]
+fn simulate_json_shows_dates_the_rules_imply() {
+    let o = stageflow(&[
+        "simulate",
+        "tests/fixtures/good/leave-request.yaml",
+        "--start",
+        "2026-09-24",
+        "--input",
+        "days=3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["end_state"], "approved");
+    let events = v["events"].as_array().unwrap();
+    let approve = events
+        .iter()
+        .find(|e| e["type"] == "task_created" && e["step"] == "approve")
+        .unwrap();
+    // 3 working days after 09-24, skipping 中秋 09-25..27.
+    assert_eq!(approve["due"], "2026-09-30");
+    assert_eq!(approve["role"], "secretary");
+    assert!(
+        approve["at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-09-24T09:00:00+08:00")
+    );
+    for e in events {
+        assert!(
+            e["at"].is_string() && e["type"].is_string() && e["stage"].is_string()
+                || e["type"] == "stage_entered"
+        );
+    }
+}
+
+#[test]
+fn simulate_late_policy_shows_reminders_escalation_and_timeout() {
+    let o = stageflow(&[
+        "simulate",
+        "tests/fixtures/good/leave-request.yaml",
+        "--start",
+        "2026-09-24",
+        "--input",
+        "days=3",
+        "--policy",
+        "late",
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let events = v["events"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e["at"].as_str().unwrap()))
+        .collect();
+    assert!(
+        kinds.contains(&("reminder", "2026-09-29T09:00:00+08:00")),
+        "{kinds:?}"
+    );
+    // Escalation 2 days after the 09-30 deadline; automatic approval 5 days after.
+    assert!(
+        kinds.contains(&("escalation", "2026-10-02T09:00:00+08:00")),
+        "{kinds:?}"
+    );
+    let auto = events
+        .iter()
+        .find(|e| e["type"] == "step_completed" && e["step"] == "approve")
+        .unwrap();
+    assert_eq!(auto["at"], "2026-10-05T09:00:00+08:00");
+    assert_eq!(auto["detail"], "期限已过，按规则自动通过");
+    assert_eq!(v["end_state"], "approved");
+}
+
+#[test]
+fn simulate_refuses_missing_inputs_clearly() {
+    let o = stageflow(&[
+        "simulate",
+        "tests/fixtures/good/leave-request.yaml",
+        "--start",
+        "2026-09-24",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("input 'days' (天数) is required"), "{err}");
+}

@@ -137,13 +137,13 @@ fn check_shape(node: &Node<DefaultNumericTypes>) -> Result<(), String> {
         O::Chain => return Err("';' is not allowed: write one expression".into()),
         _ => None,
     };
-    if let Some(n) = want {
-        if node.children().len() != n {
-            return Err(format!(
-                "operator '{}' is missing an operand",
-                node.operator()
-            ));
-        }
+    if let Some(n) = want
+        && node.children().len() != n
+    {
+        return Err(format!(
+            "operator '{}' is missing an operand",
+            node.operator()
+        ));
     }
     node.children().iter().try_for_each(check_shape)
 }

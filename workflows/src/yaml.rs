@@ -221,6 +221,40 @@ fn subtree_size(node: &Node) -> usize {
     }
 }
 
+/// The node as JSON (for JSON Schema validation): plain scalars that read
+/// as numbers or booleans keep that type, everything else is a string.
+pub fn to_json(node: &Node) -> serde_json::Value {
+    match &node.kind {
+        NodeKind::Scalar { .. } if node.is_null() => serde_json::Value::Null,
+        NodeKind::Scalar {
+            text,
+            quoted: false,
+        } => {
+            if let Ok(i) = text.parse::<i64>() {
+                return i.into();
+            }
+            if let Ok(f) = text.parse::<f64>()
+                && let Some(n) = serde_json::Number::from_f64(f)
+            {
+                return serde_json::Value::Number(n);
+            }
+            match text.as_str() {
+                "true" => true.into(),
+                "false" => false.into(),
+                _ => text.clone().into(),
+            }
+        }
+        NodeKind::Scalar { text, .. } => text.clone().into(),
+        NodeKind::Seq(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        NodeKind::Map(items) => serde_json::Value::Object(
+            items
+                .iter()
+                .map(|(k, v)| (k.scalar().unwrap_or_default().to_string(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,39 +289,5 @@ mod tests {
             text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
         }
         assert!(parse("f.yaml", &text).is_err());
-    }
-}
-
-/// The node as JSON (for JSON Schema validation): plain scalars that read
-/// as numbers or booleans keep that type, everything else is a string.
-pub fn to_json(node: &Node) -> serde_json::Value {
-    match &node.kind {
-        NodeKind::Scalar { .. } if node.is_null() => serde_json::Value::Null,
-        NodeKind::Scalar {
-            text,
-            quoted: false,
-        } => {
-            if let Ok(i) = text.parse::<i64>() {
-                return i.into();
-            }
-            if let Ok(f) = text.parse::<f64>() {
-                if let Some(n) = serde_json::Number::from_f64(f) {
-                    return serde_json::Value::Number(n);
-                }
-            }
-            match text.as_str() {
-                "true" => true.into(),
-                "false" => false.into(),
-                _ => text.clone().into(),
-            }
-        }
-        NodeKind::Scalar { text, .. } => text.clone().into(),
-        NodeKind::Seq(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
-        NodeKind::Map(items) => serde_json::Value::Object(
-            items
-                .iter()
-                .map(|(k, v)| (k.scalar().unwrap_or_default().to_string(), to_json(v)))
-                .collect(),
-        ),
     }
 }

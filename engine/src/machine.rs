@@ -11,8 +11,8 @@ use crate::calendar::Calendar;
 use crate::directory::Directory;
 use crate::expr::Scope;
 use crate::model::{
-    ApprovalMode, Assignee, Definition, EmptyAssignee, FieldKind, OrgRef, RatingScheme, Route,
-    SetValue, Step, StepKind, WaitUntil,
+    ApprovalMode, Assignee, Definition, EmptyAssignee, FieldKind, HolidayDeadline, OrgRef,
+    RatingScheme, Route, SetValue, Step, StepKind, WaitUntil,
 };
 use crate::state::{
     Ballot, Event, InstanceState, Mail, RatingValue, RecordedEvent, Status, StepStatus, Subject,
@@ -355,6 +355,7 @@ impl Tx<'_> {
             } => self.cast_ballot(step, voter, choice, *written),
             Command::CloseVote { step, actor } => {
                 self.check_chair(step, actor)?;
+                self.check_earliest(step)?;
                 self.close_vote(step)
             }
             Command::SubmitRating {
@@ -364,6 +365,7 @@ impl Tx<'_> {
             } => self.submit_rating(step, rater, ratings),
             Command::CloseRating { step, actor } => {
                 self.check_chair(step, actor)?;
+                self.check_earliest(step)?;
                 self.close_rating(step)
             }
             Command::FireTimer { timer } => self.fire_timer(timer),
@@ -539,7 +541,24 @@ impl Tx<'_> {
                     )
             });
             if complete {
-                let then = stage.then.clone();
+                let then = match &stage.then {
+                    // A finished stage's `next` is the following stage.
+                    Route::Next => {
+                        let index = self.def.stage_index(&stage_id).unwrap_or(usize::MAX);
+                        match self.def.stages.get(index.saturating_add(1)) {
+                            Some(next) => Route::Stage {
+                                stage: next.id.clone(),
+                                step: None,
+                            },
+                            None => {
+                                return Err(Rejection::Definition(format!(
+                                    "stage '{stage_id}' is the last one and says nothing about how the workflow ends"
+                                )));
+                            }
+                        }
+                    }
+                    other => other.clone(),
+                };
                 return self.follow(&then, &stage_id);
             }
             return Ok(());
@@ -570,7 +589,7 @@ impl Tx<'_> {
             Some(e) => {
                 let r = self.resolve_time(e, Some(step_id))?;
                 provisional |= r.provisional;
-                Some(r.moment)
+                Some(self.shift_off_holiday(e, r.moment))
             }
             None => None,
         };
@@ -588,29 +607,61 @@ impl Tx<'_> {
             }
             None => None,
         };
-        let (participants, ratees) = match &step.kind {
+        match &step.kind {
+            StepKind::Wait {
+                until: WaitUntil::For(span),
+            } => {
+                let base = day_or_instant(
+                    &self.clock,
+                    Moment::Instant(self.now()),
+                    span.unit.is_day_based(),
+                );
+                provisional |= self
+                    .clock
+                    .period_end(self.ctx.calendar, base, *span)
+                    .provisional;
+            }
+            StepKind::Wait {
+                until: WaitUntil::At(e),
+            } => {
+                provisional |= self.resolve_time(e, Some(step_id))?.provisional;
+            }
+            _ => {}
+        }
+        let resolved = match &step.kind {
             StepKind::Approval { .. } | StepKind::Task => {
                 let a = step.assignee.clone().unwrap_or(Assignee::Initiator);
-                (self.resolve_people(&a)?, Vec::new())
+                self.resolve_people(&a).map(|p| (p, Vec::new()))
             }
-            StepKind::Vote(v) => (self.resolve_people(&v.voters)?, Vec::new()),
-            StepKind::Rating(r) => {
-                let raters = self.resolve_people(&r.raters)?;
-                let mut ratees = Vec::new();
+            StepKind::Vote(v) => self.resolve_people(&v.voters).map(|p| (p, Vec::new())),
+            StepKind::Rating(r) => self.resolve_people(&r.raters).map(|raters| {
+                let mut ratees: Vec<(String, String)> = Vec::new();
                 for a in &r.ratees {
                     let role = match a {
                         Assignee::Role { role, .. } => role.clone(),
                         _ => String::new(),
                     };
-                    for p in self.resolve_people(a)? {
-                        if !ratees.iter().any(|(q, _): &(String, String)| q == &p) {
+                    // A role nobody holds among the ratees simply adds no one.
+                    for p in self.resolve_people(a).unwrap_or_default() {
+                        if !ratees.iter().any(|(q, _)| q == &p) {
                             ratees.push((p, role.clone()));
                         }
                     }
                 }
                 (raters, ratees)
+            }),
+            _ => Ok((Vec::new(), Vec::new())),
+        };
+        let (participants, ratees) = match resolved {
+            Ok(r) => r,
+            Err(Rejection::EmptyAssignee { .. })
+                if self.def.empty_assignee == EmptyAssignee::Skip =>
+            {
+                return self.emit(Event::StepSkipped {
+                    step: step_id.to_string(),
+                });
             }
-            _ => (Vec::new(), Vec::new()),
+            Err(e) => return Err(e),
         };
         // Past the wall-clock-free guard: "activated" anchors read this.
         self.emit(Event::StepActivated {
@@ -742,6 +793,31 @@ impl Tx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// 民法典 第203条: a period in days, weeks, months or years whose last
+    /// day is a rest day or holiday ends on the next working day (unless
+    /// the definition keeps such deadlines).
+    fn shift_off_holiday(&self, expr: &TimeExpr, due: Moment) -> Moment {
+        let counted_in_days = expr.offset.is_some_and(|(span, after)| {
+            after
+                && matches!(
+                    span.unit,
+                    crate::time::Unit::Day
+                        | crate::time::Unit::Week
+                        | crate::time::Unit::Month
+                        | crate::time::Unit::Year
+                )
+        });
+        match due {
+            Moment::Date(d)
+                if counted_in_days
+                    && self.def.deadline_on_holiday == HolidayDeadline::NextWorkday =>
+            {
+                Moment::Date(self.ctx.calendar.next_workday_on_or_after(d).date)
+            }
+            other => other,
+        }
     }
 
     fn occurrence_at(&self, step_id: &str, every: crate::time::Span, n: u32) -> R<DateTime<Utc>> {
@@ -979,9 +1055,17 @@ impl Tx<'_> {
                 }
             }
         }
+        let mut form = form.clone();
+        for f in &step.form {
+            if !form.contains_key(&f.id)
+                && let Some(d) = &f.default
+            {
+                form.insert(f.id.clone(), d.clone());
+            }
+        }
         if forward && !step.checks.is_empty() {
             let mut scope = self.scope(Some(&step.id));
-            for (k, v) in form {
+            for (k, v) in &form {
                 scope.set(format!("step.{}.form.{k}", step.id), v.clone());
                 scope.set(format!("form.{k}"), v.clone());
             }
@@ -993,14 +1077,6 @@ impl Tx<'_> {
                 {
                     return Err(Rejection::CheckFailed(check.message.clone()));
                 }
-            }
-        }
-        let mut form = form.clone();
-        for f in &step.form {
-            if !form.contains_key(&f.id)
-                && let Some(d) = &f.default
-            {
-                form.insert(f.id.clone(), d.clone());
             }
         }
         self.emit(Event::TaskCompleted {
@@ -1144,6 +1220,30 @@ impl Tx<'_> {
         }
     }
 
+    /// Refuses acting on a step before its `earliest` time.
+    fn check_earliest(&self, step: &str) -> R {
+        if let Some(e) = self.state.steps.get(step).and_then(|s| s.earliest)
+            && self.now() < self.clock.start_instant(e)
+        {
+            return Err(Rejection::TooEarly(self.clock.date_of(e).to_string()));
+        }
+        Ok(())
+    }
+
+    /// Whether an outcome of a step has reached its `max_times`.
+    fn exhausted(&self, step: &Step, outcome: &str) -> bool {
+        let used = self
+            .state
+            .outcome_counts
+            .get(&format!("{}:{outcome}", step.id))
+            .copied()
+            .unwrap_or(0);
+        step.outcomes
+            .get(outcome)
+            .and_then(|o| o.max_times)
+            .is_some_and(|max| used >= max)
+    }
+
     fn check_chair(&self, step: &str, actor: &str) -> R {
         let (_, s) = self.step_def(step)?;
         if actor == SYSTEM {
@@ -1177,7 +1277,18 @@ impl Tx<'_> {
             c.push("abstain".into());
             c
         };
+        let step = step.clone();
         self.require_active(step_id)?;
+        self.check_earliest(step_id)?;
+        if self.exhausted(&step, choice) {
+            return Err(Rejection::BadOutcome(format!(
+                "choice '{choice}' is no longer allowed: its limit of {} time(s) was reached",
+                step.outcomes
+                    .get(choice)
+                    .and_then(|o| o.max_times)
+                    .unwrap_or(0)
+            )));
+        }
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
         if !s.participants.iter().any(|p| p == voter) {
             return Err(Rejection::NotAnAssignee(format!(
@@ -1275,6 +1386,9 @@ impl Tx<'_> {
         } else {
             let mut winner = None;
             for c in &rule.choices {
+                if self.exhausted(step, c) {
+                    continue;
+                }
                 let others = tally.cast - count(c) - count("abstain");
                 if rule
                     .pass
@@ -1309,6 +1423,7 @@ impl Tx<'_> {
         };
         let rule = rule.clone();
         self.require_active(step_id)?;
+        self.check_earliest(step_id)?;
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
         if !s.participants.iter().any(|p| p == rater) {
             return Err(Rejection::NotAnAssignee(format!(
@@ -1520,94 +1635,11 @@ impl Tx<'_> {
                 self.finish_step(&step.id, &outcome, Some(reason))
             }
             TimerPurpose::WaitEnd => self.finish_step(&step.id, "done", None),
-            TimerPurpose::Occurrence => {
-                let StepKind::Recurring(rec) = &step.kind else {
-                    return Ok(());
-                };
-                let s = self.state.steps.get(&step.id).cloned().unwrap_or_default();
-                if s.stopped {
-                    return Ok(());
-                }
-                let n = s.occurrences + 1;
-                self.emit(Event::OccurrenceOpened {
-                    step: step.id.clone(),
-                    n,
-                })?;
-                let mut people: Vec<(String, Option<String>)> = Vec::new();
-                if let Some((sel, role)) = &rec.orgs {
-                    for org in self.select_orgs(sel)? {
-                        for p in self.ctx.directory.holders(&org, role) {
-                            people.push((p, Some(org.clone())));
-                        }
-                    }
-                } else {
-                    let a = step.assignee.clone().unwrap_or(Assignee::Initiator);
-                    for p in self.resolve_people(&a)? {
-                        people.push((p, None));
-                    }
-                }
-                let due = rec.within.map(|w| {
-                    let base = day_or_instant(
-                        &self.clock,
-                        Moment::Instant(self.now()),
-                        w.unit.is_day_based(),
-                    );
-                    self.clock.shift(self.ctx.calendar, base, w, true).moment
-                });
-                for (p, org) in people {
-                    let task = self.state.next_task_id();
-                    let record = TaskState {
-                        step: step.id.clone(),
-                        entry: t.entry,
-                        assignee: p.clone(),
-                        role: match (&rec.orgs, &step.assignee) {
-                            (Some((_, role)), _) => Some(role.clone()),
-                            (None, Some(Assignee::Role { role, .. })) => Some(role.clone()),
-                            _ => None,
-                        },
-                        org,
-                        kind: TaskKind::Work,
-                        status: TaskStatus::Open,
-                        created_at: self.now(),
-                        due,
-                        due_at: due.map(|d| self.clock.deadline_instant(d)),
-                        earliest: None,
-                    };
-                    self.emit(Event::TaskCreated { task, record })?;
-                    let key = format!("{}:{}:assigned", self.state.id, task);
-                    let vars = self.mail_vars(&step.id, Some(task));
-                    self.emit(Event::MailQueued {
-                        mail: Mail {
-                            key,
-                            to: p,
-                            kind: "task_assigned".into(),
-                            vars,
-                        },
-                    })?;
-                }
-                let next = self.occurrence_at(&step.id, rec.every, n + 1)?;
-                let until = self
-                    .state
-                    .timers
-                    .get(&timer_id(&step.id, t.entry, "until"))
-                    .map(|u| u.at);
-                if until.is_none_or(|u| next <= u) {
-                    self.arm(
-                        &step.id,
-                        t.entry,
-                        TimerPurpose::Occurrence,
-                        next,
-                        &format!("occurrence-{}", n + 1),
-                    )?;
-                }
-                Ok(())
-            }
+            TimerPurpose::Occurrence => self.open_occurrence(&step, t.entry, true),
             TimerPurpose::Until => {
-                self.emit(Event::RecurrenceStopped {
-                    step: step.id.clone(),
-                })?;
-                // An occurrence due at the same instant opens first.
-                let same_time: Vec<String> = self
+                // An occurrence due at the same instant (or earlier) opens
+                // first, whatever order the shell fires the timers in.
+                let pending: Vec<String> = self
                     .state
                     .timers
                     .iter()
@@ -1616,9 +1648,13 @@ impl Tx<'_> {
                     })
                     .map(|(id, _)| id.clone())
                     .collect();
-                for id in same_time {
-                    self.emit(Event::TimerDisarmed { timer: id })?;
+                for id in pending {
+                    self.emit(Event::TimerFired { timer: id })?;
+                    self.open_occurrence(&step, t.entry, false)?;
                 }
+                self.emit(Event::RecurrenceStopped {
+                    step: step.id.clone(),
+                })?;
                 if self.state.open_tasks(&step.id).is_empty() {
                     self.finish_step(&step.id, "done", None)
                 } else {
@@ -1627,6 +1663,94 @@ impl Tx<'_> {
             }
             TimerPurpose::WindowOpens => Ok(()),
         }
+    }
+
+    /// Opens the next occurrence of a recurring step; arms the one after
+    /// it unless `rearm` is false or it falls past `until`.
+    fn open_occurrence(&mut self, step: &Step, entry: u32, rearm: bool) -> R {
+        let StepKind::Recurring(rec) = &step.kind else {
+            return Ok(());
+        };
+        let s = self.state.steps.get(&step.id).cloned().unwrap_or_default();
+        if s.stopped {
+            return Ok(());
+        }
+        let n = s.occurrences + 1;
+        self.emit(Event::OccurrenceOpened {
+            step: step.id.clone(),
+            n,
+        })?;
+        let mut people: Vec<(String, Option<String>)> = Vec::new();
+        if let Some((sel, role)) = &rec.orgs {
+            for org in self.select_orgs(sel)? {
+                for p in self.ctx.directory.holders(&org, role) {
+                    people.push((p, Some(org.clone())));
+                }
+            }
+        } else {
+            let a = step.assignee.clone().unwrap_or(Assignee::Initiator);
+            for p in self.resolve_people(&a)? {
+                people.push((p, None));
+            }
+        }
+        let due = rec.within.map(|w| {
+            let base = day_or_instant(
+                &self.clock,
+                Moment::Instant(self.now()),
+                w.unit.is_day_based(),
+            );
+            self.clock.shift(self.ctx.calendar, base, w, true).moment
+        });
+        for (p, org) in people {
+            let task = self.state.next_task_id();
+            let record = TaskState {
+                step: step.id.clone(),
+                entry,
+                assignee: p.clone(),
+                role: match (&rec.orgs, &step.assignee) {
+                    (Some((_, role)), _) => Some(role.clone()),
+                    (None, Some(Assignee::Role { role, .. })) => Some(role.clone()),
+                    _ => None,
+                },
+                org,
+                kind: TaskKind::Work,
+                status: TaskStatus::Open,
+                created_at: self.now(),
+                due,
+                due_at: due.map(|d| self.clock.deadline_instant(d)),
+                earliest: None,
+            };
+            self.emit(Event::TaskCreated { task, record })?;
+            let key = format!("{}:{}:assigned", self.state.id, task);
+            let vars = self.mail_vars(&step.id, Some(task));
+            self.emit(Event::MailQueued {
+                mail: Mail {
+                    key,
+                    to: p,
+                    kind: "task_assigned".into(),
+                    vars,
+                },
+            })?;
+        }
+        if !rearm {
+            return Ok(());
+        }
+        let next = self.occurrence_at(&step.id, rec.every, n + 1)?;
+        let until = self
+            .state
+            .timers
+            .get(&timer_id(&step.id, entry, "until"))
+            .map(|u| u.at);
+        if until.is_none_or(|u| next <= u) {
+            self.arm(
+                &step.id,
+                entry,
+                TimerPurpose::Occurrence,
+                next,
+                &format!("occurrence-{}", n + 1),
+            )?;
+        }
+        Ok(())
     }
 
     // ----- finishing steps and routing -----------------------------------

@@ -45,6 +45,20 @@ pub struct Definition {
     pub templates: BTreeMap<String, MailTemplate>,
     /// What to do when an assignee rule resolves to nobody.
     pub empty_assignee: EmptyAssignee,
+    /// Whether a deadline counted in days, weeks, months or years that
+    /// falls on a rest day moves to the next working day.
+    pub deadline_on_holiday: HolidayDeadline,
+}
+
+/// Deadlines that fall on a rest day or holiday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolidayDeadline {
+    /// Move to the next working day (民法典 第203条; the default).
+    #[default]
+    NextWorkday,
+    /// Keep the computed date.
+    Keep,
 }
 
 /// What an instance is about.
@@ -413,6 +427,8 @@ pub enum EmptyAssignee {
     ParentSecretary,
     /// Reject the command with an error naming the empty role.
     Fail,
+    /// Skip the step (e.g. a branch without 预备党员).
+    Skip,
 }
 
 /// Reminders around a deadline.

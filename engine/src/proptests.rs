@@ -262,6 +262,7 @@ pub(crate) fn definition() -> Definition {
         schedules: vec![],
         templates: BTreeMap::new(),
         empty_assignee: EmptyAssignee::Fail,
+        deadline_on_holiday: HolidayDeadline::NextWorkday,
     }
 }
 

@@ -407,8 +407,10 @@ pub fn resolve(
     };
     Ok(match expr.offset {
         Some((span, after)) => clock.shift(calendar, base, span, after),
+        // A bare anchor means its day: `due: step.x.completed_at` is met
+        // until the end of that day, not overdue at once.
         None => Resolved {
-            moment: base,
+            moment: Moment::Date(clock.date_of(base)),
             provisional: false,
         },
     })

@@ -7,9 +7,9 @@ use chrono_tz::Tz;
 use stageflow_engine::expr::Expr;
 use stageflow_engine::model::{
     ApprovalMode, Assignee, Check, Definition, EmptyAssignee, EndState, Escalation, Field,
-    FieldKind, Grade, InputDef, MailTemplate, OrgRef, OrgSelector, Outcome, RatingRule,
-    RatingScheme, Recurrence, Remind, Route, RubricItem, Schedule, ScheduleSelector, SetValue,
-    SetVar, Stage, Step, StepKind, SubjectKind, Timeout, VoteRule, WaitUntil, Window,
+    FieldKind, Grade, HolidayDeadline, InputDef, MailTemplate, OrgRef, OrgSelector, Outcome,
+    RatingRule, RatingScheme, Recurrence, Remind, Route, RubricItem, Schedule, ScheduleSelector,
+    SetValue, SetVar, Stage, Step, StepKind, SubjectKind, Timeout, VoteRule, WaitUntil, Window,
 };
 use stageflow_engine::time::{Span, TimeExpr};
 
@@ -379,16 +379,32 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
         Some(n) => match n.scalar() {
             Some("parent_secretary") => EmptyAssignee::ParentSecretary,
             Some("fail") => EmptyAssignee::Fail,
+            Some("skip") => EmptyAssignee::Skip,
             _ => {
                 cx.error_help(
                     n.pos,
                     "unknown empty_assignee policy",
-                    "write `parent_secretary` or `fail`",
+                    "write `fail`, `skip` or `parent_secretary`",
                 );
                 EmptyAssignee::Fail
             }
         },
         None => EmptyAssignee::Fail,
+    };
+    let deadline_on_holiday = match m.get("deadline_on_holiday") {
+        Some(n) => match n.scalar() {
+            Some("next_workday") => HolidayDeadline::NextWorkday,
+            Some("keep") => HolidayDeadline::Keep,
+            _ => {
+                cx.error_help(
+                    n.pos,
+                    "unknown deadline_on_holiday policy",
+                    "write `next_workday` (民法典 第203条) or `keep`",
+                );
+                HolidayDeadline::NextWorkday
+            }
+        },
+        None => HolidayDeadline::NextWorkday,
     };
     let mut roles = Roles::new();
     if let Some(n) = m.get("roles") {
@@ -524,6 +540,7 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
             schedules,
             templates,
             empty_assignee,
+            deadline_on_holiday,
         },
         roles,
     ))

@@ -12,6 +12,7 @@ pub const DEFINITION: &[&str] = &[
     "timezone",
     "calendar",
     "empty_assignee",
+    "deadline_on_holiday",
     "roles",
     "inputs",
     "checks",

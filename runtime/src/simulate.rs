@@ -527,13 +527,31 @@ impl Timeline<'_> {
                 }
                 Event::RatingClosed { step, results } => {
                     let mut ev = self.base(at, "rating_closed", Some(step));
-                    let mut count: BTreeMap<&str, u32> = BTreeMap::new();
+                    let grades: Vec<(String, String)> =
+                        match self.def.step(step).map(|(_, s)| &s.kind) {
+                            Some(StepKind::Rating(r)) => match &r.scheme {
+                                RatingScheme::Scale { grades }
+                                | RatingScheme::Rubric { grades, .. } => grades
+                                    .iter()
+                                    .map(|g| (g.id.clone(), g.name.clone()))
+                                    .collect(),
+                            },
+                            _ => Vec::new(),
+                        };
+                    let mut count: Vec<(String, u32)> =
+                        grades.iter().map(|(_, n)| (n.clone(), 0)).collect();
+                    count.push(("不评定等次".to_string(), 0));
                     for g in results.values() {
-                        *count.entry(g.as_str()).or_default() += 1;
+                        let i = grades
+                            .iter()
+                            .position(|(id, _)| id == g)
+                            .unwrap_or(grades.len());
+                        count[i].1 += 1;
                     }
                     ev.detail = Some(
                         count
                             .iter()
+                            .filter(|(_, n)| *n > 0)
                             .map(|(g, n)| format!("{g} {n}"))
                             .collect::<Vec<_>>()
                             .join("，"),

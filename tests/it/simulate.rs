@@ -1,1 +1,233 @@
+//! The shipped definitions, simulated through the real engine and store
+//! with a virtual clock: the dates the rules imply.
 
+use chrono::NaiveDate;
+use stageflow_engine::state::Values;
+use stageflow_runtime::simulate::{Policy, SimEvent, SimOptions, SimReport, simulate};
+
+use crate::root;
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+async fn run(file: &str, start: &str, inputs: &[(&str, &str)], policy: Policy) -> SimReport {
+    let text = std::fs::read_to_string(root().join("workflows/library").join(file)).unwrap();
+    let loaded = stageflow_workflows::load_str(file, &text).unwrap();
+    let mut values = Values::new();
+    for (k, v) in inputs {
+        values.insert(k.to_string(), v.to_string().into());
+    }
+    let opts = SimOptions {
+        start: date(start),
+        inputs: values,
+        subject: Values::new(),
+        org: None,
+        policy,
+    };
+    simulate(&loaded.definition, &text, &opts).await.unwrap()
+}
+
+fn find<'a>(r: &'a SimReport, kind: &str, step: &str) -> &'a SimEvent {
+    r.events
+        .iter()
+        .find(|e| e.kind == kind && e.step.as_deref() == Some(step))
+        .unwrap_or_else(|| panic!("no {kind} for {step}"))
+}
+
+fn day(e: &SimEvent) -> String {
+    e.at.format("%Y-%m-%d").to_string()
+}
+
+#[tokio::test]
+async fn member_admission_from_2026_03_02_follows_the_rules_and_ends_admitted() {
+    let r = run("member-admission.yaml", "2026-03-02", &[], Policy::Earliest).await;
+    assert_eq!(r.end_state, "admitted", "{:?}", r.stuck);
+    assert!(r.stuck.is_none());
+    assert!(r.chain_verified, "hash chain and replay");
+    // 细则 第七条: the talk within one month of the application.
+    assert_eq!(
+        find(&r, "task_created", "talk").due,
+        Some(date("2026-04-02"))
+    );
+    // 第十一条: 考察 every six months; 第十三条: 发展对象 one year after.
+    let reviews: Vec<String> = r
+        .events
+        .iter()
+        .filter(|e| e.kind == "occurrence" && e.step.as_deref() == Some("training_review"))
+        .map(day)
+        .collect();
+    assert_eq!(reviews, ["2026-09-02", "2027-03-02"]);
+    assert_eq!(
+        find(&r, "task_created", "determine_candidate").earliest,
+        Some(date("2027-03-02"))
+    );
+    // 公示 five working days counting the posting day (2027 is not published:
+    // Mon–Fri, flagged provisional): 03-02 … 03-08, so it ends at 03-09 00:00.
+    let publicity = find(&r, "step_activated", "candidate_publicity");
+    assert!(publicity.provisional);
+    assert_eq!(
+        day(find(&r, "wait_ended", "candidate_publicity")),
+        "2027-03-09"
+    );
+    // 支部大会: nine eligible voters, all present and for.
+    let vote = find(&r, "vote_closed", "admission_vote");
+    assert_eq!(vote.detail.as_deref(), Some("应到 9 实到 9 投票 9：yes 9"));
+    // 第二十四条: 党委 approval within three months of the resolution.
+    assert_eq!(
+        find(&r, "task_created", "party_approval").due,
+        Some(date("2027-06-09"))
+    );
+    // 第三十二条: 预备期 one year from the vote; 转正 not before it ends.
+    assert_eq!(day(find(&r, "wait_ended", "probation_full")), "2028-03-09");
+    assert_eq!(
+        find(&r, "task_created", "regularize_approval").due,
+        Some(date("2028-06-09"))
+    );
+    // Every one of the 25 steps of 《发展党员工作细则》 appears.
+    for n in 1..=25 {
+        let prefix = format!("{n}. ");
+        assert!(
+            r.events.iter().any(|e| e.kind == "task_created"
+                || e.kind == "step_completed"
+                || e.kind == "wait_ended")
+                && r.events.iter().any(|e| e
+                    .name
+                    .as_deref()
+                    .is_some_and(|name| name.starts_with(&prefix))),
+            "step {n} is missing from the timeline"
+        );
+    }
+    let last = r.events.last().unwrap();
+    assert_eq!(
+        (last.kind.as_str(), day(last).as_str()),
+        ("instance_ended", "2028-03-09")
+    );
+}
+
+#[tokio::test]
+async fn member_admission_refuses_an_applicant_under_18() {
+    let text =
+        std::fs::read_to_string(root().join("workflows/library/member-admission.yaml")).unwrap();
+    let loaded = stageflow_workflows::load_str("member-admission.yaml", &text).unwrap();
+    let mut subject = Values::new();
+    subject.insert("birth_date".into(), "2008-03-03".into());
+    let opts = SimOptions {
+        start: date("2026-03-02"),
+        inputs: Values::new(),
+        subject,
+        org: None,
+        policy: Policy::Earliest,
+    };
+    let r = simulate(&loaded.definition, &text, &opts).await.unwrap();
+    assert_eq!(r.end_state, "stuck");
+    assert!(
+        r.stuck
+            .as_deref()
+            .unwrap_or_default()
+            .contains("申请人须年满十八周岁"),
+        "{:?}",
+        r.stuck
+    );
+}
+
+#[tokio::test]
+async fn member_admission_late_policy_escalates_the_overdue_approval() {
+    let r = run("member-admission.yaml", "2026-03-02", &[], Policy::Late).await;
+    assert_eq!(r.end_state, "admitted");
+    let escalations: Vec<&SimEvent> = r
+        .events
+        .iter()
+        .filter(|e| e.kind == "escalation" && e.step.as_deref() == Some("party_approval"))
+        .collect();
+    assert!(
+        !escalations.is_empty(),
+        "an overdue 党委 approval is escalated (督办)"
+    );
+    assert!(
+        escalations
+            .iter()
+            .all(|e| e.detail.as_deref().unwrap_or_default().contains("已逾期"))
+    );
+}
+
+#[tokio::test]
+async fn democratic_appraisal_caps_excellent_at_one_third_and_grades_no_probationary_member() {
+    let r = run(
+        "democratic-appraisal.yaml",
+        "2026-12-01",
+        &[],
+        Policy::Earliest,
+    )
+    .await;
+    assert_eq!(r.end_state, "completed");
+    let rating = find(&r, "rating_closed", "peer_rating");
+    // Nine 正式党员 all rated 优秀 by everyone: the cap keeps 3 (1/3), the
+    // other 6 move down to 合格; the two 预备党员 take part without a grade.
+    assert_eq!(
+        rating.detail.as_deref(),
+        Some("优秀 3，合格 6，不评定等次 2")
+    );
+    assert!(r.chain_verified);
+}
+
+#[tokio::test]
+async fn campaign_runs_its_four_phases_in_their_windows() {
+    let inputs = [
+        ("phase1_start", "2010-04-26"),
+        ("phase1_end", "2010-06-30"),
+        ("phase2_start", "2010-07-01"),
+        ("phase2_end", "2011-06-30"),
+        ("phase3_start", "2011-07-01"),
+        ("phase3_end", "2012-06-30"),
+        ("phase4_start", "2012-07-01"),
+        ("phase4_end", "2012-11-07"),
+    ];
+    let r = run(
+        "campaign-chuangxian-zhengyou.yaml",
+        "2010-04-26",
+        &inputs,
+        Policy::Earliest,
+    )
+    .await;
+    assert_eq!(r.end_state, "completed", "{:?}", r.stuck);
+    let stages: Vec<(String, String)> = r
+        .events
+        .iter()
+        .filter(|e| e.kind == "stage_entered")
+        .map(|e| (e.name.clone().unwrap_or_default(), day(e)))
+        .collect();
+    let names: Vec<&str> = stages.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "宣传动员部署阶段",
+            "全面推进阶段",
+            "深化提升阶段",
+            "总结完善阶段"
+        ]
+    );
+    // Monthly reports from every 党支部 while 全面推进 is active: one a month
+    // from 2010-08-01 to 2011-06-01, three branches each.
+    let reports = r
+        .events
+        .iter()
+        .filter(|e| {
+            e.kind == "task_created" && e.step.as_deref() == Some("progress_report_advance")
+        })
+        .count();
+    assert_eq!(reports, 11 * 3);
+    // Deliverables fan out to the three branches.
+    let plans = r
+        .events
+        .iter()
+        .filter(|e| e.kind == "task_created" && e.step.as_deref() == Some("branch_plans"))
+        .count();
+    assert_eq!(plans, 3);
+    // The gate of a phase is held on the phase's last day.
+    assert_eq!(
+        day(find(&r, "step_completed", "gate_advance")),
+        "2011-06-30"
+    );
+    assert!(r.chain_verified);
+}

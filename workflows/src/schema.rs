@@ -297,10 +297,7 @@ pub fn schema() -> Value {
             "$schema".into(),
             json!("https://json-schema.org/draft/2020-12/schema"),
         );
-        o.insert(
-            "$id".into(),
-            json!("https://stageflow.dev/schema/workflow-v1.json"),
-        );
+        o.insert("$id".into(), json!("urn:stageflow:workflow:v1"));
         o.insert(
             "title".into(),
             json!("stageflow workflow definition, language v1"),

@@ -252,6 +252,15 @@ pub fn apply(
     })
 }
 
+/// What a new task needs besides its step.
+struct NewTask {
+    assignee: String,
+    kind: TaskKind,
+    org: Option<String>,
+    due: Option<Moment>,
+    earliest: Option<Moment>,
+}
+
 struct Tx<'a> {
     def: &'a Definition,
     ctx: &'a Context<'a>,
@@ -679,13 +688,21 @@ impl Tx<'_> {
         match &step.kind {
             StepKind::Task => {
                 for p in participants {
-                    self.create_task(&step, entry, p, TaskKind::Work, None)?;
+                    self.create_task(
+                        &step,
+                        entry,
+                        self.new_task(&step.id, p, TaskKind::Work, None),
+                    )?;
                 }
             }
             StepKind::Approval { mode } => {
                 let first_only = *mode == ApprovalMode::Sequential;
                 for p in participants {
-                    self.create_task(&step, entry, p, TaskKind::Work, None)?;
+                    self.create_task(
+                        &step,
+                        entry,
+                        self.new_task(&step.id, p, TaskKind::Work, None),
+                    )?;
                     if first_only {
                         break;
                     }
@@ -693,12 +710,20 @@ impl Tx<'_> {
             }
             StepKind::Vote(_) => {
                 for p in participants {
-                    self.create_task(&step, entry, p, TaskKind::Ballot, None)?;
+                    self.create_task(
+                        &step,
+                        entry,
+                        self.new_task(&step.id, p, TaskKind::Ballot, None),
+                    )?;
                 }
             }
             StepKind::Rating(_) => {
                 for p in participants {
-                    self.create_task(&step, entry, p, TaskKind::Rate, None)?;
+                    self.create_task(
+                        &step,
+                        entry,
+                        self.new_task(&step.id, p, TaskKind::Rate, None),
+                    )?;
                 }
             }
             StepKind::Wait { until } => {
@@ -749,7 +774,11 @@ impl Tx<'_> {
                 for org in matched {
                     for p in self.ctx.directory.holders(&org, role) {
                         any = true;
-                        self.create_task(&step, entry, p, TaskKind::Work, Some(org.clone()))?;
+                        self.create_task(
+                            &step,
+                            entry,
+                            self.new_task(&step.id, p, TaskKind::Work, Some(org.clone())),
+                        )?;
                     }
                 }
                 if !any {
@@ -947,23 +976,43 @@ impl Tx<'_> {
         })
     }
 
-    fn create_task(
-        &mut self,
-        step: &Step,
-        entry: u32,
+    /// A task for a step with the step's current deadline and not-before.
+    fn new_task(
+        &self,
+        step_id: &str,
         assignee: String,
         kind: TaskKind,
         org: Option<String>,
-    ) -> R {
-        let s = self.state.steps.get(&step.id).cloned().unwrap_or_default();
+    ) -> NewTask {
+        let s = self.state.steps.get(step_id);
+        NewTask {
+            assignee,
+            kind,
+            org,
+            due: s.and_then(|s| s.due),
+            earliest: s.and_then(|s| s.earliest),
+        }
+    }
+
+    fn create_task(&mut self, step: &Step, entry: u32, new: NewTask) -> R {
         let role_of = |a: &Assignee| match a {
             Assignee::Role { role, .. } => Some(role.clone()),
             Assignee::Subject => Some("subject".to_string()),
             Assignee::Initiator => Some("initiator".to_string()),
             Assignee::Field(_) => None,
         };
+        let NewTask {
+            assignee,
+            kind,
+            org,
+            due,
+            earliest,
+        } = new;
         let role = match (&step.kind, kind) {
             (StepKind::Fanout { role, .. }, _) => Some(role.clone()),
+            (StepKind::Recurring(r), _) if r.orgs.is_some() => {
+                r.orgs.as_ref().map(|(_, role)| role.clone())
+            }
             (StepKind::Vote(v), TaskKind::Ballot) => role_of(&v.voters),
             (StepKind::Rating(r), TaskKind::Rate) => role_of(&r.raters),
             _ => role_of(step.assignee.as_ref().unwrap_or(&Assignee::Initiator)),
@@ -978,9 +1027,9 @@ impl Tx<'_> {
             kind,
             status: TaskStatus::Open,
             created_at: self.now(),
-            due: s.due,
-            due_at: s.due.map(|d| self.clock.deadline_instant(d)),
-            earliest: s.earliest,
+            due,
+            due_at: due.map(|d| self.clock.deadline_instant(d)),
+            earliest,
         };
         self.emit(Event::TaskCreated { task, record })?;
         let key = format!("{}:{}:assigned", self.state.id, task);
@@ -1176,7 +1225,11 @@ impl Tx<'_> {
                 }
                 ApprovalMode::Sequential => {
                     if let Some(next) = s.queue.first().cloned() {
-                        self.create_task(step, s.entry, next, TaskKind::Work, None)
+                        self.create_task(
+                            step,
+                            s.entry,
+                            self.new_task(&step.id, next, TaskKind::Work, None),
+                        )
                     } else {
                         self.finish_step(id, "approve", None)
                     }
@@ -1312,21 +1365,7 @@ impl Tx<'_> {
                 written,
             },
         })?;
-        if let Some((task, _)) = self
-            .state
-            .open_tasks(step_id)
-            .into_iter()
-            .find(|(_, t)| t.assignee == voter)
-        {
-            self.emit(Event::TaskCompleted {
-                task,
-                actor: voter.to_string(),
-                outcome: "voted".into(),
-                form: Values::new(),
-                comment: None,
-                automatic: None,
-            })?;
-        }
+        self.complete_own_task(step_id, voter, "voted")?;
         if self
             .state
             .steps
@@ -1336,6 +1375,27 @@ impl Tx<'_> {
             self.close_vote(step_id)?;
         }
         Ok(())
+    }
+
+    /// Marks a participant's ballot or rating task as done.
+    fn complete_own_task(&mut self, step_id: &str, person: &str, outcome: &str) -> R {
+        let task = self
+            .state
+            .open_tasks(step_id)
+            .into_iter()
+            .find(|(_, t)| t.assignee == person)
+            .map(|(id, _)| id);
+        match task {
+            Some(task) => self.emit(Event::TaskCompleted {
+                task,
+                actor: person.to_string(),
+                outcome: outcome.to_string(),
+                form: Values::new(),
+                comment: None,
+                automatic: None,
+            }),
+            None => Ok(()),
+        }
     }
 
     fn close_vote(&mut self, step_id: &str) -> R {
@@ -1475,21 +1535,7 @@ impl Tx<'_> {
             rater: rater.to_string(),
             ratings: ratings.clone(),
         })?;
-        if let Some((task, _)) = self
-            .state
-            .open_tasks(step_id)
-            .into_iter()
-            .find(|(_, t)| t.assignee == rater)
-        {
-            self.emit(Event::TaskCompleted {
-                task,
-                actor: rater.to_string(),
-                outcome: "rated".into(),
-                form: Values::new(),
-                comment: None,
-                automatic: None,
-            })?;
-        }
+        self.complete_own_task(step_id, rater, "rated")?;
         if self
             .state
             .steps
@@ -1701,36 +1747,15 @@ impl Tx<'_> {
             );
             self.clock.shift(self.ctx.calendar, base, w, true).moment
         });
-        for (p, org) in people {
-            let task = self.state.next_task_id();
-            let record = TaskState {
-                step: step.id.clone(),
-                entry,
-                assignee: p.clone(),
-                role: match (&rec.orgs, &step.assignee) {
-                    (Some((_, role)), _) => Some(role.clone()),
-                    (None, Some(Assignee::Role { role, .. })) => Some(role.clone()),
-                    _ => None,
-                },
-                org,
+        for (assignee, org) in people {
+            let new = NewTask {
+                assignee,
                 kind: TaskKind::Work,
-                status: TaskStatus::Open,
-                created_at: self.now(),
+                org,
                 due,
-                due_at: due.map(|d| self.clock.deadline_instant(d)),
                 earliest: None,
             };
-            self.emit(Event::TaskCreated { task, record })?;
-            let key = format!("{}:{}:assigned", self.state.id, task);
-            let vars = self.mail_vars(&step.id, Some(task));
-            self.emit(Event::MailQueued {
-                mail: Mail {
-                    key,
-                    to: p,
-                    kind: "task_assigned".into(),
-                    vars,
-                },
-            })?;
+            self.create_task(step, entry, new)?;
         }
         if !rearm {
             return Ok(());

@@ -75,3 +75,75 @@ fn garbage_input_never_panics() {
         let _ = stageflow_workflows::load_str("p.yaml", &text[..i]);
     }
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    const PIECES: &[&str] = &[
+        "stageflow: 1\n",
+        "id: x\n",
+        "name: 名\n",
+        "end_states: {done: 完成}\n",
+        "stages:\n",
+        "  - id: a\n",
+        "    then: end done\n",
+        "    steps:\n",
+        "      - id: s\n",
+        "        kind: vote\n",
+        "        kind: approval\n",
+        "        after: [s]\n",
+        "        due: 1 month after activated\n",
+        "        voters: {role: full_member}\n",
+        "        pass: yes > eligible / 2\n",
+        "        outcomes: {fail: stage a.s}\n",
+        "        kind: rating\n",
+        "        scale: [{id: g, max_share: 1/3}]\n",
+        "        kind: recurring\n",
+        "        every: 0 days\n",
+        ":",
+        "-",
+        "{",
+        "}",
+        "[",
+        "]",
+        "&a ",
+        "*a",
+        "\n",
+        "  ",
+        "'",
+        "\"",
+        "#",
+        "|\n",
+        ">\n",
+        "? ",
+        "!!str ",
+        "~",
+        "null",
+        "1/0",
+        "\t",
+        "\u{feff}",
+        "：",
+        "——",
+        "%YAML 1.2\n",
+        "---\n",
+        "...\n",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+        #[test]
+        fn yaml_fragments_never_panic(parts in prop::collection::vec(0..PIECES.len(), 0..80)) {
+            let text: String = parts.iter().map(|i| PIECES[*i]).collect();
+            let _ = stageflow_workflows::load_str("fuzz.yaml", &text);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,400}") {
+            if let Err(diags) = stageflow_workflows::load_str("fuzz.yaml", &text) {
+                prop_assert!(!diags.is_empty());
+                prop_assert!(diags.iter().all(|d| d.to_string().starts_with("fuzz.yaml:")));
+            }
+        }
+    }
+}

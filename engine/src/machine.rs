@@ -58,6 +58,10 @@ pub enum Command {
         form: Values,
         /// Comment (审批意见).
         comment: Option<String>,
+        /// For `return`: the earlier step of this stage to send the work
+        /// back to (the definition's route when absent).
+        #[serde(default)]
+        return_to: Option<String>,
     },
     /// Cast a ballot in a vote.
     CastBallot {
@@ -106,6 +110,44 @@ pub enum Command {
         /// The child's end state.
         end_state: String,
     },
+    /// 转办: hand a task to another person, who decides in the actor's place.
+    Transfer {
+        /// The task.
+        task: Uuid,
+        /// Who hands it over (its assignee).
+        actor: String,
+        /// The new assignee.
+        to: String,
+        /// Why.
+        comment: Option<String>,
+    },
+    /// A comment on a task, without deciding it.
+    Comment {
+        /// The task.
+        task: Uuid,
+        /// Who comments (an assignee of the step, or the initiator).
+        actor: String,
+        /// The text.
+        text: String,
+    },
+    /// 催办: remind a task's assignee now (at most once an hour per task).
+    Urge {
+        /// The task.
+        task: Uuid,
+        /// Who urges.
+        actor: String,
+    },
+    /// 抄送: send a copy of a task to people for their information.
+    Cc {
+        /// The task.
+        task: Uuid,
+        /// Who sends it (an assignee of the task).
+        actor: String,
+        /// Recipients.
+        to: Vec<String>,
+        /// A note.
+        comment: Option<String>,
+    },
     /// Cancel the instance.
     Cancel {
         /// Who cancels.
@@ -143,6 +185,9 @@ pub enum Rejection {
     /// The outcome is not allowed here.
     #[error("{0}")]
     BadOutcome(String),
+    /// Done too recently to do again.
+    #[error("{0}")]
+    TooSoon(String),
     /// A form value is missing or wrong.
     #[error("{0}")]
     BadForm(String),
@@ -182,6 +227,13 @@ pub enum Effect {
         task: Uuid,
         /// Final status.
         status: TaskStatus,
+    },
+    /// Change a task row's assignee.
+    ReassignTask {
+        /// Task id.
+        task: Uuid,
+        /// New assignee.
+        assignee: String,
     },
     /// Arm a timer.
     ArmTimer {
@@ -237,6 +289,7 @@ pub fn apply(
     ctx: &Context<'_>,
 ) -> Result<Transition, Rejection> {
     let mut tx = Tx {
+        route_override: None,
         def,
         ctx,
         clock: Clock { tz: def.timezone },
@@ -262,6 +315,9 @@ struct NewTask {
 }
 
 struct Tx<'a> {
+    /// A route chosen by the actor (退回 to a named step) for the step
+    /// being decided, instead of the definition's.
+    route_override: Option<Route>,
     def: &'a Definition,
     ctx: &'a Context<'a>,
     clock: Clock,
@@ -355,7 +411,13 @@ impl Tx<'_> {
                 outcome,
                 form,
                 comment,
-            } => self.complete(*task, actor, outcome.as_deref(), form, comment.as_deref()),
+                return_to,
+            } => {
+                if let Some(target) = return_to {
+                    self.plan_return(*task, outcome.as_deref(), target)?;
+                }
+                self.complete(*task, actor, outcome.as_deref(), form, comment.as_deref())
+            }
             Command::CastBallot {
                 step,
                 voter,
@@ -392,6 +454,69 @@ impl Tx<'_> {
                     "done".into()
                 };
                 self.finish_step(step, &outcome, None)
+            }
+            Command::Transfer {
+                task,
+                actor,
+                to,
+                comment,
+            } => self.transfer(*task, actor, to, comment.as_deref()),
+            Command::Comment { task, actor, text } => {
+                let t = self.open_task(*task)?;
+                if actor != &t.assignee && actor != &self.state.initiator {
+                    return Err(Rejection::NotAnAssignee(format!(
+                        "task is assigned to {}",
+                        t.assignee
+                    )));
+                }
+                if text.trim().is_empty() {
+                    return Err(Rejection::BadForm("a comment needs text".into()));
+                }
+                self.emit(Event::Commented {
+                    task: *task,
+                    actor: actor.clone(),
+                    text: text.clone(),
+                })
+            }
+            Command::Urge { task, actor } => self.urge(*task, actor),
+            Command::Cc {
+                task,
+                actor,
+                to,
+                comment,
+            } => {
+                let t = self.open_task(*task)?;
+                if actor != &t.assignee {
+                    return Err(Rejection::NotAnAssignee(format!(
+                        "task is assigned to {}",
+                        t.assignee
+                    )));
+                }
+                if to.is_empty() {
+                    return Err(Rejection::BadForm(
+                        "抄送 needs at least one recipient".into(),
+                    ));
+                }
+                self.emit(Event::CopiedTo {
+                    task: *task,
+                    actor: actor.clone(),
+                    to: to.clone(),
+                    comment: comment.clone(),
+                })?;
+                for p in to {
+                    let key = format!("{}:{}:cc:{}:{}", self.state.id, task, p, self.state.seq);
+                    let mut vars = self.mail_vars(&t.step, Some(*task));
+                    vars.insert("reason".into(), comment.clone().unwrap_or_default().into());
+                    self.emit(Event::MailQueued {
+                        mail: Mail {
+                            key,
+                            to: p.clone(),
+                            kind: "notice".into(),
+                            vars,
+                        },
+                    })?;
+                }
+                Ok(())
             }
             Command::Cancel { actor, reason } => {
                 self.close_everything()?;
@@ -1030,6 +1155,7 @@ impl Tx<'_> {
             due,
             due_at: due.map(|d| self.clock.deadline_instant(d)),
             earliest,
+            urged_at: None,
         };
         self.emit(Event::TaskCreated { task, record })?;
         let key = format!("{}:{}:assigned", self.state.id, task);
@@ -1271,6 +1397,145 @@ impl Tx<'_> {
             StepKind::Task if open > 0 && outcome == "done" => Ok(()),
             _ => self.finish_step(id, outcome, None),
         }
+    }
+
+    /// Checks a `return` to a named step and makes it the route the step
+    /// takes: the target must be an earlier step of the same stage (one the
+    /// returning step depends on) that has run.
+    fn plan_return(&mut self, task: Uuid, outcome: Option<&str>, target: &str) -> R {
+        if outcome != Some("return") {
+            return Err(Rejection::BadOutcome(
+                "a step to return to goes with the outcome 'return'".into(),
+            ));
+        }
+        let t = self.open_task(task)?;
+        let (stage, _) = self.step_def(&t.step)?;
+        let earlier = {
+            let mut deps: BTreeSet<String> = BTreeSet::new();
+            let mut todo = vec![t.step.clone()];
+            while let Some(id) = todo.pop() {
+                if let Some(s) = stage.steps.iter().find(|s| s.id == id) {
+                    for a in &s.after {
+                        if deps.insert(a.clone()) {
+                            todo.push(a.clone());
+                        }
+                    }
+                }
+            }
+            deps
+        };
+        if !earlier.contains(target) {
+            let names: Vec<&str> = earlier.iter().map(String::as_str).collect();
+            return Err(Rejection::BadOutcome(format!(
+                "cannot return to '{target}': it is not an earlier step of this stage (earlier steps: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        let ran = self
+            .state
+            .steps
+            .get(target)
+            .is_some_and(|s| s.status == StepStatus::Done && s.completed_at.is_some());
+        if !ran {
+            return Err(Rejection::BadOutcome(format!(
+                "cannot return to '{target}': it never ran"
+            )));
+        }
+        self.route_override = Some(Route::Step(target.to_string()));
+        Ok(())
+    }
+
+    /// An open task of an active step.
+    fn open_task(&self, task: Uuid) -> R<TaskState> {
+        let t = self
+            .state
+            .tasks
+            .get(&task)
+            .cloned()
+            .ok_or_else(|| Rejection::UnknownTask(task.to_string()))?;
+        if t.status != TaskStatus::Open {
+            return Err(Rejection::AlreadyDecided);
+        }
+        self.require_active(&t.step)?;
+        Ok(t)
+    }
+
+    fn transfer(&mut self, task: Uuid, actor: &str, to: &str, comment: Option<&str>) -> R {
+        let t = self.open_task(task)?;
+        if t.assignee != actor {
+            return Err(Rejection::NotAnAssignee(format!(
+                "task is assigned to {}",
+                t.assignee
+            )));
+        }
+        if to.is_empty() || to == actor {
+            return Err(Rejection::BadForm("转办 needs another person".into()));
+        }
+        if t.kind != TaskKind::Work {
+            return Err(Rejection::WrongKind(
+                "ballots and ratings are personal and cannot be transferred".into(),
+            ));
+        }
+        if self
+            .state
+            .open_tasks(&t.step)
+            .iter()
+            .any(|(_, o)| o.assignee == to)
+        {
+            return Err(Rejection::BadForm(format!(
+                "{to} already has a task in this step"
+            )));
+        }
+        self.emit(Event::TaskTransferred {
+            task,
+            from: actor.to_string(),
+            to: to.to_string(),
+            comment: comment.map(str::to_string),
+        })?;
+        let key = format!("{}:{}:assigned:{}", self.state.id, task, to);
+        let vars = self.mail_vars(&t.step, Some(task));
+        self.emit(Event::MailQueued {
+            mail: Mail {
+                key,
+                to: to.to_string(),
+                kind: "task_assigned".into(),
+                vars,
+            },
+        })
+    }
+
+    fn urge(&mut self, task: Uuid, actor: &str) -> R {
+        let t = self.open_task(task)?;
+        if let Some(last) = t.urged_at
+            && self.now() < last + chrono::Duration::hours(1)
+        {
+            return Err(Rejection::TooSoon(format!(
+                "this task was urged at {}; urge again after {}",
+                last.with_timezone(&self.clock.tz).format("%H:%M"),
+                (last + chrono::Duration::hours(1))
+                    .with_timezone(&self.clock.tz)
+                    .format("%H:%M")
+            )));
+        }
+        self.emit(Event::Urged {
+            task,
+            actor: actor.to_string(),
+        })?;
+        let key = format!("{}:{}:urge:{}", self.state.id, task, self.state.seq);
+        let mut vars = self.mail_vars(&t.step, Some(task));
+        vars.insert("reason".into(), format!("{actor} 催办").into());
+        self.emit(Event::MailQueued {
+            mail: Mail {
+                key,
+                to: t.assignee.clone(),
+                kind: "reminder".into(),
+                vars,
+            },
+        })
     }
 
     /// Refuses acting on a step before its `earliest` time.
@@ -1823,7 +2088,7 @@ impl Tx<'_> {
             })?;
         }
         let current_stage = self.state.stage.clone().unwrap_or_default();
-        let route = match outcome_def.route {
+        let route = match self.route_override.take().unwrap_or(outcome_def.route) {
             Route::Retry => Route::Step(step_id.to_string()),
             r => r,
         };

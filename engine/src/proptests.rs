@@ -340,6 +340,13 @@ fn to_command(state: &InstanceState, p: &Pick) -> Option<Command> {
                 outcome: Some(outcomes[*outcome].into()),
                 form,
                 comment: Some("意见".into()),
+                // Returns sometimes name a step: a valid earlier one, or one
+                // that is not earlier (refused).
+                return_to: match (*outcome, task % 3) {
+                    (3, 0) => Some("apply".into()),
+                    (3, 1) => Some("vote".into()),
+                    _ => None,
+                },
             }
         }
         Pick::Ballot {
@@ -494,6 +501,7 @@ fn two_approvers_cannot_both_decide_the_same_task() {
         outcome: None,
         form,
         comment: None,
+        return_to: None,
     };
     let first = apply(&def, &state, &cmd, &ctx).unwrap();
     let second = apply(&def, &first.state, &cmd, &ctx).unwrap_err();
@@ -504,6 +512,7 @@ fn two_approvers_cannot_both_decide_the_same_task() {
         outcome: None,
         form: Values::new(),
         comment: None,
+        return_to: None,
     };
     assert!(
         apply(&def, &state, &intruder, &ctx)
@@ -540,6 +549,7 @@ fn returning_re_arms_the_deadline_timers() {
             outcome: None,
             form: form.clone(),
             comment: None,
+            return_to: None,
         },
         &ctx,
     )
@@ -563,6 +573,7 @@ fn returning_re_arms_the_deadline_timers() {
             outcome: Some("return".into()),
             form: Values::new(),
             comment: Some("材料不全".into()),
+            return_to: None,
         },
         &ctx2,
     )
@@ -583,6 +594,7 @@ fn returning_re_arms_the_deadline_timers() {
             outcome: None,
             form,
             comment: None,
+            return_to: None,
         },
         &ctx2,
     )
@@ -652,6 +664,7 @@ fn happy_path_reaches_the_end_through_every_kind() {
                         outcome: Some(outcome.into()),
                         form,
                         comment: None,
+                        return_to: None,
                     }
                 }
             }

@@ -172,6 +172,9 @@ pub struct TaskState {
     pub due_at: Option<DateTime<Utc>>,
     /// Not before.
     pub earliest: Option<Moment>,
+    /// When it was last urged (催办).
+    #[serde(default)]
+    pub urged_at: Option<DateTime<Utc>>,
 }
 
 /// Why a timer was armed.
@@ -312,6 +315,44 @@ pub enum Event {
         comment: Option<String>,
         /// Reason when decided automatically.
         automatic: Option<String>,
+    },
+    /// A task was handed to another person (转办).
+    TaskTransferred {
+        /// Task id.
+        task: Uuid,
+        /// The previous assignee.
+        from: String,
+        /// The new assignee.
+        to: String,
+        /// Why.
+        comment: Option<String>,
+    },
+    /// A comment was added to a task.
+    Commented {
+        /// Task id.
+        task: Uuid,
+        /// Who.
+        actor: String,
+        /// The text.
+        text: String,
+    },
+    /// A task's assignee was urged (催办).
+    Urged {
+        /// Task id.
+        task: Uuid,
+        /// Who urged.
+        actor: String,
+    },
+    /// A task was copied to people (抄送).
+    CopiedTo {
+        /// Task id.
+        task: Uuid,
+        /// Who sent it.
+        actor: String,
+        /// Recipients.
+        to: Vec<String>,
+        /// A note.
+        comment: Option<String>,
     },
     /// A task was withdrawn.
     TaskCancelled {
@@ -666,6 +707,17 @@ impl InstanceState {
                     }
                 }
             }
+            Event::TaskTransferred { task, to, .. } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.assignee = to.clone();
+                }
+            }
+            Event::Urged { task, .. } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.urged_at = Some(at);
+                }
+            }
+            Event::Commented { .. } | Event::CopiedTo { .. } => {}
             Event::TaskCancelled { task } => {
                 if let Some(t) = self.tasks.get_mut(task) {
                     t.status = TaskStatus::Cancelled;

@@ -9,6 +9,7 @@
 
 #![deny(missing_docs)]
 
+pub mod directory;
 pub mod simulate;
 pub mod synthetic;
 
@@ -17,12 +18,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use stageflow_engine::calendar::Calendar;
-use stageflow_engine::directory::Directory;
 use stageflow_engine::machine::{Command, Context, Rejection};
 use stageflow_engine::state::{InstanceState, Subject, Values};
 use stageflow_engine::{Definition, Transition, apply};
 use stageflow_store::{Store, StoreError, StoredDefinition};
 use uuid::Uuid;
+
+use crate::directory::{DirectorySource, SharedDirectory};
 
 /// How often a command that lost a race is re-applied on fresh state.
 const CONFLICT_RETRIES: usize = 5;
@@ -68,14 +70,14 @@ pub struct StartRequest {
 /// Runs commands against a store.
 pub struct Runtime {
     store: Arc<dyn Store>,
-    directory: Arc<dyn Directory + Send + Sync>,
+    directory: Arc<dyn DirectorySource>,
     calendar: &'static Calendar,
     definitions: Mutex<HashMap<(String, u32), Arc<Definition>>>,
 }
 
 impl Runtime {
     /// A runtime over a store and an organization directory.
-    pub fn new(store: Arc<dyn Store>, directory: Arc<dyn Directory + Send + Sync>) -> Runtime {
+    pub fn new(store: Arc<dyn Store>, directory: Arc<dyn DirectorySource>) -> Runtime {
         Runtime {
             store,
             directory,
@@ -136,13 +138,14 @@ impl Runtime {
         now: DateTime<Utc>,
     ) -> Result<Transition, ExecError> {
         let def = self.definition(&request.workflow, request.version).await?;
+        let directory = self.directory.snapshot(&def, &request.subject.org).await?;
         let state = InstanceState::new(request.id);
         let command = Command::Start {
             subject: request.subject,
             initiator: request.initiator,
             inputs: request.inputs,
         };
-        let t = apply(&def, &state, &command, &self.context(now))?;
+        let t = apply(&def, &state, &command, &self.context(now, &directory))?;
         match self.store.commit(0, &t).await {
             Ok(()) => Ok(t),
             Err(StoreError::Conflict(_)) => Err(Rejection::AlreadyStarted.into()),
@@ -150,10 +153,10 @@ impl Runtime {
         }
     }
 
-    fn context(&self, now: DateTime<Utc>) -> Context<'_> {
+    fn context<'a>(&'a self, now: DateTime<Utc>, directory: &'a SharedDirectory) -> Context<'a> {
         Context {
             now,
-            directory: self.directory.as_ref(),
+            directory: directory.as_ref(),
             calendar: self.calendar,
         }
     }
@@ -175,7 +178,8 @@ impl Runtime {
             let def = self
                 .definition(&state.definition, Some(state.version))
                 .await?;
-            let t = apply(&def, &state, command, &self.context(now))?;
+            let directory = self.directory.snapshot(&def, &state.subject.org).await?;
+            let t = apply(&def, &state, command, &self.context(now, &directory))?;
             match self.store.commit(state.seq, &t).await {
                 Ok(()) => return Ok(t),
                 Err(StoreError::Conflict(_)) => continue,

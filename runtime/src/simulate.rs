@@ -415,6 +415,7 @@ fn next_action(
                 outcome: Some(outcome),
                 form,
                 comment: None,
+                return_to: None,
             }
         }
     })

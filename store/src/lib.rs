@@ -40,6 +40,12 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A referenced record does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request breaks a rule of the directory.
+    #[error("{0}")]
+    Invalid(String),
     /// Migrations failed.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -79,6 +85,10 @@ pub struct DueTimer {
 /// A task row as the inbox shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRow {
+    /// Workflow id of the instance.
+    pub workflow: String,
+    /// Subject organization of the instance.
+    pub org: String,
     /// Task id.
     pub id: Uuid,
     /// Instance.
@@ -106,6 +116,102 @@ pub struct OutboxMail {
     pub mail: Mail,
     /// Queued at.
     pub created_at: DateTime<Utc>,
+}
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Org {
+    /// Id.
+    pub id: String,
+    /// Name, e.g. `机关第一党支部`.
+    pub name: String,
+    /// Kind: 党委, 党总支, 党支部, 党小组, 工会, 团委, 妇委会, ...
+    pub kind: String,
+    /// Parent organization.
+    pub parent: Option<String>,
+    /// Materialized path `/root/…/id/`.
+    pub path: String,
+    /// Start of the current term (YYYY-MM-DD), for 换届.
+    pub term_start: Option<String>,
+    /// Length of a term in years.
+    pub term_years: Option<u32>,
+}
+
+/// What creating an organization needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewOrg {
+    /// Id; generated when absent.
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Parent.
+    pub parent: Option<String>,
+    /// Term start.
+    pub term_start: Option<String>,
+    /// Term length in years.
+    pub term_years: Option<u32>,
+}
+
+/// A role a person holds in an organization.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Membership {
+    /// Organization id.
+    pub org: String,
+    /// Role id.
+    pub role: String,
+}
+
+/// A person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Email (reminders go here).
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Birth date (YYYY-MM-DD).
+    pub birth_date: Option<String>,
+    /// 群众 / 申请人 / 积极分子 / 发展对象 / 预备党员 / 正式党员.
+    pub status: String,
+    /// Key dates (入党申请日期, 预备期起, ...).
+    pub key_dates: serde_json::Map<String, serde_json::Value>,
+    /// Roles in organizations.
+    pub memberships: Vec<Membership>,
+}
+
+/// What creating a person needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewPerson {
+    /// Id; generated when absent.
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Birth date.
+    pub birth_date: Option<String>,
+    /// Status; `群众` when absent.
+    pub status: Option<String>,
+    /// Key dates.
+    pub key_dates: serde_json::Map<String, serde_json::Value>,
+    /// Roles.
+    pub memberships: Vec<Membership>,
+}
+
+/// A stored response to an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: String,
 }
 
 /// The store port. Object safe: the shell holds an `Arc<dyn Store>`.
@@ -151,6 +257,82 @@ pub trait Store: Send + Sync {
     async fn instance_tasks(&self, id: Uuid) -> Result<Vec<TaskRow>, StoreError>;
     /// Mails not sent yet, oldest first.
     async fn pending_mail(&self, limit: u32) -> Result<Vec<OutboxMail>, StoreError>;
+    /// A task row.
+    async fn task(&self, id: Uuid) -> Result<Option<TaskRow>, StoreError>;
+    /// Tasks of an assignee with a status, filtered and paged.
+    async fn inbox(&self, query: &InboxQuery) -> Result<Vec<TaskRow>, StoreError>;
+
+    /// Creates an organization under an existing parent.
+    async fn create_org(&self, org: &NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError>;
+    /// An organization.
+    async fn org(&self, id: &str) -> Result<Option<Org>, StoreError>;
+    /// Organizations in a subtree (all when `None`), by path.
+    async fn orgs_under(
+        &self,
+        root: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Org>, StoreError>;
+    /// An organization and its ancestors, nearest first.
+    async fn org_chain(&self, id: &str) -> Result<Vec<Org>, StoreError>;
+    /// Creates a person with memberships.
+    async fn create_person(
+        &self,
+        person: &NewPerson,
+        now: DateTime<Utc>,
+    ) -> Result<Person, StoreError>;
+    /// A person with memberships.
+    async fn person(&self, id: &str) -> Result<Option<Person>, StoreError>;
+    /// People with a membership in a subtree (everyone when `None`).
+    async fn people_under(&self, root: Option<&str>) -> Result<Vec<Person>, StoreError>;
+    /// `(org, role, person)` for every membership in these organizations.
+    async fn holders_in(
+        &self,
+        orgs: &[String],
+    ) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// `(org, person)` holding `role` in organizations of `kind` under `root`.
+    async fn role_holders_under(
+        &self,
+        root: &str,
+        kind: Option<&str>,
+        role: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Stores a token hash for a person.
+    async fn put_token(
+        &self,
+        hash: &str,
+        person: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The person a token hash belongs to.
+    async fn token_person(&self, hash: &str) -> Result<Option<String>, StoreError>;
+    /// A saved response for an idempotency key.
+    async fn saved_response(&self, key: &str) -> Result<Option<SavedResponse>, StoreError>;
+    /// Saves a response for an idempotency key (the first one wins).
+    async fn save_response(
+        &self,
+        key: &str,
+        response: &SavedResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Filters of the inbox query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxQuery {
+    /// Assignee.
+    pub assignee: String,
+    /// `open`, `done` or `cancelled`.
+    pub status: String,
+    /// Only tasks of instances whose subject organization is in this subtree.
+    pub org: Option<String>,
+    /// Only tasks of this workflow.
+    pub workflow: Option<String>,
+    /// Only tasks due before this instant.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
 }
 
 /// Microseconds since the epoch, the stored form of instants.

@@ -6,15 +6,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use stageflow_engine::Transition;
 use stageflow_engine::machine::Effect;
 use stageflow_engine::state::{InstanceState, Mail, RecordedEvent, Status, TaskStatus};
 use uuid::Uuid;
 
 use crate::{
-    DefinitionSummary, DueTimer, OutboxMail, Store, StoreError, StoredDefinition, TaskRow,
-    from_micros, to_micros,
+    DefinitionSummary, DueTimer, InboxQuery, Membership, NewOrg, NewPerson, Org, OutboxMail,
+    Person, SavedResponse, Store, StoreError, StoredDefinition, TaskRow, from_micros, to_micros,
 };
 
 /// How to open a SQLite database.
@@ -123,8 +123,13 @@ fn event_type(e: &stageflow_engine::Event) -> String {
         .unwrap_or_default()
 }
 
+/// Columns of a task row, with its instance's workflow and organization.
+const TASK_COLUMNS: &str = "t.id, t.instance_id, t.step, t.assignee, t.role, t.status, t.outcome, t.due_at, i.definition AS workflow, i.subject_org AS subject_org";
+
 fn task_row(r: &sqlx::sqlite::SqliteRow) -> Result<TaskRow, StoreError> {
     Ok(TaskRow {
+        workflow: r.try_get("workflow")?,
+        org: r.try_get("subject_org")?,
         id: parse_uuid(&r.try_get::<String, _>("id")?)?,
         instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
         step: r.try_get("step")?,
@@ -335,6 +340,13 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                 }
+                Effect::ReassignTask { task, assignee } => {
+                    sqlx::query("UPDATE tasks SET assignee = ? WHERE id = ?")
+                        .bind(assignee)
+                        .bind(task.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 Effect::ArmTimer { timer, at } => {
                     sqlx::query("INSERT INTO timers (instance_id, timer, at) VALUES (?, ?, ?) ON CONFLICT (instance_id, timer) DO UPDATE SET at = excluded.at, lease_owner = NULL, lease_until = NULL")
                         .bind(&id)
@@ -455,20 +467,17 @@ impl Store for SqliteStore {
         status: &str,
         limit: u32,
     ) -> Result<Vec<TaskRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, instance_id, step, assignee, role, status, outcome, due_at FROM tasks
-             WHERE assignee = ? AND status = ? ORDER BY due_at IS NULL, due_at, created_at LIMIT ?",
-        )
-        .bind(assignee)
-        .bind(status)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(task_row).collect()
+        self.inbox(&InboxQuery {
+            assignee: assignee.to_string(),
+            status: status.to_string(),
+            limit,
+            ..InboxQuery::default()
+        })
+        .await
     }
 
     async fn instance_tasks(&self, id: Uuid) -> Result<Vec<TaskRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, instance_id, step, assignee, role, status, outcome, due_at FROM tasks WHERE instance_id = ? ORDER BY created_at, id")
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.instance_id = ? ORDER BY t.created_at, t.id")))
             .bind(id.to_string())
             .fetch_all(&self.pool)
             .await?;
@@ -496,4 +505,399 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+
+    async fn task(&self, id: Uuid) -> Result<Option<TaskRow>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.id = ?")))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(task_row).transpose()
+    }
+
+    async fn inbox(&self, q: &InboxQuery) -> Result<Vec<TaskRow>, StoreError> {
+        let mut sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.assignee = ? AND t.status = ?"
+        );
+        if q.org.is_some() {
+            sql.push_str(" AND i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?)");
+        }
+        if q.workflow.is_some() {
+            sql.push_str(" AND i.definition = ?");
+        }
+        if q.due_before.is_some() {
+            sql.push_str(" AND t.due_at IS NOT NULL AND t.due_at < ?");
+        }
+        sql.push_str(" ORDER BY t.due_at IS NULL, t.due_at, t.created_at, t.id LIMIT ? OFFSET ?");
+        // Built from constant fragments only; every value is bound.
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(&q.assignee)
+            .bind(&q.status);
+        if let Some(org) = &q.org {
+            let path: Option<String> = sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
+                .bind(org)
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(path) = path else {
+                return Ok(Vec::new());
+            };
+            query = query.bind(format!("{path}%"));
+        }
+        if let Some(w) = &q.workflow {
+            query = query.bind(w);
+        }
+        if let Some(d) = q.due_before {
+            query = query.bind(to_micros(d));
+        }
+        let rows = query
+            .bind(i64::from(q.limit))
+            .bind(i64::from(q.offset))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(task_row).collect()
+    }
+
+    async fn create_org(&self, org: &NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError> {
+        let id = org.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
+        if id.contains('/') || id.contains('%') || id.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "organization id '{id}' may not be empty or contain '/' or '%'"
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        let path = match &org.parent {
+            Some(p) => {
+                let parent: Option<String> =
+                    sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
+                        .bind(p)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let parent = parent.ok_or_else(|| {
+                    StoreError::NotFound(format!("parent organization '{p}' does not exist"))
+                })?;
+                format!("{parent}{id}/")
+            }
+            None => format!("/{id}/"),
+        };
+        let r = sqlx::query("INSERT INTO orgs (id, name, kind, parent, path, term_start, term_years, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(&org.name)
+            .bind(&org.kind)
+            .bind(&org.parent)
+            .bind(&path)
+            .bind(&org.term_start)
+            .bind(org.term_years.map(i64::from))
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Invalid(format!(
+                    "organization '{id}' already exists"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok(Org {
+            id,
+            name: org.name.clone(),
+            kind: org.kind.clone(),
+            parent: org.parent.clone(),
+            path,
+            term_start: org.term_start.clone(),
+            term_years: org.term_years,
+        })
+    }
+
+    async fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(org_row).transpose()
+    }
+
+    async fn orgs_under(
+        &self,
+        root: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Org>, StoreError> {
+        let prefix = match root {
+            Some(r) => match self.org(r).await? {
+                Some(o) => o.path,
+                None => return Ok(Vec::new()),
+            },
+            None => "/".to_string(),
+        };
+        let rows = sqlx::query("SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE path LIKE ? AND (? IS NULL OR kind = ?) ORDER BY path")
+            .bind(format!("{prefix}%"))
+            .bind(kind)
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(org_row).collect()
+    }
+
+    async fn org_chain(&self, id: &str) -> Result<Vec<Org>, StoreError> {
+        let Some(org) = self.org(id).await? else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<&str> = org.path.split('/').filter(|s| !s.is_empty()).collect();
+        let mut chain = Vec::with_capacity(ids.len());
+        for ancestor in ids.iter().rev() {
+            if let Some(o) = self.org(ancestor).await? {
+                chain.push(o);
+            }
+        }
+        Ok(chain)
+    }
+
+    async fn create_person(&self, p: &NewPerson, now: DateTime<Utc>) -> Result<Person, StoreError> {
+        let id = p.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
+        let status = p.status.clone().unwrap_or_else(|| "群众".to_string());
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("INSERT INTO people (id, name, email, phone, birth_date, status, key_dates, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(&p.name)
+            .bind(&p.email)
+            .bind(&p.phone)
+            .bind(&p.birth_date)
+            .bind(&status)
+            .bind(serde_json::to_string(&p.key_dates).map_err(corrupt)?)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Invalid(format!("person '{id}' already exists")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut memberships = p.memberships.clone();
+        memberships.sort();
+        memberships.dedup();
+        for m in &memberships {
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM orgs WHERE id = ?")
+                .bind(&m.org)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "organization '{}' does not exist",
+                    m.org
+                )));
+            }
+            sqlx::query("INSERT INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)")
+                .bind(&id)
+                .bind(&m.org)
+                .bind(&m.role)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Person {
+            id,
+            name: p.name.clone(),
+            email: p.email.clone(),
+            phone: p.phone.clone(),
+            birth_date: p.birth_date.clone(),
+            status,
+            key_dates: p.key_dates.clone(),
+            memberships,
+        })
+    }
+
+    async fn person(&self, id: &str) -> Result<Option<Person>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, email, phone, birth_date, status, key_dates FROM people WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut person = person_row(&row)?;
+        let rows = sqlx::query(
+            "SELECT org_id, role FROM memberships WHERE person_id = ? ORDER BY org_id, role",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        person.memberships = rows
+            .iter()
+            .map(|r| {
+                Ok(Membership {
+                    org: r.try_get("org_id")?,
+                    role: r.try_get("role")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some(person))
+    }
+
+    async fn people_under(&self, root: Option<&str>) -> Result<Vec<Person>, StoreError> {
+        let prefix = match root {
+            Some(r) => match self.org(r).await? {
+                Some(o) => o.path,
+                None => return Ok(Vec::new()),
+            },
+            None => "/".to_string(),
+        };
+        let rows = sqlx::query(
+            "SELECT p.id, p.name, p.email, p.phone, p.birth_date, p.status, p.key_dates, m.org_id, m.role
+             FROM people p JOIN memberships m ON m.person_id = p.id JOIN orgs o ON o.id = m.org_id
+             WHERE o.path LIKE ? ORDER BY p.id, m.org_id, m.role",
+        )
+        .bind(format!("{prefix}%"))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Person> = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            if out.last().is_none_or(|p| p.id != id) {
+                out.push(person_row(r)?);
+            }
+            if let Some(p) = out.last_mut() {
+                p.memberships.push(Membership {
+                    org: r.try_get("org_id")?,
+                    role: r.try_get("role")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn holders_in(
+        &self,
+        orgs: &[String],
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for org in orgs {
+            let rows = sqlx::query("SELECT org_id, role, person_id FROM memberships WHERE org_id = ? ORDER BY role, person_id").bind(org).fetch_all(&self.pool).await?;
+            for r in &rows {
+                out.push((
+                    r.try_get("org_id")?,
+                    r.try_get("role")?,
+                    r.try_get("person_id")?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn role_holders_under(
+        &self,
+        root: &str,
+        kind: Option<&str>,
+        role: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let Some(root) = self.org(root).await? else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT o.id AS org_id, m.person_id FROM orgs o LEFT JOIN memberships m ON m.org_id = o.id AND m.role = ?
+             WHERE o.path LIKE ? AND (? IS NULL OR o.kind = ?) ORDER BY o.path, m.person_id",
+        )
+        .bind(role)
+        .bind(format!("{}%", root.path))
+        .bind(kind)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let person: Option<String> = r.try_get("person_id")?;
+            out.push((r.try_get("org_id")?, person.unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
+    async fn put_token(
+        &self,
+        hash: &str,
+        person: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if self.person(person).await?.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "person '{person}' does not exist"
+            )));
+        }
+        sqlx::query("INSERT INTO tokens (hash, person_id, created_at) VALUES (?, ?, ?)")
+            .bind(hash)
+            .bind(person)
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_person(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT person_id FROM tokens WHERE hash = ?")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn saved_response(&self, key: &str) -> Result<Option<SavedResponse>, StoreError> {
+        let row = sqlx::query("SELECT status, body FROM idempotency WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(SavedResponse {
+                status: u16::try_from(r.try_get::<i64, _>("status")?).map_err(corrupt)?,
+                body: r.try_get("body")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_response(
+        &self,
+        key: &str,
+        response: &SavedResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO idempotency (key, status, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(i64::from(response.status))
+            .bind(&response.body)
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn org_row(r: &sqlx::sqlite::SqliteRow) -> Result<Org, StoreError> {
+    Ok(Org {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        parent: r.try_get("parent")?,
+        path: r.try_get("path")?,
+        term_start: r.try_get("term_start")?,
+        term_years: r
+            .try_get::<Option<i64>, _>("term_years")?
+            .map(|y| u32::try_from(y).unwrap_or(0)),
+    })
+}
+
+fn person_row(r: &sqlx::sqlite::SqliteRow) -> Result<Person, StoreError> {
+    Ok(Person {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        phone: r.try_get("phone")?,
+        birth_date: r.try_get("birth_date")?,
+        status: r.try_get("status")?,
+        key_dates: serde_json::from_str(&r.try_get::<String, _>("key_dates")?).map_err(corrupt)?,
+        memberships: Vec::new(),
+    })
 }

@@ -121,6 +121,7 @@ async fn contract(store: Arc<dyn Store>) {
         outcome: None,
         form: form(),
         comment: None,
+        return_to: None,
     };
     let a = apply(&def, &state, &cmd, &ctx).unwrap();
     let b = apply(&def, &state, &cmd, &ctx).unwrap();
@@ -259,6 +260,7 @@ async fn concurrent_approvals_never_both_succeed() {
                 outcome: None,
                 form: form(),
                 comment: None,
+                return_to: None,
             },
             t0(),
         )
@@ -281,6 +283,7 @@ async fn concurrent_approvals_never_both_succeed() {
                 outcome: Some(outcome.into()),
                 form: Values::new(),
                 comment: Some(format!("{outcome} 意见")),
+                return_to: None,
             };
             runtime.execute(id, &cmd, t0() + Duration::hours(1)).await
         }));

@@ -1,6 +1,7 @@
 //! `stageflow`: validate, schema, calendar and simulate.
 
 mod calendar_cmd;
+mod serve_cmd;
 mod simulate_cmd;
 
 use std::path::PathBuf;
@@ -36,6 +37,13 @@ enum Command {
     },
     /// Run a definition with a virtual clock and print its timeline
     Simulate(simulate_cmd::SimulateArgs),
+    /// Run the HTTP API over the database
+    Serve(serve_cmd::ServeArgs),
+    /// Bearer tokens
+    Token {
+        #[command(subcommand)]
+        command: serve_cmd::TokenCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +60,8 @@ fn main() -> ExitCode {
         }
         Command::Calendar { command } => calendar_cmd::run(command),
         Command::Simulate(args) => simulate_cmd::run(args),
+        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Token { command } => serve_cmd::token(command),
     };
     match result {
         Ok(code) => code,

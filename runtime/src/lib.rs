@@ -104,7 +104,8 @@ impl Runtime {
         Ok(())
     }
 
-    async fn definition(
+    /// A published definition (cached: published definitions never change).
+    pub async fn definition(
         &self,
         id: &str,
         version: Option<u32>,

@@ -19,6 +19,7 @@ use stageflow_engine::{Definition, Transition};
 use uuid::Uuid;
 
 pub use sqlite::{SqliteOptions, SqliteStore};
+pub use sqlx::Error as SqlxError;
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,129 @@
+//! The stageflow HTTP API (axum): the directory, definitions, instances,
+//! the inbox and task actions, under `/api/v1`, with problem+json errors
+//! and an OpenAPI document generated from the handlers.
+//!
+//! Key design decision: handlers are thin. They authenticate, authorize
+//! against the organization tree, translate JSON into engine commands and
+//! engine rejections into problem+json; all state changes go through the
+//! runtime, so the API inherits its invariants (one transaction per
+//! command, optimistic concurrency, hash-chained history). The wall clock
+//! is read only here, through [`Clock`], and can be replaced by a manual
+//! clock for tests (`serve --clock manual`).
+
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod library;
+pub mod openapi;
+pub mod routes;
+pub mod views;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use chrono::{DateTime, Utc};
+use stageflow_runtime::Runtime;
+use stageflow_store::Store;
+
+/// Where the current time comes from.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+    /// Moves a manual clock; `None` for the system clock.
+    fn set(&self, _to: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        None
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that moves only when told (tests, demos).
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A manual clock at a time.
+    pub fn new(at: DateTime<Utc>) -> ManualClock {
+        ManualClock(Mutex::new(at))
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map(|t| *t).unwrap_or_default()
+    }
+
+    fn set(&self, to: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut t = self.0.lock().ok()?;
+        // Time never goes back.
+        if to > *t {
+            *t = to;
+        }
+        Some(*t)
+    }
+}
+
+/// Server configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The bootstrap admin token (`STAGEFLOW_ADMIN_TOKEN`).
+    pub admin_token: Option<String>,
+    /// Whether `POST /api/v1/admin/clock` exists.
+    pub manual_clock: bool,
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The runtime.
+    pub runtime: Arc<Runtime>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Configuration.
+    pub config: Arc<Config>,
+}
+
+/// The application: every route.
+pub fn router(state: AppState) -> Router {
+    routes::router().with_state(state)
+}
+
+/// Fires due timers until `stop` resolves: sleeps until the next timer is
+/// due (at most `max_sleep`), so deadlines are not delayed by a polling
+/// tick. The scheduler issue replaces this with leases and wake-ups.
+pub async fn run_timers(
+    state: AppState,
+    max_sleep: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        let now = state.clock.now();
+        if let Err(e) = state.runtime.fire_due_timers(now).await {
+            tracing::error!(error = %e, "firing timers failed");
+        }
+        let wait = match state.store.next_timer_at().await {
+            Ok(Some(at)) if at > now => (at - now).to_std().unwrap_or(max_sleep).min(max_sleep),
+            Ok(Some(_)) => Duration::from_millis(10),
+            _ => max_sleep,
+        };
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -26,7 +26,7 @@ pub struct ApiError {
     /// What exactly is wrong.
     pub detail: String,
     /// Extra members (diagnostics, current state).
-    pub extra: Option<serde_json::Value>,
+    pub extra: Option<Box<serde_json::Value>>,
 }
 
 /// The problem document.
@@ -113,7 +113,7 @@ impl ApiError {
 
     /// Attaches extra members.
     pub fn with(mut self, extra: serde_json::Value) -> ApiError {
-        self.extra = Some(extra);
+        self.extra = Some(Box::new(extra));
         self
     }
 }

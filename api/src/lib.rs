@@ -99,7 +99,11 @@ pub struct AppState {
 
 /// The application: every route.
 pub fn router(state: AppState) -> Router {
-    routes::router().with_state(state)
+    routes::router()
+        .with_state(state)
+        .layer(axum::middleware::map_response(
+            error::problem_for_plain_errors,
+        ))
 }
 
 /// Fires due timers until `stop` resolves: sleeps until the next timer is

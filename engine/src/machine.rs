@@ -372,6 +372,10 @@ impl Tx<'_> {
             Event::TimerDisarmed { timer } => self.effects.push(Effect::DisarmTimer {
                 timer: timer.clone(),
             }),
+            Event::TaskTransferred { task, to, .. } => self.effects.push(Effect::ReassignTask {
+                task: *task,
+                assignee: to.clone(),
+            }),
             Event::MailQueued { mail } => self.effects.push(Effect::EnqueueMail(mail.clone())),
             Event::ChildRequested {
                 step,

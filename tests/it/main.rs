@@ -1,8 +1,10 @@
 //! Integration tests that cross crates, against real parts: a real SQLite
 //! file, the shipped definitions, the real engine and store together.
 
+mod api;
 mod diagnostics;
 mod library;
+mod server;
 mod simulate;
 mod store;
 

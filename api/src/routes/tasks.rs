@@ -433,10 +433,15 @@ async fn act_inner(
                 .runtime
                 .definition(&fresh.definition, Some(fresh.version))
                 .await?;
-            let current = fresh
-                .tasks
-                .get(&id)
+            let task = fresh.tasks.get(&id);
+            let current = task
                 .map(|t| serde_json::to_value(task_view(&def, &fresh, id, t)).unwrap_or_default());
+            // Whatever else changed, a task someone already decided is the
+            // reason the caller cares about.
+            let r = match task.map(|t| &t.status) {
+                Some(stageflow_engine::state::TaskStatus::Done(_)) => Rejection::AlreadyDecided,
+                _ => r,
+            };
             Err(ApiError::from(r).with(serde_json::json!({ "current": current })))
         }
         Err(e) => Err(e.into()),

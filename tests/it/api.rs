@@ -1,0 +1,942 @@
+//! The HTTP API over real HTTP on loopback, a real SQLite file and a
+//! manual clock: the whole admission procedure, the task operations, the
+//! authorization matrix, races and bad input.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use crate::server::{ADMIN, Server};
+
+/// Everyone the demo directory has in 机关第一党支部 and above.
+const PEOPLE: &[&str] = &[
+    "applicant-1",
+    "zb1-secretary",
+    "zb1-organizer",
+    "zb1-member-1",
+    "zb1-member-2",
+    "zb1-member-3",
+    "zb1-member-4",
+    "zb1-member-5",
+    "zb1-probationary",
+    "jiguan-secretary",
+    "jiguan-organizer",
+    "jiguan-officer",
+    "county-org",
+];
+
+fn local_today(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
+}
+
+/// Form values a careful person would enter: defaults, else the smallest
+/// allowed number, today's date, a scanned file.
+fn fill_form(task: &Value, today: NaiveDate) -> Value {
+    let mut form = serde_json::Map::new();
+    for f in task["form"].as_array().cloned().unwrap_or_default() {
+        let id = f["id"].as_str().unwrap().to_string();
+        let v = if !f["default"].is_null() {
+            f["default"].clone()
+        } else {
+            match f["type"].as_str().unwrap_or("text") {
+                "date" => json!(today.to_string()),
+                "integer" | "number" => json!(1),
+                "boolean" => json!(false),
+                "choice" => f["options"][0].clone(),
+                "file" => json!("scan-0001.pdf"),
+                "person" => json!("zb1-member-1"),
+                _ => json!("已完成（测试）"),
+            }
+        };
+        form.insert(id, v);
+    }
+    Value::Object(form)
+}
+
+async fn act_on(server: &mut Server, who: &str, task: &Value, today: NaiveDate) -> u16 {
+    let id = task["id"].as_str().unwrap();
+    let path = format!("/api/v1/tasks/{id}/actions");
+    let body = match task["kind"].as_str().unwrap() {
+        "ballot" => json!({ "action": "vote", "choice": task["choices"][0] }),
+        _ => {
+            let outcomes: Vec<&str> = task["outcomes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_str().unwrap())
+                .collect();
+            if outcomes.contains(&"approve") {
+                json!({ "action": "approve", "comment": "同意", "form": fill_form(task, today) })
+            } else {
+                json!({ "action": "complete", "outcome": outcomes[0], "comment": "已办理", "form": fill_form(task, today) })
+            }
+        }
+    };
+    let r = server.post(who, &path, body).await;
+    assert_eq!(r.status, 200, "{who} on {}: {}", task["step"], r.body);
+    r.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_admission_procedure_runs_through_the_api() {
+    let mut s = Server::start(Server::t0()).await;
+    let mut now = Server::t0();
+    // The demo started 发展党员 for applicant-1 in 机关第一党支部.
+    let mut steps_done: Vec<String> = Vec::new();
+    let mut instance = String::new();
+    for _ in 0..3000 {
+        let mut acted = false;
+        let mut next_earliest: Option<DateTime<Utc>> = None;
+        for who in PEOPLE {
+            for task in s.inbox(who).await {
+                if task["workflow"] != "member-admission" {
+                    continue;
+                }
+                instance = task["instance"].as_str().unwrap().to_string();
+                if let Some(e) = task["earliest"].as_str() {
+                    let d = NaiveDate::parse_from_str(e, "%Y-%m-%d").unwrap();
+                    let at = d
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap()
+                        .and_local_timezone(chrono_tz::Asia::Shanghai)
+                        .unwrap()
+                        .with_timezone(&Utc);
+                    if at > now {
+                        next_earliest =
+                            Some(next_earliest.map_or(at, |n: DateTime<Utc>| n.min(at)));
+                        continue;
+                    }
+                }
+                act_on(&mut s, who, &task, local_today(now)).await;
+                steps_done.push(task["step"].as_str().unwrap().to_string());
+                acted = true;
+            }
+        }
+        if acted {
+            continue;
+        }
+        let view = s
+            .get("zb1-organizer", &format!("/api/v1/instances/{instance}"))
+            .await;
+        if view.body["status"] != "running" {
+            break;
+        }
+        let next_timer = s.store.next_timer_at().await.unwrap();
+        let next = match (next_timer, next_earliest) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).expect("the instance is stuck: no task, no timer"),
+        };
+        now = now.max(next);
+        let r = s.set_clock(now).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let view = s
+        .get("zb1-organizer", &format!("/api/v1/instances/{instance}"))
+        .await;
+    assert_eq!(view.body["status"], "ended", "{}", view.body);
+    assert_eq!(view.body["end_state"], "admitted");
+    for step in [
+        "apply",
+        "talk",
+        "determine_activist",
+        "determine_candidate",
+        "political_review",
+        "central_training",
+        "pre_review",
+        "party_approval",
+        "regularize_apply",
+        "regularize_approval",
+        "archive",
+    ] {
+        assert!(
+            steps_done.iter().any(|s| s == step),
+            "{step} was never acted on: {steps_done:?}"
+        );
+    }
+    // Seven 正式党员 voted twice (接收 and 转正).
+    assert_eq!(
+        steps_done.iter().filter(|s| *s == "admission_vote").count(),
+        7
+    );
+    let history = s
+        .get(
+            "zb1-organizer",
+            &format!("/api/v1/instances/{instance}/history"),
+        )
+        .await;
+    assert_eq!(history.status, 200);
+    assert_eq!(history.body["verified"], true);
+    let events = history.body["events"].as_array().unwrap();
+    let tally = events.iter().find(|e| e["type"] == "vote_closed").unwrap();
+    assert_eq!(tally["data"]["tally"]["eligible"], 7);
+    assert_eq!(tally["data"]["tally"]["counts"]["yes"], 7);
+    // The talk was due one month after the application (2026-03-02 → 04-02).
+    let talk = events
+        .iter()
+        .find(|e| e["type"] == "task_created" && e["data"]["record"]["step"] == "talk")
+        .unwrap();
+    assert_eq!(talk["data"]["record"]["due"]["date"], "2026-04-02");
+}
+
+async fn leave_request(s: &mut Server) -> (String, String) {
+    let yaml =
+        std::fs::read_to_string(crate::root().join("tests/fixtures/good/leave-request.yaml"))
+            .unwrap();
+    let t = s.token("zb1-secretary").await;
+    let r = s
+        .raw(
+            s.client
+                .post(format!(
+                    "{}/api/v1/definitions?filename=leave-request.yaml",
+                    s.base
+                ))
+                .bearer_auth(t)
+                .header("content-type", "application/yaml")
+                .body(yaml),
+        )
+        .await;
+    assert!(
+        r.status == 201 || r.status == 409 || r.status == 200,
+        "{}",
+        r.body
+    );
+    let r = s.post("zb1-organizer", "/api/v1/instances", json!({ "definition": "leave-request", "subject": "applicant-1", "org": "zb1", "inputs": { "days": 3 } })).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let instance = r.body["id"].as_str().unwrap().to_string();
+    let submit = r.body["tasks"][0]["id"].as_str().unwrap().to_string();
+    let r = s
+        .post(
+            "applicant-1",
+            &format!("/api/v1/tasks/{submit}/actions"),
+            json!({ "action": "complete", "form": { "reason": "探亲" } }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let approve = r.body["instance"]["tasks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (instance, approve)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_approvals_of_one_task_give_exactly_one_200() {
+    let mut s = Server::start(Server::t0()).await;
+    let (_, approve) = leave_request(&mut s).await;
+    let token = s.token("zb1-secretary").await;
+    let mut handles = Vec::new();
+    for i in 0..100 {
+        let client = s.client.clone();
+        let url = format!("{}/api/v1/tasks/{approve}/actions", s.base);
+        let token = token.clone();
+        handles.push(tokio::spawn(async move {
+            let action = if i % 2 == 0 { "approve" } else { "reject" };
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "action": action, "comment": format!("意见 {i}") }))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (status, body)
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        let (status, body) = h.await.unwrap();
+        match status {
+            200 => ok += 1,
+            409 => {
+                assert_eq!(
+                    body["type"], "urn:stageflow:problem:task-already-decided",
+                    "{body}"
+                );
+                assert_eq!(
+                    body["current"]["status"], "done",
+                    "a conflict shows the current state: {body}"
+                );
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_operations_and_their_refusals() {
+    let mut s = Server::start(Server::t0()).await;
+    let (instance, approve) = leave_request(&mut s).await;
+    let act = |task: &str| format!("/api/v1/tasks/{task}/actions");
+
+    // Only the assignee decides.
+    let r = s
+        .post(
+            "zb1-member-1",
+            &act(&approve),
+            json!({ "action": "approve" }),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.content_type, "application/problem+json");
+
+    // 退回 to a step that is not earlier, or does not exist: refused.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&approve),
+            json!({ "action": "return", "to": "approve" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an earlier step"),
+        "{}",
+        r.body
+    );
+
+    // 评论, 抄送, 催办 (once an hour).
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&approve),
+            json!({ "action": "comment", "comment": "请补充请假天数说明" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&approve),
+            json!({ "action": "cc", "people": ["jiguan-secretary"], "comment": "请知悉" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post("zb1-organizer", &act(&approve), json!({ "action": "urge" }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post("zb1-organizer", &act(&approve), json!({ "action": "urge" }))
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    let r = s
+        .post("zb1-member-2", &act(&approve), json!({ "action": "urge" }))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let mails = s.store.pending_mail(100).await.unwrap();
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.mail.kind == "notice" && m.mail.to == "jiguan-secretary")
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.mail.kind == "reminder" && m.mail.to == "zb1-secretary")
+    );
+
+    // 转办: the organizer now holds the task; the secretary no longer can act.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&approve),
+            json!({ "action": "transfer", "to": "zb1-organizer", "comment": "出差，请代为审批" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["task"]["assignees"], json!(["zb1-organizer"]));
+    assert!(
+        s.inbox("zb1-secretary")
+            .await
+            .iter()
+            .all(|t| t["id"] != approve.as_str())
+    );
+    assert!(
+        s.inbox("zb1-organizer")
+            .await
+            .iter()
+            .any(|t| t["id"] == approve.as_str())
+    );
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&approve),
+            json!({ "action": "approve" }),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    // 退回 to the submission: the applicant gets it again, the deadline is re-armed.
+    let r = s
+        .post(
+            "zb1-organizer",
+            &act(&approve),
+            json!({ "action": "return", "to": "submit", "comment": "请写明事由" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let again = s
+        .inbox("applicant-1")
+        .await
+        .into_iter()
+        .find(|t| t["step"] == "submit")
+        .expect("submit re-opened");
+    let key_body = json!({ "action": "complete", "form": { "reason": "探亲（补充说明）" } });
+    // An Idempotency-Key makes a retry return the first result.
+    let t = s.token("applicant-1").await;
+    let url = format!("{}{}", s.base, act(again["id"].as_str().unwrap()));
+    let first = s
+        .raw(
+            s.client
+                .post(&url)
+                .bearer_auth(&t)
+                .header("Idempotency-Key", "k-1")
+                .json(&key_body),
+        )
+        .await;
+    let second = s
+        .raw(
+            s.client
+                .post(&url)
+                .bearer_auth(&t)
+                .header("Idempotency-Key", "k-1")
+                .json(&key_body),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(second.status, 200);
+    assert_eq!(first.body, second.body);
+    let third = s
+        .raw(s.client.post(&url).bearer_auth(&t).json(&key_body))
+        .await;
+    assert_eq!(third.status, 409, "without the key the retry is a conflict");
+
+    // Reject ends the instance; its history says who did what, chained.
+    let approve2 = s
+        .inbox("zb1-secretary")
+        .await
+        .into_iter()
+        .find(|t| t["step"] == "approve")
+        .expect("approval re-created");
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(approve2["id"].as_str().unwrap()),
+            json!({ "action": "reject", "comment": "工作繁忙，暂缓" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["instance"]["end_state"], "rejected");
+    let h = s
+        .get(
+            "zb1-organizer",
+            &format!("/api/v1/instances/{instance}/history"),
+        )
+        .await;
+    assert_eq!(h.body["verified"], true);
+    let types: Vec<&str> = h.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for t in [
+        "commented",
+        "copied_to",
+        "urged",
+        "task_transferred",
+        "instance_ended",
+    ] {
+        assert!(types.contains(&t), "{t} missing from {types:?}");
+    }
+    // Acting on an ended instance is a conflict, not an error page.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(approve2["id"].as_str().unwrap()),
+            json!({ "action": "approve" }),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix() {
+    let mut s = Server::start(Server::t0()).await;
+    // The demo's appraisal runs in zb2; its admission in zb1.
+    let admission = s.inbox("applicant-1").await[0]["instance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let appraisal = s.inbox("zb2-secretary").await[0]["instance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new_org = |parent: &str| json!({ "name": "新党小组", "kind": "党小组", "parent": parent });
+    let new_person = |org: &str| json!({ "name": "新党员", "email": "x@example.org", "memberships": [{ "org": org, "role": "full_member" }] });
+    let start = |org: &str| json!({ "definition": "democratic-appraisal", "org": org });
+    struct Case {
+        who: &'static str,
+        method: &'static str,
+        path: String,
+        body: Value,
+        want: u16,
+    }
+    let mut cases = Vec::new();
+    let mut case =
+        |who: &'static str, method: &'static str, path: String, body: Value, want: u16| {
+            cases.push(Case {
+                who,
+                method,
+                path,
+                body,
+                want,
+            })
+        };
+    for (who, inside, outside) in [
+        ("zb1-secretary", "zb1", "zb2"),
+        ("zb1-organizer", "zb1", "zb3"),
+        ("jiguan-secretary", "zb2", "county"),
+    ] {
+        case(
+            who,
+            "GET",
+            format!("/api/v1/orgs/{inside}"),
+            Value::Null,
+            200,
+        );
+        case(
+            who,
+            "GET",
+            format!("/api/v1/orgs/{outside}"),
+            Value::Null,
+            403,
+        );
+        case(who, "POST", "/api/v1/orgs".into(), new_org(inside), 201);
+        case(who, "POST", "/api/v1/orgs".into(), new_org(outside), 403);
+        case(
+            who,
+            "POST",
+            "/api/v1/people".into(),
+            new_person(inside),
+            201,
+        );
+        case(
+            who,
+            "POST",
+            "/api/v1/people".into(),
+            new_person(outside),
+            403,
+        );
+        case(who, "POST", "/api/v1/instances".into(), start(inside), 201);
+        case(who, "POST", "/api/v1/instances".into(), start(outside), 403);
+        case(
+            who,
+            "GET",
+            format!("/api/v1/people?org={outside}"),
+            Value::Null,
+            403,
+        );
+    }
+    // Managers of zb1 see zb1's admission, not zb2's appraisal; the 机关党委 sees both.
+    case(
+        "zb1-secretary",
+        "GET",
+        format!("/api/v1/instances/{admission}"),
+        Value::Null,
+        200,
+    );
+    case(
+        "zb1-secretary",
+        "GET",
+        format!("/api/v1/instances/{appraisal}/history"),
+        Value::Null,
+        403,
+    );
+    case(
+        "jiguan-secretary",
+        "GET",
+        format!("/api/v1/instances/{appraisal}/history"),
+        Value::Null,
+        200,
+    );
+    // A member without an organizer role: own org readable, nothing else.
+    case(
+        "zb1-member-3",
+        "GET",
+        "/api/v1/orgs/zb1".into(),
+        Value::Null,
+        200,
+    );
+    case(
+        "zb1-member-3",
+        "POST",
+        "/api/v1/orgs".into(),
+        new_org("zb1"),
+        403,
+    );
+    case(
+        "zb1-member-3",
+        "POST",
+        "/api/v1/people".into(),
+        new_person("zb1"),
+        403,
+    );
+    case(
+        "zb1-member-3",
+        "POST",
+        "/api/v1/instances".into(),
+        start("zb1"),
+        403,
+    );
+    case(
+        "zb1-member-3",
+        "GET",
+        format!("/api/v1/instances/{admission}"),
+        Value::Null,
+        403,
+    );
+    case(
+        "zb1-member-3",
+        "GET",
+        "/api/v1/tasks?assignee=zb1-secretary".into(),
+        Value::Null,
+        403,
+    );
+    case(
+        "zb1-member-3",
+        "GET",
+        "/api/v1/tasks?assignee=me".into(),
+        Value::Null,
+        200,
+    );
+    // The subject sees their own instance.
+    case(
+        "applicant-1",
+        "GET",
+        format!("/api/v1/instances/{admission}"),
+        Value::Null,
+        200,
+    );
+    case(
+        "applicant-1",
+        "GET",
+        "/api/v1/people/applicant-1".into(),
+        Value::Null,
+        200,
+    );
+    case(
+        "applicant-1",
+        "GET",
+        "/api/v1/people/zb1-secretary".into(),
+        Value::Null,
+        403,
+    );
+    // The admin manages everything, including root organizations.
+    case(
+        "admin",
+        "POST",
+        "/api/v1/orgs".into(),
+        json!({ "name": "市委", "kind": "党委" }),
+        201,
+    );
+    case(
+        "admin",
+        "GET",
+        format!("/api/v1/instances/{appraisal}"),
+        Value::Null,
+        200,
+    );
+    case(
+        "admin",
+        "GET",
+        "/api/v1/tasks?assignee=zb1-secretary".into(),
+        Value::Null,
+        200,
+    );
+    case(
+        "zb1-secretary",
+        "POST",
+        "/api/v1/orgs".into(),
+        json!({ "name": "市委", "kind": "党委" }),
+        403,
+    );
+    // Moving the clock is the admin's.
+    case(
+        "zb1-secretary",
+        "POST",
+        "/api/v1/admin/clock".into(),
+        json!({ "advance": "1 day" }),
+        403,
+    );
+    let mut failures = Vec::new();
+    for c in &cases {
+        let r = match c.method {
+            "GET" => s.get(c.who, &c.path).await,
+            _ => s.post(c.who, &c.path, c.body.clone()).await,
+        };
+        if r.status != c.want {
+            failures.push(format!(
+                "{} {} {} → {} (want {}): {}",
+                c.who, c.method, c.path, r.status, c.want, r.body
+            ));
+        }
+        if r.status >= 400 {
+            assert_eq!(
+                r.content_type, "application/problem+json",
+                "{} {}",
+                c.method, c.path
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // No token, a bad token: 401 that says what is missing.
+    let r = s
+        .raw(s.client.get(format!("{}/api/v1/tasks", s.base)))
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.body["detail"].as_str().unwrap().contains("Bearer"));
+    let r = s
+        .raw(
+            s.client
+                .get(format!("{}/api/v1/tasks", s.base))
+                .bearer_auth("sf_forged"),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = s
+        .raw(
+            s.client
+                .get(format!("{}/api/v1/tasks", s.base))
+                .bearer_auth(ADMIN),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_4xx_problems_never_500() {
+    let mut s = Server::start(Server::t0()).await;
+    let task = s.inbox("applicant-1").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{}/api/v1/tasks/{task}/actions", s.base);
+    let t = s.token("applicant-1").await;
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            s.client
+                .post(&url)
+                .bearer_auth(&t)
+                .header("content-type", "application/json")
+                .body("{\"action\":"),
+            400,
+            "not valid JSON",
+        ),
+        (
+            s.client
+                .post(&url)
+                .bearer_auth(&t)
+                .header("content-type", "application/json")
+                .body("{\"action\":\"complete\",\"colour\":1}"),
+            422,
+            "unknown field `colour`",
+        ),
+        (
+            s.client
+                .post(&url)
+                .bearer_auth(&t)
+                .header("content-type", "application/json")
+                .body("{\"action\":\"fly\"}"),
+            422,
+            "unknown variant `fly`",
+        ),
+        (
+            s.client
+                .post(&url)
+                .bearer_auth(&t)
+                .header("content-type", "application/json")
+                .body("{\"action\":\"complete\",\"form\":[]}"),
+            422,
+            "form",
+        ),
+        (
+            s.client.post(&url).bearer_auth(&t).body("action=approve"),
+            415,
+            "Content-Type: application/json",
+        ),
+        (
+            s.client
+                .post(&url)
+                .bearer_auth(&t)
+                .json(&json!({"action": "complete", "form": {"applied_on": "yesterday"}})),
+            422,
+            "applied_on",
+        ),
+        (
+            s.client
+                .get(format!("{}/api/v1/tasks?limit=many", s.base))
+                .bearer_auth(&t),
+            400,
+            "limit",
+        ),
+        (
+            s.client
+                .get(format!("{}/api/v1/tasks?status=lost", s.base))
+                .bearer_auth(&t),
+            400,
+            "status 'lost'",
+        ),
+        (
+            s.client
+                .get(format!("{}/api/v1/tasks/not-a-uuid", s.base))
+                .bearer_auth(&t),
+            400,
+            "",
+        ),
+        (
+            s.client
+                .get(format!("{}/api/v1/tasks/{}", s.base, uuid::Uuid::nil()))
+                .bearer_auth(&t),
+            404,
+            "not found",
+        ),
+        (
+            s.client
+                .get(format!("{}/api/v1/nowhere", s.base))
+                .bearer_auth(&t),
+            404,
+            "no route",
+        ),
+        (
+            s.client
+                .post(format!("{}/api/v1/instances", s.base))
+                .bearer_auth(ADMIN)
+                .json(&json!({"definition": "nope", "org": "zb1"})),
+            422,
+            "not published",
+        ),
+        (
+            s.client
+                .post(format!("{}/api/v1/instances", s.base))
+                .bearer_auth(ADMIN)
+                .json(&json!({"definition": "member-admission", "org": "zb1"})),
+            422,
+            "subject",
+        ),
+        (
+            s.client
+                .post(format!("{}/api/v1/orgs", s.base))
+                .bearer_auth(ADMIN)
+                .json(&json!({"name": "x", "kind": "党支部", "parent": "nowhere"})),
+            422,
+            "does not exist",
+        ),
+        (
+            s.client
+                .post(format!("{}/api/v1/admin/clock", s.base))
+                .bearer_auth(ADMIN)
+                .json(&json!({"advance": "1 fortnight"})),
+            422,
+            "fortnight",
+        ),
+    ];
+    for (req, want, says) in cases {
+        let r = s.raw(req).await;
+        assert_eq!(r.status, want, "{}", r.body);
+        assert_eq!(r.content_type, "application/problem+json", "{}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap_or_default().contains(says) || says.is_empty(),
+            "{says}: {}",
+            r.body
+        );
+        assert!(
+            r.body["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:stageflow:problem:")
+        );
+    }
+    // A definition with mistakes: 422 with the same diagnostics as `validate`.
+    let bad =
+        std::fs::read_to_string(crate::root().join("tests/fixtures/bad/unknown-references.yaml"))
+            .unwrap();
+    let expected = std::fs::read_to_string(
+        crate::root().join("tests/fixtures/bad/unknown-references.expected"),
+    )
+    .unwrap();
+    let r = s
+        .raw(
+            s.client
+                .post(format!(
+                    "{}/api/v1/definitions?filename=unknown-references.yaml",
+                    s.base
+                ))
+                .bearer_auth(ADMIN)
+                .body(bad),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let lines: Vec<String> = r.body["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = expected
+        .split("\nunknown-references.yaml:")
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                l.trim_end().to_string()
+            } else {
+                format!("unknown-references.yaml:{}", l.trim_end())
+            }
+        })
+        .collect();
+    assert_eq!(lines, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_fire_when_the_manual_clock_moves() {
+    let mut s = Server::start(Server::t0()).await;
+    let (_, _approve) = leave_request(&mut s).await;
+    // 3 working days after Mon 2026-03-02: Thu 03-05; the reminder one day
+    // before, at 09:00; escalation two days after.
+    let r = s
+        .post(
+            "admin",
+            "/api/v1/admin/clock",
+            json!({ "advance": "3 days" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["fired"].as_u64().unwrap() >= 1);
+    let mails = s.store.pending_mail(100).await.unwrap();
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.mail.kind == "reminder" && m.mail.to == "zb1-secretary"),
+        "{:?}",
+        mails.iter().map(|m| &m.mail.kind).collect::<Vec<_>>()
+    );
+    let r = s.set_clock(Server::t0() + Duration::days(30)).await;
+    assert_eq!(r.status, 200);
+    let mails = s.store.pending_mail(100).await.unwrap();
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.mail.kind == "escalation" && m.mail.to == "jiguan-secretary")
+    );
+    // The automatic approval happened; the applicant's request ended.
+    assert!(
+        s.inbox("zb1-secretary")
+            .await
+            .iter()
+            .all(|t| t["workflow"] != "leave-request")
+    );
+}

@@ -1,0 +1,157 @@
+//! A real server on a loopback port over a real SQLite file, with a manual
+//! clock, and a small HTTP client for the tests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use stageflow_api::{AppState, Config, ManualClock};
+use stageflow_runtime::Runtime;
+use stageflow_runtime::directory::StoreDirectory;
+use stageflow_store::{SqliteOptions, SqliteStore, Store};
+
+pub const ADMIN: &str = "test-admin-token";
+
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub state: AppState,
+    pub tokens: HashMap<String, String>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub content_type: String,
+}
+
+impl Server {
+    /// Starts a server with the demo directory (a 党委, three 党支部, about
+    /// thirty people) and the shipped library, at `start` on a manual clock.
+    pub async fn start(start: DateTime<Utc>) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stageflow.db");
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&SqliteOptions::new(path.display().to_string()))
+                .await
+                .unwrap(),
+        );
+        let runtime = Arc::new(Runtime::new(
+            store.clone(),
+            Arc::new(StoreDirectory::new(store.clone())),
+        ));
+        let state = AppState {
+            store: store.clone(),
+            runtime: runtime.clone(),
+            clock: Arc::new(ManualClock::new(start)),
+            config: Arc::new(Config {
+                admin_token: Some(ADMIN.into()),
+                manual_clock: true,
+            }),
+        };
+        stageflow_api::library::publish_dir(
+            &runtime,
+            &crate::root().join("workflows/library"),
+            start,
+        )
+        .await
+        .unwrap();
+        stageflow_api::demo::seed(&state).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = stageflow_api::router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let mut server = Server {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            store,
+            state,
+            tokens: HashMap::new(),
+            _dir: dir,
+        };
+        server.tokens.insert("admin".into(), ADMIN.into());
+        server
+    }
+
+    /// 2026-03-02 09:00 in Shanghai.
+    pub fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap()
+    }
+
+    /// A token for a person (created once).
+    pub async fn token(&mut self, person: &str) -> String {
+        if let Some(t) = self.tokens.get(person) {
+            return t.clone();
+        }
+        let t = stageflow_api::auth::new_token();
+        self.store
+            .put_token(&stageflow_api::auth::hash_token(&t), person, Self::t0())
+            .await
+            .unwrap();
+        self.tokens.insert(person.into(), t.clone());
+        t
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            body,
+            content_type,
+        }
+    }
+
+    pub async fn get(&mut self, who: &str, path: &str) -> Reply {
+        let t = self.token(who).await;
+        self.send(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(t),
+        )
+        .await
+    }
+
+    pub async fn post(&mut self, who: &str, path: &str, body: Value) -> Reply {
+        let t = self.token(who).await;
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(t)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn raw(&self, req: reqwest::RequestBuilder) -> Reply {
+        self.send(req).await
+    }
+
+    /// Moves the manual clock through the API.
+    pub async fn set_clock(&mut self, to: DateTime<Utc>) -> Reply {
+        self.post("admin", "/api/v1/admin/clock", json!({ "set": to }))
+            .await
+    }
+
+    /// The pending tasks of a person.
+    pub async fn inbox(&mut self, who: &str) -> Vec<Value> {
+        let r = self
+            .get(who, "/api/v1/tasks?assignee=me&status=pending")
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["tasks"].as_array().cloned().unwrap_or_default()
+    }
+}

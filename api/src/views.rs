@@ -165,8 +165,7 @@ pub struct FieldView {
     pub options: Vec<String>,
     /// Required.
     pub required: bool,
-    /// Default.
-    #[schema(value_type = Object)]
+    /// Default (any JSON value).
     pub default: Option<serde_json::Value>,
 }
 

@@ -4,6 +4,7 @@
 mod api;
 mod diagnostics;
 mod library;
+mod openapi;
 mod server;
 mod simulate;
 mod store;

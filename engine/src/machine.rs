@@ -1730,10 +1730,12 @@ impl Tx<'_> {
             }
             winner.unwrap_or_else(|| "fail".into())
         };
+        let explanation = explain_tally(&tally, quorum, &outcome, &rule);
         self.emit(Event::VoteClosed {
             step: step_id.to_string(),
             tally,
             quorum,
+            explanation,
         })?;
         self.finish_step(step_id, &outcome, None)
     }
@@ -2360,6 +2362,52 @@ impl Tx<'_> {
         );
         v
     }
+}
+
+/// A tally in words, for the history: `应到 11 人，实到 9 人，书面意见 1 份；
+/// 赞成 7，反对 2，弃权 1：通过（规则 yes > eligible / 2）`.
+fn explain_tally(
+    tally: &Tally,
+    quorum: bool,
+    outcome: &str,
+    rule: &crate::model::VoteRule,
+) -> String {
+    let written = tally.cast.saturating_sub(tally.present);
+    let counts: Vec<String> = tally
+        .counts
+        .iter()
+        .map(|(choice, n)| {
+            let word = match choice.as_str() {
+                "yes" => "赞成",
+                "no" => "反对",
+                "abstain" => "弃权",
+                other => other,
+            };
+            format!("{word} {n}")
+        })
+        .collect();
+    let result = if !quorum {
+        format!("不足法定人数（规则 {}），须重新表决", rule.quorum.source)
+    } else {
+        let word = match outcome {
+            "pass" => "通过",
+            "fail" => "未通过",
+            other => other,
+        };
+        format!("{word}（规则 {}）", rule.pass.source)
+    };
+    format!(
+        "应到 {} 人，实到 {} 人，书面意见 {} 份；{}：{}",
+        tally.eligible,
+        tally.present,
+        written,
+        if counts.is_empty() {
+            "无人投票".to_string()
+        } else {
+            counts.join("，")
+        },
+        result
+    )
 }
 
 fn outcome_word(outcome: &str) -> &str {

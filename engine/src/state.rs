@@ -376,6 +376,9 @@ pub enum Event {
         tally: Tally,
         /// Whether the quorum was met.
         quorum: bool,
+        /// The count and the result in words.
+        #[serde(default)]
+        explanation: String,
     },
     /// A rater submitted ratings.
     RatingSubmitted {

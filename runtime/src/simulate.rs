@@ -505,6 +505,7 @@ impl Timeline<'_> {
                     step,
                     tally,
                     quorum,
+                    ..
                 } => {
                     let mut ev = self.base(at, "vote_closed", Some(step));
                     let counts: Vec<String> = tally

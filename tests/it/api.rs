@@ -940,3 +940,227 @@ async fn deadlines_fire_when_the_manual_clock_moves() {
             .all(|t| t["workflow"] != "leave-request")
     );
 }
+
+async fn publish(s: &mut Server, who: &str, file: &str) {
+    let yaml =
+        std::fs::read_to_string(crate::root().join("tests/fixtures/good").join(file)).unwrap();
+    let t = s.token(who).await;
+    let r = s
+        .raw(
+            s.client
+                .post(format!("{}/api/v1/definitions?filename={file}", s.base))
+                .bearer_auth(t)
+                .body(yaml),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+async fn ballot(s: &mut Server, who: &str) -> String {
+    let t = s
+        .inbox(who)
+        .await
+        .into_iter()
+        .find(|t| t["workflow"] == "branch-vote")
+        .unwrap();
+    assert_eq!(t["kind"], "ballot");
+    assert_eq!(t["choices"], json!(["yes", "no", "abstain"]));
+    t["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_counts_written_opinions_on_expected_voters_and_explains_itself() {
+    let mut s = Server::start(Server::t0()).await;
+    publish(&mut s, "zb1-secretary", "branch-vote.yaml").await;
+    let r = s
+        .post(
+            "zb1-secretary",
+            "/api/v1/instances",
+            json!({ "definition": "branch-vote", "org": "zb1" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let instance = r.body["id"].as_str().unwrap().to_string();
+    // Seven 正式党员 in zb1 (secretary, organizer, five members): seven ballots.
+    assert_eq!(r.body["tasks"].as_array().unwrap().len(), 7);
+    for who in [
+        "zb1-member-1",
+        "zb1-member-2",
+        "zb1-member-3",
+        "zb1-member-4",
+    ] {
+        let id = ballot(&mut s, who).await;
+        let r = s
+            .post(
+                who,
+                &format!("/api/v1/tasks/{id}/actions"),
+                json!({ "action": "vote", "choice": "yes" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // An absent member's written opinion counts as cast, not present.
+    let id = ballot(&mut s, "zb1-member-5").await;
+    let r = s
+        .post(
+            "zb1-member-5",
+            &format!("/api/v1/tasks/{id}/actions"),
+            json!({ "action": "vote", "choice": "yes", "written": true }),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let again = s
+        .post(
+            "zb1-member-5",
+            &format!("/api/v1/tasks/{id}/actions"),
+            json!({ "action": "vote", "choice": "no" }),
+        )
+        .await;
+    assert_eq!(again.status, 409, "one ballot each: {}", again.body);
+    let id = ballot(&mut s, "zb1-organizer").await;
+    let r = s
+        .post(
+            "zb1-probationary",
+            &format!("/api/v1/tasks/{id}/actions"),
+            json!({ "action": "vote", "choice": "no" }),
+        )
+        .await;
+    assert_eq!(r.status, 403, "a 预备党员 has no vote: {}", r.body);
+    let r = s
+        .post(
+            "zb1-organizer",
+            &format!("/api/v1/tasks/{id}/actions"),
+            json!({ "action": "vote", "choice": "maybe" }),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let r = s
+        .post(
+            "zb1-organizer",
+            &format!("/api/v1/tasks/{id}/actions"),
+            json!({ "action": "vote", "choice": "no" }),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Only the chair closes; the secretary did not vote.
+    let close = format!("/api/v1/instances/{instance}/steps/resolution/close");
+    let r = s.post("zb1-member-1", &close, json!({})).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = s.post("zb1-secretary", &close, json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["end_state"], "passed");
+    let h = s
+        .get(
+            "zb1-secretary",
+            &format!("/api/v1/instances/{instance}/history"),
+        )
+        .await;
+    let closed = h.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "vote_closed")
+        .unwrap()
+        .clone();
+    assert_eq!(closed["data"]["tally"]["eligible"], 7);
+    assert_eq!(closed["data"]["tally"]["present"], 5);
+    assert_eq!(closed["data"]["tally"]["cast"], 6);
+    assert_eq!(
+        closed["data"]["explanation"],
+        "应到 7 人，实到 5 人，书面意见 1 份；反对 1，赞成 5：通过（规则 yes > eligible / 2）"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn democratic_appraisal_rates_through_the_api_with_the_one_third_cap() {
+    let mut s = Server::start(Server::t0()).await;
+    let zb2 = [
+        "zb2-secretary",
+        "zb2-organizer",
+        "zb2-member-1",
+        "zb2-member-2",
+        "zb2-member-3",
+        "zb2-member-4",
+        "zb2-member-5",
+        "zb2-probationary",
+        "jiguan-secretary",
+        "jiguan-organizer",
+    ];
+    let mut rated = 0;
+    let mut instance = String::new();
+    for _ in 0..50 {
+        let mut acted = false;
+        for who in zb2 {
+            for task in s.inbox(who).await {
+                if task["workflow"] != "democratic-appraisal" {
+                    continue;
+                }
+                instance = task["instance"].as_str().unwrap().to_string();
+                let path = format!("/api/v1/tasks/{}/actions", task["id"].as_str().unwrap());
+                if task["kind"] == "rate" {
+                    // Everyone rates every ratee 优秀; the cap keeps a third.
+                    let view = s
+                        .get(who, &format!("/api/v1/instances/{instance}/history"))
+                        .await;
+                    let activated = view.body["events"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .rev()
+                        .find(|e| {
+                            e["type"] == "step_activated" && e["data"]["step"] == "peer_rating"
+                        })
+                        .unwrap()
+                        .clone();
+                    let ratees: serde_json::Map<String, Value> = activated["data"]["ratees"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| (r[0].as_str().unwrap().to_string(), json!("excellent")))
+                        .collect();
+                    let r = s
+                        .post(who, &path, json!({ "action": "rate", "ratings": ratees }))
+                        .await;
+                    assert_eq!(r.status, 200, "{}", r.body);
+                    rated += 1;
+                } else {
+                    act_on(&mut s, who, &task, local_today(Server::t0())).await;
+                }
+                acted = true;
+            }
+        }
+        if !acted {
+            break;
+        }
+    }
+    assert_eq!(rated, 7, "seven 正式党员 rate");
+    let h = s
+        .get(
+            "jiguan-secretary",
+            &format!("/api/v1/instances/{instance}/history"),
+        )
+        .await;
+    let results = h.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "rating_closed")
+        .unwrap()["data"]["results"]
+        .clone();
+    let count = |g: &str| {
+        results
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|v| *v == g)
+            .count()
+    };
+    // 7 graded: at most floor(7/3) = 2 优秀; the 预备党员 gets no grade.
+    assert_eq!(count("excellent"), 2);
+    assert_eq!(count("qualified"), 5);
+    assert_eq!(results["zb2-probationary"], "no_grade");
+    let view = s
+        .get("jiguan-secretary", &format!("/api/v1/instances/{instance}"))
+        .await;
+    assert_eq!(view.body["end_state"], "completed", "{}", view.body);
+}

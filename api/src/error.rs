@@ -177,6 +177,8 @@ impl From<Rejection> for ApiError {
                 "Too soon",
                 detail,
             ),
+            Rejection::Waiting(_) => ApiError::conflict("waiting-for-signer", detail),
+            Rejection::TooLate(_) => ApiError::conflict("too-late", detail),
             Rejection::BadOutcome(_) => ApiError::unprocessable("bad-outcome", detail),
             Rejection::BadForm(_) => ApiError::unprocessable("bad-form", detail),
             Rejection::CheckFailed(_) => ApiError::unprocessable("check-failed", detail),

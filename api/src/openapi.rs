@@ -25,6 +25,7 @@ use crate::routes;
         crate::routes::instances_paths::get_one,
         crate::routes::instances_paths::history,
         crate::routes::instances_paths::cancel,
+        crate::routes::instances_paths::withdraw,
         crate::routes::tasks_paths::inbox,
         crate::routes::tasks_paths::get_one,
         crate::routes::tasks_paths::act,

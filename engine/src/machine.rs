@@ -121,6 +121,50 @@ pub enum Command {
         /// Why.
         comment: Option<String>,
     },
+    /// 委派: ask someone for an opinion; the task comes back to the actor.
+    Delegate {
+        /// The task.
+        task: Uuid,
+        /// Who delegates (its assignee).
+        actor: String,
+        /// The delegate.
+        to: String,
+        /// Why.
+        comment: Option<String>,
+    },
+    /// 加签: add a signer before (must approve first) or after (must also
+    /// approve) the actor, on an approval step.
+    AddSigner {
+        /// The task.
+        task: Uuid,
+        /// Who adds (its assignee).
+        actor: String,
+        /// The added signer.
+        signer: String,
+        /// Before the actor (`true`) or after.
+        before: bool,
+    },
+    /// 减签: remove a signer the actor added who has not decided yet.
+    RemoveSigner {
+        /// The task the signer was added to.
+        task: Uuid,
+        /// Who removes (who added them).
+        actor: String,
+        /// The signer.
+        signer: String,
+    },
+    /// 撤回: take back one's decision before anyone acted after it.
+    Withdraw {
+        /// The decided task.
+        task: Uuid,
+        /// Who decided it.
+        actor: String,
+    },
+    /// 撤回 by the initiator: end the instance before anyone else acted.
+    WithdrawInstance {
+        /// The initiator.
+        actor: String,
+    },
     /// A comment on a task, without deciding it.
     Comment {
         /// The task.
@@ -185,9 +229,15 @@ pub enum Rejection {
     /// The outcome is not allowed here.
     #[error("{0}")]
     BadOutcome(String),
+    /// Too late: someone acted after it.
+    #[error("{0}")]
+    TooLate(String),
     /// Done too recently to do again.
     #[error("{0}")]
     TooSoon(String),
+    /// The task waits for a signer added before its assignee.
+    #[error("{0}")]
+    Waiting(String),
     /// A form value is missing or wrong.
     #[error("{0}")]
     BadForm(String),
@@ -312,6 +362,10 @@ struct NewTask {
     org: Option<String>,
     due: Option<Moment>,
     earliest: Option<Moment>,
+    /// Who added this signer (加签).
+    added_by: Option<String>,
+    /// Signers still to follow (后加签).
+    then: Vec<String>,
 }
 
 struct Tx<'a> {
@@ -483,6 +537,40 @@ impl Tx<'_> {
                 })
             }
             Command::Urge { task, actor } => self.urge(*task, actor),
+            Command::Delegate {
+                task,
+                actor,
+                to,
+                comment,
+            } => self.delegate(*task, actor, to, comment.as_deref()),
+            Command::AddSigner {
+                task,
+                actor,
+                signer,
+                before,
+            } => self.add_signer(*task, actor, signer, *before),
+            Command::RemoveSigner {
+                task,
+                actor,
+                signer,
+            } => self.remove_signer(*task, actor, signer),
+            Command::Withdraw { task, actor } => self.withdraw(*task, actor),
+            Command::WithdrawInstance { actor } => {
+                if actor != &self.state.initiator {
+                    return Err(Rejection::NotAnAssignee(format!(
+                        "only the initiator {} may withdraw the instance",
+                        self.state.initiator
+                    )));
+                }
+                if self.state.acted_by_others {
+                    return Err(Rejection::TooLate("someone else has already acted on this instance; ask an organizer to cancel it".into()));
+                }
+                self.close_everything()?;
+                self.emit(Event::InstanceCancelled {
+                    actor: actor.clone(),
+                    reason: "发起人撤回".into(),
+                })
+            }
             Command::Cc {
                 task,
                 actor,
@@ -1120,6 +1208,8 @@ impl Tx<'_> {
             org,
             due: s.and_then(|s| s.due),
             earliest: s.and_then(|s| s.earliest),
+            added_by: None,
+            then: Vec::new(),
         }
     }
 
@@ -1136,6 +1226,8 @@ impl Tx<'_> {
             org,
             due,
             earliest,
+            added_by,
+            then,
         } = new;
         let role = match (&step.kind, kind) {
             (StepKind::Fanout { role, .. }, _) => Some(role.clone()),
@@ -1160,6 +1252,11 @@ impl Tx<'_> {
             due_at: due.map(|d| self.clock.deadline_instant(d)),
             earliest,
             urged_at: None,
+            delegated_by: None,
+            added_by,
+            blocked_by: None,
+            then,
+            decided_seq: None,
         };
         self.emit(Event::TaskCreated { task, record })?;
         let key = format!("{}:{}:assigned", self.state.id, task);
@@ -1213,6 +1310,12 @@ impl Tx<'_> {
             TaskKind::Work => {}
         }
         self.require_active(&task.step)?;
+        if let Some(signer) = task.blocked_by.and_then(|b| self.state.tasks.get(&b)) {
+            return Err(Rejection::Waiting(format!(
+                "waiting for {} (加签) to approve first",
+                signer.assignee
+            )));
+        }
         let (_, step) = self.step_def(&task.step)?;
         let step = step.clone();
         let outcome = match outcome {
@@ -1258,6 +1361,38 @@ impl Tx<'_> {
                 }
             }
         }
+        // A delegate's decision is an opinion: the task goes back to its
+        // owner, who decides (委派).
+        if task.delegated_by.is_some() {
+            self.emit(Event::DelegationResolved {
+                task: task_id,
+                by: actor.to_string(),
+                opinion: outcome.clone(),
+                form,
+                comment: comment.map(str::to_string),
+            })?;
+            let owner = self
+                .state
+                .tasks
+                .get(&task_id)
+                .map(|t| t.assignee.clone())
+                .unwrap_or_default();
+            let key = format!("{}:{}:resolved:{}", self.state.id, task_id, self.state.seq);
+            let vars = self.mail_vars(&step.id, Some(task_id));
+            return self.emit(Event::MailQueued {
+                mail: Mail {
+                    key,
+                    to: owner,
+                    kind: "task_assigned".into(),
+                    vars,
+                },
+            });
+        }
+        let unblocks = self
+            .state
+            .tasks
+            .values()
+            .any(|t| t.blocked_by == Some(task_id));
         self.emit(Event::TaskCompleted {
             task: task_id,
             actor: actor.to_string(),
@@ -1266,6 +1401,20 @@ impl Tx<'_> {
             comment: comment.map(str::to_string),
             automatic: None,
         })?;
+        if outcome == "approve" {
+            // A signer added before someone (前加签): they may now decide.
+            if unblocks {
+                return Ok(());
+            }
+            // Signers added after this one (后加签) approve next, in order.
+            if let Some((next, rest)) = task.then.split_first() {
+                let mut new =
+                    self.new_task(&step.id, next.clone(), TaskKind::Work, task.org.clone());
+                new.added_by = Some(task.added_by.clone().unwrap_or_else(|| actor.to_string()));
+                new.then = rest.to_vec();
+                return self.create_task(&step, task.entry, new);
+            }
+        }
         self.after_task(&step, &outcome)
     }
 
@@ -1484,6 +1633,11 @@ impl Tx<'_> {
                 "ballots and ratings are personal and cannot be transferred".into(),
             ));
         }
+        if t.delegated_by.is_some() {
+            return Err(Rejection::WrongKind(
+                "a delegated task cannot be transferred; give your opinion instead".into(),
+            ));
+        }
         if self
             .state
             .open_tasks(&t.step)
@@ -1510,6 +1664,195 @@ impl Tx<'_> {
                 vars,
             },
         })
+    }
+
+    fn delegate(&mut self, task: Uuid, actor: &str, to: &str, comment: Option<&str>) -> R {
+        let t = self.open_task(task)?;
+        if t.assignee != actor {
+            return Err(Rejection::NotAnAssignee(format!(
+                "task is assigned to {}",
+                t.assignee
+            )));
+        }
+        if t.kind != TaskKind::Work {
+            return Err(Rejection::WrongKind(
+                "ballots and ratings are personal and cannot be delegated".into(),
+            ));
+        }
+        if t.delegated_by.is_some() {
+            return Err(Rejection::WrongKind(
+                "a delegated task cannot be delegated again; give your opinion instead".into(),
+            ));
+        }
+        if to.is_empty() || to == actor {
+            return Err(Rejection::BadForm("委派 needs another person".into()));
+        }
+        self.emit(Event::TaskDelegated {
+            task,
+            from: actor.to_string(),
+            to: to.to_string(),
+            comment: comment.map(str::to_string),
+        })?;
+        let key = format!(
+            "{}:{}:delegated:{}:{}",
+            self.state.id, task, to, self.state.seq
+        );
+        let vars = self.mail_vars(&t.step, Some(task));
+        self.emit(Event::MailQueued {
+            mail: Mail {
+                key,
+                to: to.to_string(),
+                kind: "task_assigned".into(),
+                vars,
+            },
+        })
+    }
+
+    fn add_signer(&mut self, task: Uuid, actor: &str, signer: &str, before: bool) -> R {
+        let t = self.open_task(task)?;
+        if t.assignee != actor {
+            return Err(Rejection::NotAnAssignee(format!(
+                "task is assigned to {}",
+                t.assignee
+            )));
+        }
+        let (_, step) = self.step_def(&t.step)?;
+        let step = step.clone();
+        if !matches!(step.kind, StepKind::Approval { .. }) || t.kind != TaskKind::Work {
+            return Err(Rejection::WrongKind("加签 is for approval steps".into()));
+        }
+        if signer.is_empty() || signer == actor || t.then.iter().any(|p| p == signer) {
+            return Err(Rejection::BadForm(format!(
+                "{signer} cannot be added: empty, yourself, or already added"
+            )));
+        }
+        if self
+            .state
+            .open_tasks(&t.step)
+            .iter()
+            .any(|(_, o)| o.assignee == signer)
+        {
+            return Err(Rejection::BadForm(format!(
+                "{signer} already has a task in this step"
+            )));
+        }
+        if t.blocked_by.is_some() {
+            return Err(Rejection::Waiting(
+                "a signer added before you has not approved yet".into(),
+            ));
+        }
+        let signer_task = if before {
+            let mut new = self.new_task(&t.step, signer.to_string(), TaskKind::Work, t.org.clone());
+            new.added_by = Some(actor.to_string());
+            let id = self.state.next_task_id();
+            self.create_task(&step, t.entry, new)?;
+            Some(id)
+        } else {
+            None
+        };
+        self.emit(Event::SignerAdded {
+            task,
+            by: actor.to_string(),
+            signer: signer.to_string(),
+            position: if before {
+                "before".into()
+            } else {
+                "after".into()
+            },
+            signer_task,
+        })
+    }
+
+    fn remove_signer(&mut self, task: Uuid, actor: &str, signer: &str) -> R {
+        let t = self
+            .state
+            .tasks
+            .get(&task)
+            .cloned()
+            .ok_or_else(|| Rejection::UnknownTask(task.to_string()))?;
+        if t.assignee != actor {
+            return Err(Rejection::NotAnAssignee(format!(
+                "task is assigned to {}",
+                t.assignee
+            )));
+        }
+        if t.then.iter().any(|p| p == signer) {
+            return self.emit(Event::SignerRemoved {
+                task,
+                by: actor.to_string(),
+                signer: signer.to_string(),
+            });
+        }
+        let added = self
+            .state
+            .open_tasks(&t.step)
+            .into_iter()
+            .find(|(_, o)| o.assignee == signer && o.added_by.as_deref() == Some(actor))
+            .map(|(id, _)| id);
+        match added {
+            Some(id) => {
+                self.emit(Event::TaskCancelled { task: id })?;
+                self.emit(Event::SignerRemoved {
+                    task,
+                    by: actor.to_string(),
+                    signer: signer.to_string(),
+                })
+            }
+            None => Err(Rejection::BadForm(format!(
+                "{signer} is not a signer you added who has yet to decide"
+            ))),
+        }
+    }
+
+    fn withdraw(&mut self, task: Uuid, actor: &str) -> R {
+        let t = self
+            .state
+            .tasks
+            .get(&task)
+            .cloned()
+            .ok_or_else(|| Rejection::UnknownTask(task.to_string()))?;
+        if t.assignee != actor {
+            return Err(Rejection::NotAnAssignee(format!(
+                "task was decided by {}",
+                t.assignee
+            )));
+        }
+        if !matches!(t.status, TaskStatus::Done(_)) || t.kind != TaskKind::Work {
+            return Err(Rejection::WrongKind(
+                "only a decision can be withdrawn".into(),
+            ));
+        }
+        if t.decided_seq != Some(self.state.last_decision_seq) {
+            return Err(Rejection::TooLate(
+                "someone has acted since your decision; it can no longer be withdrawn".into(),
+            ));
+        }
+        let (stage, _) = self.step_def(&t.step)?;
+        let stage_id = stage.id.clone();
+        let step = self.state.steps.get(&t.step).cloned().unwrap_or_default();
+        self.emit(Event::Withdrawn {
+            task,
+            by: actor.to_string(),
+        })?;
+        if step.status == StepStatus::Active && step.entry == t.entry {
+            // The step still waits for others: the decision is open again.
+            let (_, def_step) = self.step_def(&t.step)?;
+            let def_step = def_step.clone();
+            let new = self.new_task(&t.step, actor.to_string(), TaskKind::Work, t.org.clone());
+            return self.create_task(&def_step, t.entry, new);
+        }
+        let current = self.state.stage.clone().unwrap_or_default();
+        if current == stage_id {
+            self.follow(&Route::Step(t.step.clone()), &current)
+        } else {
+            self.follow(
+                &Route::Stage {
+                    stage: stage_id,
+                    step: Some(t.step.clone()),
+                },
+                &current,
+            )
+        }
     }
 
     fn urge(&mut self, task: Uuid, actor: &str) -> R {
@@ -2025,6 +2368,8 @@ impl Tx<'_> {
                 org,
                 due,
                 earliest: None,
+                added_by: None,
+                then: Vec::new(),
             };
             self.create_task(step, entry, new)?;
         }

@@ -299,6 +299,12 @@ enum Pick {
         hours: u32,
     },
     Cancel,
+    /// 转办, 委派, 加签 before/after, 减签, 撤回, 催办 on a task.
+    Manage {
+        task: usize,
+        op: usize,
+        person: usize,
+    },
 }
 
 fn pick() -> impl Strategy<Value = Pick> {
@@ -310,7 +316,8 @@ fn pick() -> impl Strategy<Value = Pick> {
         1 => any::<bool>().prop_map(|vote| Pick::Close { vote }),
         3 => (any::<usize>(), prop::bool::weighted(0.1)).prop_map(|(timer, bogus)| Pick::Fire { timer, bogus }),
         3 => (1u32..24 * 40).prop_map(|hours| Pick::Advance { hours }),
-        1 => Just(Pick::Cancel),
+                1 => Just(Pick::Cancel),
+        4 => (any::<usize>(), 0usize..7, 0usize..4).prop_map(|(task, op, person)| Pick::Manage { task, op, person }),
     ]
 }
 
@@ -401,6 +408,49 @@ fn to_command(state: &InstanceState, p: &Pick) -> Option<Command> {
             }
         }
         Pick::Advance { .. } => return None,
+        Pick::Manage { task, op, person } => {
+            let tasks: Vec<_> = state.tasks.iter().collect();
+            let (id, t) = tasks[nth(*task, tasks.len())?];
+            let people = ["b.c1", "b.c2", "b.m1", "b.secretary"];
+            let other = people[*person].to_string();
+            let actor = t.assignee.clone();
+            match op {
+                0 => Command::Transfer {
+                    task: *id,
+                    actor,
+                    to: other,
+                    comment: None,
+                },
+                1 => Command::Delegate {
+                    task: *id,
+                    actor,
+                    to: other,
+                    comment: None,
+                },
+                2 => Command::AddSigner {
+                    task: *id,
+                    actor,
+                    signer: other,
+                    before: true,
+                },
+                3 => Command::AddSigner {
+                    task: *id,
+                    actor,
+                    signer: other,
+                    before: false,
+                },
+                4 => Command::RemoveSigner {
+                    task: *id,
+                    actor,
+                    signer: other,
+                },
+                5 => Command::Withdraw { task: *id, actor },
+                _ => Command::Urge {
+                    task: *id,
+                    actor: "b.organization_member".into(),
+                },
+            }
+        }
         Pick::Cancel => Command::Cancel {
             actor: "b.secretary".into(),
             reason: "测试".into(),
@@ -459,7 +509,7 @@ proptest! {
                         let is_ballot_or_fire = matches!(cmd, Command::FireTimer { .. });
                         prop_assert!(only_timer_noop || !is_ballot_or_fire, "second {:?} produced {} events", cmd, again.events.len());
                         prop_assert!(
-                            !matches!(cmd, Command::Complete { .. } | Command::CastBallot { .. } | Command::SubmitRating { .. } | Command::Cancel { .. }),
+                            !matches!(cmd, Command::Complete { .. } | Command::CastBallot { .. } | Command::SubmitRating { .. } | Command::Cancel { .. } | Command::Withdraw { .. } | Command::Urge { .. }),
                             "a repeated decision was accepted: {:?}", cmd
                         );
                     }

@@ -175,6 +175,21 @@ pub struct TaskState {
     /// When it was last urged (催办).
     #[serde(default)]
     pub urged_at: Option<DateTime<Utc>>,
+    /// The owner who delegated it (委派); the task returns to them.
+    #[serde(default)]
+    pub delegated_by: Option<String>,
+    /// Who added this signer (加签), if it was added.
+    #[serde(default)]
+    pub added_by: Option<String>,
+    /// A signer added before this task's assignee, who must approve first.
+    #[serde(default)]
+    pub blocked_by: Option<Uuid>,
+    /// Signers added after this task's assignee, in order.
+    #[serde(default)]
+    pub then: Vec<String>,
+    /// The event number of its decision.
+    #[serde(default)]
+    pub decided_seq: Option<u64>,
 }
 
 /// Why a timer was armed.
@@ -326,6 +341,60 @@ pub enum Event {
         to: String,
         /// Why.
         comment: Option<String>,
+    },
+    /// A task was delegated (委派): the delegate gives an opinion and the
+    /// task returns to its owner.
+    TaskDelegated {
+        /// Task id.
+        task: Uuid,
+        /// The owner.
+        from: String,
+        /// The delegate.
+        to: String,
+        /// Why.
+        comment: Option<String>,
+    },
+    /// A delegate gave their opinion; the task is back with its owner.
+    DelegationResolved {
+        /// Task id.
+        task: Uuid,
+        /// The delegate.
+        by: String,
+        /// The outcome the delegate recommends.
+        opinion: String,
+        /// Form values the delegate filled.
+        form: Values,
+        /// The delegate's comment.
+        comment: Option<String>,
+    },
+    /// A signer was added (加签) before or after a task's assignee.
+    SignerAdded {
+        /// The task the signer was added to.
+        task: Uuid,
+        /// Who added them.
+        by: String,
+        /// The added signer.
+        signer: String,
+        /// `before` or `after`.
+        position: String,
+        /// The added signer's task (for `before`).
+        signer_task: Option<Uuid>,
+    },
+    /// An added signer was removed (减签).
+    SignerRemoved {
+        /// The task the signer had been added to.
+        task: Uuid,
+        /// Who removed them.
+        by: String,
+        /// The removed signer.
+        signer: String,
+    },
+    /// A decision was withdrawn (撤回) before anyone acted after it.
+    Withdrawn {
+        /// The task whose decision was withdrawn.
+        task: Uuid,
+        /// Who withdrew.
+        by: String,
     },
     /// A comment was added to a task.
     Commented {
@@ -586,6 +655,12 @@ pub struct InstanceState {
     pub last_hash: String,
     /// Tasks created so far (for task ids).
     pub task_count: u64,
+    /// The event number of the latest decision by a person.
+    #[serde(default)]
+    pub last_decision_seq: u64,
+    /// Whether anyone but the initiator decided a task.
+    #[serde(default)]
+    pub acted_by_others: bool,
 }
 
 impl InstanceState {
@@ -610,6 +685,14 @@ impl InstanceState {
     /// The id the next task will get.
     pub fn next_task_id(&self) -> Uuid {
         Uuid::new_v5(&self.id, format!("task-{}", self.task_count + 1).as_bytes())
+    }
+
+    fn unblock(&mut self, done: Uuid) {
+        for t in self.tasks.values_mut() {
+            if t.blocked_by == Some(done) {
+                t.blocked_by = None;
+            }
+        }
     }
 
     /// Open tasks of a step.
@@ -693,9 +776,18 @@ impl InstanceState {
                 task,
                 outcome,
                 form,
+                actor,
                 ..
             } => {
+                self.unblock(*task);
+                if actor != "system" {
+                    self.last_decision_seq = rec.seq;
+                    if actor != &self.initiator {
+                        self.acted_by_others = true;
+                    }
+                }
                 if let Some(t) = self.tasks.get_mut(task) {
+                    t.decided_seq = Some(rec.seq);
                     t.status = TaskStatus::Done(outcome.clone());
                     if let Some(s) = self.steps.get_mut(&t.step)
                         && t.kind == TaskKind::Work
@@ -720,8 +812,57 @@ impl InstanceState {
                     t.urged_at = Some(at);
                 }
             }
+            Event::TaskDelegated { task, from, to, .. } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.delegated_by = Some(from.clone());
+                    t.assignee = to.clone();
+                }
+            }
+            Event::DelegationResolved { task, .. } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    if let Some(owner) = t.delegated_by.take() {
+                        t.assignee = owner;
+                    }
+                }
+            }
+            Event::SignerAdded {
+                task,
+                signer,
+                position,
+                signer_task,
+                ..
+            } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    if position == "after" {
+                        t.then.push(signer.clone());
+                    } else {
+                        t.blocked_by = *signer_task;
+                    }
+                }
+            }
+            Event::SignerRemoved { task, signer, .. } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.then.retain(|p| p != signer);
+                }
+            }
+            Event::Withdrawn { task, .. } => {
+                if let Some(t) = self.tasks.get(task).cloned()
+                    && let Some(s) = self.steps.get_mut(&t.step)
+                    && s.entry == t.entry
+                    && s.status == StepStatus::Active
+                {
+                    s.approvers = s.approvers.saturating_sub(1);
+                    if t.status == TaskStatus::Done("approve".into()) {
+                        s.approvals = s.approvals.saturating_sub(1);
+                    }
+                }
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.status = TaskStatus::Cancelled;
+                }
+            }
             Event::Commented { .. } | Event::CopiedTo { .. } => {}
             Event::TaskCancelled { task } => {
+                self.unblock(*task);
                 if let Some(t) = self.tasks.get_mut(task) {
                     t.status = TaskStatus::Cancelled;
                 }
@@ -731,6 +872,7 @@ impl InstanceState {
                 voter,
                 ballot,
             } => {
+                self.last_decision_seq = rec.seq;
                 if let Some(s) = self.steps.get_mut(step) {
                     s.ballots.insert(voter.clone(), ballot.clone());
                 }

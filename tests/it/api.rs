@@ -1164,3 +1164,274 @@ async fn democratic_appraisal_rates_through_the_api_with_the_one_third_cap() {
         .await;
     assert_eq!(view.body["end_state"], "completed", "{}", view.body);
 }
+
+async fn pending_in(s: &mut Server, who: &str, workflow: &str) -> Vec<Value> {
+    s.inbox(who)
+        .await
+        .into_iter()
+        .filter(|t| t["workflow"] == workflow)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegate_add_and_remove_signers() {
+    let mut s = Server::start(Server::t0()).await;
+    let act = |task: &Value| format!("/api/v1/tasks/{}/actions", task["id"].as_str().unwrap());
+
+    // 委派: the delegate's approval is an opinion; the task comes back.
+    let (instance, approve) = leave_request(&mut s).await;
+    let task = json!({ "id": approve });
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&task),
+            json!({ "action": "delegate", "to": "zb1-member-1", "comment": "请先提出意见" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["task"]["assignees"], json!(["zb1-member-1"]));
+    let r = s
+        .post(
+            "zb1-member-1",
+            &act(&task),
+            json!({ "action": "transfer", "to": "zb1-member-2" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "a delegate cannot pass it on: {}", r.body);
+    let r = s
+        .post(
+            "zb1-member-1",
+            &act(&task),
+            json!({ "action": "approve", "comment": "建议同意" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["task"]["status"], "pending", "back with the owner");
+    assert_eq!(r.body["task"]["assignees"], json!(["zb1-secretary"]));
+    // 后加签: the 机关党委书记 must approve too.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&task),
+            json!({ "action": "add_signer", "to": "jiguan-secretary", "position": "after" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&task),
+            json!({ "action": "approve", "comment": "同意" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["instance"]["status"], "running",
+        "the added signer still has to approve"
+    );
+    let next = pending_in(&mut s, "jiguan-secretary", "leave-request").await;
+    assert_eq!(next.len(), 1);
+    let r = s
+        .post(
+            "jiguan-secretary",
+            &act(&next[0]),
+            json!({ "action": "approve" }),
+        )
+        .await;
+    assert_eq!(r.body["instance"]["end_state"], "approved", "{}", r.body);
+    let h = s
+        .get(
+            "zb1-organizer",
+            &format!("/api/v1/instances/{instance}/history"),
+        )
+        .await;
+    let resolved = h.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "delegation_resolved")
+        .unwrap()
+        .clone();
+    assert_eq!(resolved["data"]["opinion"], "approve");
+    assert_eq!(resolved["data"]["comment"], "建议同意");
+
+    // 前加签: the added signer approves first; 减签 removes one who has not.
+    let (_, approve) = leave_request(&mut s).await;
+    let task = json!({ "id": approve });
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&task),
+            json!({ "action": "add_signer", "to": "zb1-member-2", "position": "before" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post("zb1-secretary", &act(&task), json!({ "action": "approve" }))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.body["type"], "urn:stageflow:problem:waiting-for-signer");
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&task),
+            json!({ "action": "remove_signer", "to": "zb1-member-2" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        pending_in(&mut s, "zb1-member-2", "leave-request")
+            .await
+            .is_empty()
+    );
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&task),
+            json!({ "action": "add_signer", "to": "zb1-organizer", "position": "before" }),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let added = pending_in(&mut s, "zb1-organizer", "leave-request").await;
+    let r = s
+        .post(
+            "zb1-organizer",
+            &act(&added[0]),
+            json!({ "action": "approve", "comment": "同意，请书记审批" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["instance"]["status"], "running");
+    let r = s
+        .post("zb1-secretary", &act(&task), json!({ "action": "approve" }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["instance"]["end_state"], "approved");
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&task),
+            json!({ "action": "add_signer", "to": "zb1-member-3", "position": "sideways" }),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdraw_until_someone_acts_after() {
+    let mut s = Server::start(Server::t0()).await;
+    let act = |task: &Value| format!("/api/v1/tasks/{}/actions", task["id"].as_str().unwrap());
+    publish(&mut s, "zb1-secretary", "two-approvals.yaml").await;
+    let r = s
+        .post(
+            "zb1-organizer",
+            "/api/v1/instances",
+            json!({ "definition": "two-approvals", "org": "zb1" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let instance = r.body["id"].as_str().unwrap().to_string();
+    let first = pending_in(&mut s, "zb1-secretary", "two-approvals").await[0].clone();
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&first),
+            json!({ "action": "approve" }),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        pending_in(&mut s, "jiguan-secretary", "two-approvals")
+            .await
+            .len(),
+        1
+    );
+    // 撤回 before the 党委 acted: the branch decides again, the 党委 task goes.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&first),
+            json!({ "action": "withdraw" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        pending_in(&mut s, "jiguan-secretary", "two-approvals")
+            .await
+            .is_empty()
+    );
+    let again = pending_in(&mut s, "zb1-secretary", "two-approvals").await;
+    assert_eq!(again.len(), 1);
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&again[0]),
+            json!({ "action": "approve" }),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let second = pending_in(&mut s, "jiguan-secretary", "two-approvals").await[0].clone();
+    let r = s
+        .post(
+            "jiguan-secretary",
+            &act(&second),
+            json!({ "action": "return", "to": "first", "comment": "请补充材料" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Too late: the 党委 has acted since.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act(&again[0]),
+            json!({ "action": "withdraw" }),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.body["type"], "urn:stageflow:problem:too-late");
+    // Someone else's decision cannot be withdrawn.
+    let r = s
+        .post(
+            "zb1-organizer",
+            &act(&second),
+            json!({ "action": "withdraw" }),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    // The initiator withdraws a whole instance before anyone acted…
+    let r = s
+        .post(
+            "zb1-organizer",
+            "/api/v1/instances",
+            json!({ "definition": "two-approvals", "org": "zb1" }),
+        )
+        .await;
+    let fresh = r.body["id"].as_str().unwrap().to_string();
+    let r = s
+        .post(
+            "zb1-secretary",
+            &format!("/api/v1/instances/{fresh}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "only the initiator: {}", r.body);
+    let r = s
+        .post(
+            "zb1-organizer",
+            &format!("/api/v1/instances/{fresh}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "cancelled");
+    // …but not once someone else has.
+    let r = s
+        .post(
+            "zb1-organizer",
+            &format!("/api/v1/instances/{instance}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+}

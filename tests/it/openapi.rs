@@ -21,6 +21,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/instances/{id}"),
     ("get", "/api/v1/instances/{id}/history"),
     ("post", "/api/v1/instances/{id}/cancel"),
+    ("post", "/api/v1/instances/{id}/withdraw"),
     ("post", "/api/v1/instances/{id}/steps/{step}/close"),
     ("get", "/api/v1/tasks"),
     ("get", "/api/v1/tasks/{id}"),

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/instances/{id}", get(get_one))
         .route("/api/v1/instances/{id}/history", get(history))
         .route("/api/v1/instances/{id}/cancel", post(cancel))
+        .route("/api/v1/instances/{id}/withdraw", post(withdraw))
 }
 
 /// Starting an instance.
@@ -215,6 +216,34 @@ pub async fn cancel(
             &Command::Cancel {
                 actor: caller.person.clone(),
                 reason: body.reason,
+            },
+            state.clock.now(),
+        )
+        .await?;
+    let def = state
+        .runtime
+        .definition(&t.state.definition, Some(t.state.version))
+        .await?;
+    Ok(Json(instance_view(&def, &t.state)))
+}
+
+/// 撤回 by the initiator: ends the instance, as long as nobody else has
+/// acted on it yet.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/withdraw", tag = "instances", params(("id" = Uuid, Path)),
+    responses((status = 200, body = InstanceView), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<InstanceView>> {
+    let instance = load(&state, id).await?;
+    require_visible(&state, &caller, &instance).await?;
+    let t = state
+        .runtime
+        .execute(
+            id,
+            &Command::WithdrawInstance {
+                actor: caller.person.clone(),
             },
             state.clock.now(),
         )

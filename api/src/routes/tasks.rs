@@ -188,6 +188,14 @@ pub enum Action {
     Vote,
     /// Submit ratings (`ratings`: ratee → grade id, or item → score).
     Rate,
+    /// 委派 to the person in `to`: they give an opinion, the task comes back.
+    Delegate,
+    /// 加签: add the person in `to`, `position` `before` (approves first) or `after` (also approves).
+    AddSigner,
+    /// 减签: remove the signer in `to` you added, who has not decided.
+    RemoveSigner,
+    /// 撤回 your decision on this task, before anyone acted after it.
+    Withdraw,
 }
 
 /// An action on a task.
@@ -214,6 +222,8 @@ pub struct ActionRequest {
     /// For `vote`: a written opinion by an absent voter (counts as cast, not present).
     #[serde(default)]
     pub written: bool,
+    /// For `add_signer`: `before` or `after` (default `after`).
+    pub position: Option<String>,
     /// For `rate`: ratee → grade id or `{item: score}`.
     #[schema(value_type = Object)]
     pub ratings: Option<BTreeMap<String, serde_json::Value>>,
@@ -386,6 +396,39 @@ async fn act_inner(
             voter: me.clone(),
             choice: need(&req.choice, "choice", "vote")?.to_string(),
             written: req.written,
+        },
+        Action::Delegate => Command::Delegate {
+            task: id,
+            actor: me.clone(),
+            to: need(&req.to, "to", "delegate")?.to_string(),
+            comment: req.comment.clone(),
+        },
+        Action::AddSigner => {
+            let before = match req.position.as_deref().unwrap_or("after") {
+                "before" => true,
+                "after" => false,
+                other => {
+                    return Err(ApiError::unprocessable(
+                        "invalid-body",
+                        format!("position '{other}' is not `before` or `after`"),
+                    ));
+                }
+            };
+            Command::AddSigner {
+                task: id,
+                actor: me.clone(),
+                signer: need(&req.to, "to", "add_signer")?.to_string(),
+                before,
+            }
+        }
+        Action::RemoveSigner => Command::RemoveSigner {
+            task: id,
+            actor: me.clone(),
+            signer: need(&req.to, "to", "remove_signer")?.to_string(),
+        },
+        Action::Withdraw => Command::Withdraw {
+            task: id,
+            actor: me.clone(),
         },
         Action::Rate => {
             let ratings = req

@@ -819,10 +819,10 @@ impl InstanceState {
                 }
             }
             Event::DelegationResolved { task, .. } => {
-                if let Some(t) = self.tasks.get_mut(task) {
-                    if let Some(owner) = t.delegated_by.take() {
-                        t.assignee = owner;
-                    }
+                if let Some(t) = self.tasks.get_mut(task)
+                    && let Some(owner) = t.delegated_by.take()
+                {
+                    t.assignee = owner;
                 }
             }
             Event::SignerAdded {

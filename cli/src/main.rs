@@ -1,6 +1,7 @@
 //! `stageflow`: validate, schema, calendar and simulate.
 
 mod calendar_cmd;
+mod directory_cmd;
 mod serve_cmd;
 mod simulate_cmd;
 
@@ -39,6 +40,10 @@ enum Command {
     Simulate(simulate_cmd::SimulateArgs),
     /// Run the HTTP API over the database
     Serve(serve_cmd::ServeArgs),
+    /// Import organizations and people from UTF-8 CSV (all or nothing)
+    Import(directory_cmd::ImportArgs),
+    /// Export organizations and people as UTF-8 CSV
+    Export(directory_cmd::ExportArgs),
     /// Bearer tokens
     Token {
         #[command(subcommand)]
@@ -62,6 +67,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Token { command } => serve_cmd::token(command),
+        Command::Import(args) => directory_cmd::import(args),
+        Command::Export(args) => directory_cmd::export(args),
     };
     match result {
         Ok(code) => code,

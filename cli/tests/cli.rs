@@ -169,3 +169,96 @@ fn simulate_refuses_missing_inputs_clearly() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("input 'days' (天数) is required"), "{err}");
 }
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn import_is_all_or_nothing_and_names_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db").display().to_string();
+    // A bad file: nothing is written, every problem has its line.
+    let orgs = write(
+        dir.path(),
+        "orgs.csv",
+        "id,name,kind,parent,term_start,term_years\nzb1,第一党支部,党支部,jiguan,2024-06-01,3\njiguan,机关党委,党委,,,5\nzb1,重复,党支部,jiguan,,\nzb9,孤儿,党支部,nowhere,2024-13-01,\n",
+    );
+    let people = write(
+        dir.path(),
+        "people.csv",
+        "id,name,email,phone,birth_date,status,memberships\np1,张三,p1@example.org,,1990-01-01,正式党员,zb1:full_member;zb1:secretary\np2,李四,,,1990-02-30,党员,zb1\n",
+    );
+    let o = stageflow(&["import", &orgs, &people, "--db", &db]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    for want in [
+        "orgs.csv:4: id 'zb1' was already used on line 2",
+        "orgs.csv:5: term_start '2024-13-01' is not a date",
+        "orgs.csv:5: parent 'nowhere' is neither in this file nor in the database",
+        "people.csv:3: birth_date '1990-02-30' is not a date",
+        "people.csv:3: status '党员' is not one of",
+        "people.csv:3: membership 'zb1' must be written org:role",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let o = stageflow(&[
+        "export",
+        "--db",
+        &db,
+        "--out",
+        &dir.path().join("empty").display().to_string(),
+    ]);
+    assert!(
+        stdout(&o).contains("wrote 0 organizations"),
+        "{}",
+        stdout(&o)
+    );
+
+    // A good file, children before parents: imported in one go.
+    let orgs = write(
+        dir.path(),
+        "orgs.csv",
+        "id,name,kind,parent,term_start,term_years\nzb1,第一党支部,党支部,jiguan,2024-06-01,3\njiguan,机关党委,党委,,,5\n",
+    );
+    let people = write(
+        dir.path(),
+        "people.csv",
+        "id,name,email,phone,birth_date,status,memberships\np1,张三,p1@example.org,,1990-01-01,正式党员,zb1:full_member;zb1:secretary\n",
+    );
+    let o = stageflow(&["import", &orgs, &people, "--db", &db]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(stdout(&o).trim(), "imported 2 organizations and 1 people");
+    let out_dir = dir.path().join("out");
+    let o = stageflow(&[
+        "export",
+        "--db",
+        &db,
+        "--out",
+        &out_dir.display().to_string(),
+    ]);
+    assert!(o.status.success());
+    let exported = std::fs::read_to_string(out_dir.join("people.csv")).unwrap();
+    assert_eq!(
+        exported,
+        "id,name,email,phone,birth_date,status,memberships\np1,张三,p1@example.org,,1990-01-01,正式党员,zb1:full_member;zb1:secretary\n"
+    );
+    let exported = std::fs::read_to_string(out_dir.join("orgs.csv")).unwrap();
+    assert!(exported.starts_with("id,name,kind,parent,term_start,term_years\njiguan,机关党委,党委,,,5\nzb1,第一党支部,党支部,jiguan,2024-06-01,3\n"), "{exported}");
+    // Importing the same people again: refused, nothing changes.
+    let o = stageflow(&["import", &orgs, &people, "--db", &db]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("already exists"));
+    // A token for an imported person, alone on stdout.
+    let o = stageflow(&["token", "create", "--db", &db, "--person", "p1"]);
+    assert!(o.status.success());
+    let token = stdout(&o);
+    assert!(
+        token.starts_with("sf_") && token.trim().len() == 67 && token.lines().count() == 1,
+        "{token:?}"
+    );
+    let o = stageflow(&["token", "create", "--db", &db, "--person", "nobody"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -297,6 +297,14 @@ pub trait Store: Send + Sync {
         kind: Option<&str>,
         role: &str,
     ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Imports organizations (parents before children) and people in one
+    /// transaction: all or nothing. Returns how many of each were written.
+    async fn import_directory(
+        &self,
+        orgs: &[NewOrg],
+        people: &[NewPerson],
+        now: DateTime<Utc>,
+    ) -> Result<(usize, usize), StoreError>;
     /// Stores a token hash for a person.
     async fn put_token(
         &self,

@@ -815,6 +815,99 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn import_directory(
+        &self,
+        orgs: &[NewOrg],
+        people: &[NewPerson],
+        now: DateTime<Utc>,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for org in orgs {
+            let id = org.id.clone().ok_or_else(|| {
+                StoreError::Invalid("an imported organization needs an id".into())
+            })?;
+            let path = match &org.parent {
+                Some(p) => {
+                    let parent: Option<String> =
+                        sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
+                            .bind(p)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let parent = parent.ok_or_else(|| {
+                        StoreError::NotFound(format!(
+                            "organization '{id}': parent '{p}' does not exist"
+                        ))
+                    })?;
+                    format!("{parent}{id}/")
+                }
+                None => format!("/{id}/"),
+            };
+            let r = sqlx::query("INSERT INTO orgs (id, name, kind, parent, path, term_start, term_years, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(&id)
+                .bind(&org.name)
+                .bind(&org.kind)
+                .bind(&org.parent)
+                .bind(&path)
+                .bind(&org.term_start)
+                .bind(org.term_years.map(i64::from))
+                .bind(to_micros(now))
+                .execute(&mut *tx)
+                .await;
+            if let Err(sqlx::Error::Database(e)) = &r
+                && e.is_unique_violation()
+            {
+                return Err(StoreError::Invalid(format!(
+                    "organization '{id}' already exists"
+                )));
+            }
+            r?;
+        }
+        for p in people {
+            let id =
+                p.id.clone()
+                    .ok_or_else(|| StoreError::Invalid("an imported person needs an id".into()))?;
+            let r = sqlx::query("INSERT INTO people (id, name, email, phone, birth_date, status, key_dates, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(&id)
+                .bind(&p.name)
+                .bind(&p.email)
+                .bind(&p.phone)
+                .bind(&p.birth_date)
+                .bind(p.status.clone().unwrap_or_else(|| "群众".into()))
+                .bind(serde_json::to_string(&p.key_dates).map_err(corrupt)?)
+                .bind(to_micros(now))
+                .execute(&mut *tx)
+                .await;
+            if let Err(sqlx::Error::Database(e)) = &r
+                && e.is_unique_violation()
+            {
+                return Err(StoreError::Invalid(format!("person '{id}' already exists")));
+            }
+            r?;
+            for m in &p.memberships {
+                let exists: Option<String> = sqlx::query_scalar("SELECT id FROM orgs WHERE id = ?")
+                    .bind(&m.org)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound(format!(
+                        "person '{id}': organization '{}' does not exist",
+                        m.org
+                    )));
+                }
+                sqlx::query(
+                    "INSERT OR IGNORE INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)",
+                )
+                .bind(&id)
+                .bind(&m.org)
+                .bind(&m.role)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok((orgs.len(), people.len()))
+    }
+
     async fn put_token(
         &self,
         hash: &str,

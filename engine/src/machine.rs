@@ -160,6 +160,21 @@ pub enum Command {
         /// Who decided it.
         actor: String,
     },
+    /// A file was uploaded for a task (its hash goes into the history).
+    AttachFile {
+        /// The task.
+        task: Uuid,
+        /// Who uploaded (the task's assignee).
+        actor: String,
+        /// File id.
+        file: Uuid,
+        /// File name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+        /// SHA-256, hex.
+        sha256: String,
+    },
     /// 撤回 by the initiator: end the instance before anyone else acted.
     WithdrawInstance {
         /// The initiator.
@@ -555,6 +570,30 @@ impl Tx<'_> {
                 signer,
             } => self.remove_signer(*task, actor, signer),
             Command::Withdraw { task, actor } => self.withdraw(*task, actor),
+            Command::AttachFile {
+                task,
+                actor,
+                file,
+                name,
+                size,
+                sha256,
+            } => {
+                let t = self.open_task(*task)?;
+                if &t.assignee != actor {
+                    return Err(Rejection::NotAnAssignee(format!(
+                        "task is assigned to {}",
+                        t.assignee
+                    )));
+                }
+                self.emit(Event::FileAttached {
+                    task: *task,
+                    by: actor.clone(),
+                    file: *file,
+                    name: name.clone(),
+                    size: *size,
+                    sha256: sha256.clone(),
+                })
+            }
             Command::WithdrawInstance { actor } => {
                 if actor != &self.state.initiator {
                     return Err(Rejection::NotAnAssignee(format!(

@@ -396,6 +396,21 @@ pub enum Event {
         /// Who withdrew.
         by: String,
     },
+    /// A file was attached to a task.
+    FileAttached {
+        /// Task id.
+        task: Uuid,
+        /// Who uploaded it.
+        by: String,
+        /// File id.
+        file: Uuid,
+        /// File name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+        /// SHA-256, hex.
+        sha256: String,
+    },
     /// A comment was added to a task.
     Commented {
         /// Task id.
@@ -860,7 +875,7 @@ impl InstanceState {
                     t.status = TaskStatus::Cancelled;
                 }
             }
-            Event::Commented { .. } | Event::CopiedTo { .. } => {}
+            Event::Commented { .. } | Event::CopiedTo { .. } | Event::FileAttached { .. } => {}
             Event::TaskCancelled { task } => {
                 self.unblock(*task);
                 if let Some(t) = self.tasks.get_mut(task) {

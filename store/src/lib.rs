@@ -206,6 +206,27 @@ pub struct NewPerson {
     pub memberships: Vec<Membership>,
 }
 
+/// A stored file's description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    /// Id.
+    pub id: Uuid,
+    /// Instance.
+    pub instance: Uuid,
+    /// Task it was uploaded for.
+    pub task: Uuid,
+    /// File name as uploaded.
+    pub name: String,
+    /// Media type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Who uploaded it.
+    pub uploaded_by: String,
+}
+
 /// A stored response to an idempotent request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedResponse {
@@ -305,6 +326,19 @@ pub trait Store: Send + Sync {
         people: &[NewPerson],
         now: DateTime<Utc>,
     ) -> Result<(usize, usize), StoreError>;
+    /// Stores a file.
+    async fn put_file(
+        &self,
+        meta: &FileMeta,
+        content: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// A file's description and content.
+    async fn file(&self, id: Uuid) -> Result<Option<(FileMeta, Vec<u8>)>, StoreError>;
+    /// A file's description, without its content.
+    async fn file_meta(&self, id: Uuid) -> Result<Option<FileMeta>, StoreError>;
+    /// The files of an instance, oldest first.
+    async fn instance_files(&self, instance: Uuid) -> Result<Vec<FileMeta>, StoreError>;
     /// Stores a token hash for a person.
     async fn put_token(
         &self,

@@ -13,8 +13,9 @@ use stageflow_engine::state::{InstanceState, Mail, RecordedEvent, Status, TaskSt
 use uuid::Uuid;
 
 use crate::{
-    DefinitionSummary, DueTimer, InboxQuery, Membership, NewOrg, NewPerson, Org, OutboxMail,
-    Person, SavedResponse, Store, StoreError, StoredDefinition, TaskRow, from_micros, to_micros,
+    DefinitionSummary, DueTimer, FileMeta, InboxQuery, Membership, NewOrg, NewPerson, Org,
+    OutboxMail, Person, SavedResponse, Store, StoreError, StoredDefinition, TaskRow, from_micros,
+    to_micros,
 };
 
 /// How to open a SQLite database.
@@ -908,6 +909,53 @@ impl Store for SqliteStore {
         Ok((orgs.len(), people.len()))
     }
 
+    async fn put_file(
+        &self,
+        meta: &FileMeta,
+        content: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO files (id, instance_id, task_id, name, content_type, size, sha256, content, uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(meta.id.to_string())
+            .bind(meta.instance.to_string())
+            .bind(meta.task.to_string())
+            .bind(&meta.name)
+            .bind(&meta.content_type)
+            .bind(i64::try_from(meta.size).map_err(corrupt)?)
+            .bind(&meta.sha256)
+            .bind(content)
+            .bind(&meta.uploaded_by)
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn file(&self, id: Uuid) -> Result<Option<(FileMeta, Vec<u8>)>, StoreError> {
+        let row = sqlx::query("SELECT id, instance_id, task_id, name, content_type, size, sha256, uploaded_by, content FROM files WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((file_row(&r)?, r.try_get::<Vec<u8>, _>("content")?)))
+            .transpose()
+    }
+
+    async fn file_meta(&self, id: Uuid) -> Result<Option<FileMeta>, StoreError> {
+        let row = sqlx::query("SELECT id, instance_id, task_id, name, content_type, size, sha256, uploaded_by FROM files WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(file_row).transpose()
+    }
+
+    async fn instance_files(&self, instance: Uuid) -> Result<Vec<FileMeta>, StoreError> {
+        let rows = sqlx::query("SELECT id, instance_id, task_id, name, content_type, size, sha256, uploaded_by FROM files WHERE instance_id = ? ORDER BY created_at, id")
+            .bind(instance.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(file_row).collect()
+    }
+
     async fn put_token(
         &self,
         hash: &str,
@@ -992,5 +1040,18 @@ fn person_row(r: &sqlx::sqlite::SqliteRow) -> Result<Person, StoreError> {
         status: r.try_get("status")?,
         key_dates: serde_json::from_str(&r.try_get::<String, _>("key_dates")?).map_err(corrupt)?,
         memberships: Vec::new(),
+    })
+}
+
+fn file_row(r: &sqlx::sqlite::SqliteRow) -> Result<FileMeta, StoreError> {
+    Ok(FileMeta {
+        id: parse_uuid(&r.try_get::<String, _>("id")?)?,
+        instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+        task: parse_uuid(&r.try_get::<String, _>("task_id")?)?,
+        name: r.try_get("name")?,
+        content_type: r.try_get("content_type")?,
+        size: u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?,
+        sha256: r.try_get("sha256")?,
+        uploaded_by: r.try_get("uploaded_by")?,
     })
 }

@@ -42,7 +42,7 @@ fn fill_form(task: &Value, today: NaiveDate) -> Value {
                 "integer" | "number" => json!(1),
                 "boolean" => json!(false),
                 "choice" => f["options"][0].clone(),
-                "file" => json!("scan-0001.pdf"),
+                "file" => json!("not-uploaded"),
                 "person" => json!("zb1-member-1"),
                 _ => json!("已完成（测试）"),
             }
@@ -52,9 +52,46 @@ fn fill_form(task: &Value, today: NaiveDate) -> Value {
     Value::Object(form)
 }
 
+/// Uploads a small scan for each `file` field of a task; returns field → file id.
+async fn upload_scans(
+    server: &mut Server,
+    who: &str,
+    task: &Value,
+) -> serde_json::Map<String, Value> {
+    let mut ids = serde_json::Map::new();
+    let id = task["id"].as_str().unwrap();
+    for f in task["form"].as_array().cloned().unwrap_or_default() {
+        if f["type"] == "file" {
+            let token = server.token(who).await;
+            let form = reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(format!("{}（扫描件）", f["label"]).into_bytes())
+                    .file_name("scan.pdf"),
+            );
+            let r = server
+                .raw(
+                    server
+                        .client
+                        .post(format!("{}/api/v1/tasks/{id}/files", server.base))
+                        .bearer_auth(token)
+                        .multipart(form),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            ids.insert(f["id"].as_str().unwrap().to_string(), r.body["id"].clone());
+        }
+    }
+    ids
+}
+
 async fn act_on(server: &mut Server, who: &str, task: &Value, today: NaiveDate) -> u16 {
     let id = task["id"].as_str().unwrap();
     let path = format!("/api/v1/tasks/{id}/actions");
+    let files = upload_scans(server, who, task).await;
+    let mut form = fill_form(task, today);
+    for (k, v) in files {
+        form[k] = v;
+    }
     let body = match task["kind"].as_str().unwrap() {
         "ballot" => json!({ "action": "vote", "choice": task["choices"][0] }),
         _ => {
@@ -65,9 +102,9 @@ async fn act_on(server: &mut Server, who: &str, task: &Value, today: NaiveDate) 
                 .map(|o| o["id"].as_str().unwrap())
                 .collect();
             if outcomes.contains(&"approve") {
-                json!({ "action": "approve", "comment": "同意", "form": fill_form(task, today) })
+                json!({ "action": "approve", "comment": "同意", "form": form })
             } else {
-                json!({ "action": "complete", "outcome": outcomes[0], "comment": "已办理", "form": fill_form(task, today) })
+                json!({ "action": "complete", "outcome": outcomes[0], "comment": "已办理", "form": form })
             }
         }
     };
@@ -1434,4 +1471,124 @@ async fn withdraw_until_someone_acts_after() {
         )
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_uploaded_for_a_task_hashed_in_the_history_and_downloadable() {
+    let mut s = Server::start(Server::t0()).await;
+    let task = s.inbox("applicant-1").await[0].clone();
+    let id = task["id"].as_str().unwrap().to_string();
+    let instance = task["instance"].as_str().unwrap().to_string();
+    let scan = "入党申请书（扫描件）".repeat(100).into_bytes();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&scan))
+    };
+    let upload = |s: &Server, token: String, bytes: Vec<u8>, part: &'static str| {
+        let form = reqwest::multipart::Form::new().part(
+            part,
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name("入党申请书.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+        s.client
+            .post(format!("{}/api/v1/tasks/{id}/files", s.base))
+            .bearer_auth(token)
+            .multipart(form)
+    };
+    let t = s.token("applicant-1").await;
+    let r = s.raw(upload(&s, t.clone(), scan.clone(), "file")).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["sha256"], sha.as_str());
+    assert_eq!(r.body["name"], "入党申请书.pdf");
+    let file = r.body["id"].as_str().unwrap().to_string();
+    // Strangers, empty or oversized files, a missing part: refused.
+    let other = s.token("zb2-secretary").await;
+    assert_eq!(
+        s.raw(upload(&s, other.clone(), scan.clone(), "file"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        s.raw(upload(&s, t.clone(), vec![0; 11 * 1024 * 1024], "file"))
+            .await
+            .status,
+        413
+    );
+    assert_eq!(
+        s.raw(upload(&s, t.clone(), scan.clone(), "attachment"))
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        s.raw(upload(&s, t.clone(), Vec::new(), "file"))
+            .await
+            .status,
+        422
+    );
+    // A file field must name an uploaded file.
+    let r = s
+        .post("applicant-1", &format!("/api/v1/tasks/{id}/actions"), json!({ "action": "complete", "form": { "applied_on": "2026-03-02", "application_letter": "申请书.pdf" } }))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("upload it first"),
+        "{}",
+        r.body
+    );
+    // The form refers to the file; the history holds its hash.
+    let r = s
+        .post("applicant-1", &format!("/api/v1/tasks/{id}/actions"), json!({ "action": "complete", "form": { "applied_on": "2026-03-02", "application_letter": file } }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let h = s
+        .get(
+            "applicant-1",
+            &format!("/api/v1/instances/{instance}/history"),
+        )
+        .await;
+    let attached = h.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "file_attached")
+        .unwrap()
+        .clone();
+    assert_eq!(attached["data"]["sha256"], sha.as_str());
+    assert_eq!(h.body["verified"], true);
+    // Download: the same bytes for those who may see the instance.
+    let resp = s
+        .client
+        .get(format!("{}/api/v1/files/{file}", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["x-content-sha256"].to_str().unwrap(), sha);
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), scan);
+    let resp = s
+        .client
+        .get(format!("{}/api/v1/files/{file}", s.base))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    // 材料归档: every file of the instance.
+    let r = s
+        .get(
+            "zb1-organizer",
+            &format!("/api/v1/instances/{instance}/files"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["uploaded_by"], "applicant-1");
 }

@@ -26,6 +26,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tasks"),
     ("get", "/api/v1/tasks/{id}"),
     ("post", "/api/v1/tasks/{id}/actions"),
+    ("post", "/api/v1/tasks/{id}/files"),
+    ("get", "/api/v1/files/{id}"),
+    ("get", "/api/v1/instances/{id}/files"),
     ("get", "/api/v1/admin/clock"),
     ("post", "/api/v1/admin/clock"),
 ];
@@ -124,9 +127,22 @@ async fn the_document_lists_every_route_and_responses_match_it() {
     check(&doc, "post", "/api/v1/orgs", 201, &r.body);
     let r = s.post("zb1-secretary", "/api/v1/people", json!({ "name": "赵六", "email": "z6@example.org", "memberships": [{ "org": "zb1", "role": "full_member" }] })).await;
     check(&doc, "post", "/api/v1/people", 201, &r.body);
+    let t = s.token("applicant-1").await;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"scan".to_vec()).file_name("a.pdf"),
+    );
     let r = s
-        .post("applicant-1", &format!("/api/v1/tasks/{id}/actions"), json!({ "action": "complete", "form": { "applied_on": "2026-03-02", "application_letter": "a.pdf" } }))
+        .raw(
+            s.client
+                .post(format!("{}/api/v1/tasks/{id}/files", s.base))
+                .bearer_auth(t)
+                .multipart(form),
+        )
         .await;
+    check(&doc, "post", "/api/v1/tasks/{id}/files", 201, &r.body);
+    let file = r.body["id"].clone();
+    let r = s.post("applicant-1", &format!("/api/v1/tasks/{id}/actions"), json!({ "action": "complete", "form": { "applied_on": "2026-03-02", "application_letter": file } })).await;
     check(&doc, "post", "/api/v1/tasks/{id}/actions", 200, &r.body);
     // Problems too.
     let r = s

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod definitions;
+pub mod files;
 pub mod instances;
 pub mod orgs;
 pub mod people;
@@ -14,6 +15,7 @@ use crate::AppState;
 
 pub use admin as admin_paths;
 pub use definitions as definitions_paths;
+pub use files as files_paths;
 pub use instances as instances_paths;
 pub use orgs as orgs_paths;
 pub use people as people_paths;
@@ -35,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(people::routes())
         .merge(instances::routes())
         .merge(tasks::routes())
+        .merge(files::routes())
         .merge(admin::routes())
         .fallback(not_found)
 }

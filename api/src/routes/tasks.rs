@@ -339,6 +339,7 @@ async fn act_inner(
     req: ActionRequest,
 ) -> ApiResult<ActionResult> {
     let (instance, row) = task_and_instance(state, id).await?;
+    check_file_fields(state, &instance, &row.step, id, &req.form).await?;
     let me = caller.person.clone();
     let complete = |outcome: &str, return_to: Option<String>| Command::Complete {
         task: id,
@@ -536,4 +537,49 @@ pub async fn close_step(
         .execute(id, &command, state.clock.now())
         .await?;
     Ok(Json(instance_view(&def, &t.state)))
+}
+
+/// A `file` field must name a file uploaded for this instance.
+async fn check_file_fields(
+    state: &AppState,
+    instance: &stageflow_engine::state::InstanceState,
+    step: &str,
+    task: Uuid,
+    form: &Values,
+) -> ApiResult<()> {
+    let def = state
+        .runtime
+        .definition(&instance.definition, Some(instance.version))
+        .await?;
+    let Some((_, step)) = def.step(step) else {
+        return Ok(());
+    };
+    for field in step
+        .form
+        .iter()
+        .filter(|f| f.kind == stageflow_engine::model::FieldKind::File)
+    {
+        let Some(value) = form.get(&field.id) else {
+            continue;
+        };
+        let file = value.as_str().and_then(|v| Uuid::parse_str(v).ok());
+        let known = match file {
+            Some(f) => state
+                .store
+                .file_meta(f)
+                .await?
+                .is_some_and(|m| m.instance == instance.id),
+            None => false,
+        };
+        if !known {
+            return Err(ApiError::unprocessable(
+                "bad-form",
+                format!(
+                    "field '{}' ({}) must be the id of a file uploaded for this instance: upload it first with POST /api/v1/tasks/{task}/files",
+                    field.id, field.label
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

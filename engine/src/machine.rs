@@ -1362,6 +1362,12 @@ impl Tx<'_> {
             None => first_outcome(&step),
         };
         let forward = self.check_outcome(&step, &outcome)?;
+        if step.comment_required && comment.is_none_or(|c| c.trim().is_empty()) {
+            return Err(Rejection::BadForm(format!(
+                "step '{}' needs a comment (审批意见) with every decision",
+                step.id
+            )));
+        }
         if forward {
             if let Some(e) = task.earliest
                 && self.now() < self.clock.start_instant(e)

@@ -202,6 +202,9 @@ pub struct Step {
     pub checks: Vec<Check>,
     /// Values computed when the step completes (`var.NAME`).
     pub set: Vec<SetVar>,
+    /// Whether every decision needs a comment (审批意见).
+    #[serde(default)]
+    pub comment_required: bool,
 }
 
 /// A computed value stored on the instance.

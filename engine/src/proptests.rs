@@ -68,6 +68,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         form: vec![],
         checks: vec![],
         set: vec![],
+        comment_required: false,
     }
 }
 

@@ -414,7 +414,7 @@ fn next_action(
                 actor: task.assignee.clone(),
                 outcome: Some(outcome),
                 form,
-                comment: None,
+                comment: Some("（模拟）同意".into()),
                 return_to: None,
             }
         }

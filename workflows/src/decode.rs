@@ -1089,6 +1089,10 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             );
         }
     }
+    let comment_required = m
+        .get("comment_required")
+        .and_then(|n| cx.boolean(n, "comment_required"))
+        .unwrap_or(false);
     let kind = step_kind(cx, &m, &kind_name, &id)?;
     let required = m
         .get("required")
@@ -1114,6 +1118,7 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         form,
         checks,
         set,
+        comment_required,
     })
 }
 

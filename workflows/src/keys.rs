@@ -43,6 +43,7 @@ pub const STEP: &[&str] = &[
     "form",
     "checks",
     "set",
+    "comment_required",
 ];
 /// Step kinds.
 pub const STEP_KINDS: &[&str] = &[

@@ -145,6 +145,7 @@ pub fn objects() -> Vec<(&'static str, &'static [&'static str], Value)> {
         "form": { "type": "array", "items": field.clone() },
         "checks": { "type": "array", "items": check.clone() },
         "set": { "type": "object", "additionalProperties": set.clone() },
+        "comment_required": { "type": "boolean" },
     });
     let kind_props: Vec<(&str, &[&str], Value, Vec<&str>)> = vec![
         ("task", &[], json!({}), vec![]),

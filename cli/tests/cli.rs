@@ -262,3 +262,221 @@ fn import_is_all_or_nothing_and_names_bad_lines() {
     let o = stageflow(&["token", "create", "--db", &db, "--person", "nobody"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A minimal HTTP/1.1 client over a loopback socket (no client library in
+/// this crate): returns the status and the body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    http_with(
+        port,
+        method,
+        path,
+        token,
+        body.unwrap_or(""),
+        "application/json",
+    )
+}
+
+fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+    content_type: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if !body.is_empty() {
+        req.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Served {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+fn serve(db: &str, port: u16, demo: bool) -> Served {
+    use std::io::BufRead;
+    let mut args = vec![
+        "serve".to_string(),
+        "--db".into(),
+        db.into(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+    ];
+    if demo {
+        args.push("--demo".into());
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stageflow"))
+        .args(&args)
+        .current_dir(root())
+        .env_remove("STAGEFLOW_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    Served { child, lines }
+}
+
+impl Served {
+    /// Lines printed until the server says it listens.
+    fn ready(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("the server did not start");
+            let done = line.starts_with("stageflow listening on");
+            out.push(line);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+#[test]
+fn serve_demo_lets_a_newcomer_list_and_complete_a_task_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db").display().to_string();
+    let port = free_port();
+    let server = serve(&db, port, true);
+    let printed = server.ready();
+    let token_of = |person: &str| {
+        printed
+            .iter()
+            .find(|l| l.split_whitespace().any(|w| w == person))
+            .and_then(|l| l.split_whitespace().last())
+            .map(str::to_string)
+            .unwrap()
+    };
+    let applicant = token_of("applicant-1");
+    let secretary = token_of("zb1-secretary");
+    assert!(applicant.starts_with("sf_"));
+    let (status, body) = http(port, "GET", "/healthz", None, None);
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let (status, body) = http(
+        port,
+        "GET",
+        "/api/v1/tasks?assignee=me&status=pending",
+        Some(&applicant),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let inbox: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let task = inbox["tasks"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(inbox["tasks"][0]["step_name"], "1. 递交入党申请书");
+    // Upload the scanned 入党申请书 (multipart), then complete the task.
+    let boundary = "stageflow-test-boundary";
+    let multipart = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"application.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 入党申请书\r\n--{boundary}--\r\n"
+    );
+    let (status, body) = http_with(
+        port,
+        "POST",
+        &format!("/api/v1/tasks/{task}/files"),
+        Some(&applicant),
+        &multipart,
+        &format!("multipart/form-data; boundary={boundary}"),
+    );
+    assert_eq!(status, 201, "{body}");
+    let file: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let action = serde_json::json!({ "action": "complete", "form": { "applied_on": "2026-11-22", "application_letter": file["id"] } }).to_string();
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/api/v1/tasks/{task}/actions"),
+        Some(&applicant),
+        Some(&action),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(
+        port,
+        "GET",
+        "/api/v1/tasks?assignee=me",
+        Some(&secretary),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("2. 党组织派人谈话"),
+        "the talk is the secretary's now: {body}"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "graceful stop: {status:?}");
+    // Restarted on the same file: the data is all there.
+    let server = serve(&db, port, false);
+    server.ready();
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/api/v1/tasks/{task}"),
+        Some(&applicant),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("\"status\":\"done\""),
+        "the acknowledged action survived the restart: {body}"
+    );
+    let status = server.terminate();
+    assert!(status.success());
+}

@@ -898,6 +898,25 @@ async fn bad_input_gets_4xx_problems_never_500() {
                 .starts_with("urn:stageflow:problem:")
         );
     }
+    // Nobody holds the role: the start fails and says which role is empty where.
+    let r = s
+        .post(
+            "jiguan-secretary",
+            "/api/v1/orgs",
+            json!({ "id": "zb4", "name": "新建党支部", "kind": "党支部", "parent": "jiguan" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s
+        .post(
+            "jiguan-secretary",
+            "/api/v1/instances",
+            json!({ "definition": "democratic-appraisal", "org": "zb4" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["type"], "urn:stageflow:problem:empty-assignee");
+    assert_eq!(r.body["detail"], "nobody holds role 'secretary' in zb4");
     // A definition with mistakes: 422 with the same diagnostics as `validate`.
     let bad =
         std::fs::read_to_string(crate::root().join("tests/fixtures/bad/unknown-references.yaml"))

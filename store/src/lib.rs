@@ -155,6 +155,40 @@ pub struct NewOrg {
     pub term_years: Option<u32>,
 }
 
+/// Changes to an organization; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrgPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New kind.
+    pub kind: Option<String>,
+    /// New parent (moves the whole subtree).
+    pub parent: Option<String>,
+    /// New term start.
+    pub term_start: Option<String>,
+    /// New term length.
+    pub term_years: Option<u32>,
+}
+
+/// Changes to a person; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PersonPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New email.
+    pub email: Option<String>,
+    /// New phone.
+    pub phone: Option<String>,
+    /// New birth date.
+    pub birth_date: Option<String>,
+    /// New status.
+    pub status: Option<String>,
+    /// New key dates (replace all).
+    pub key_dates: Option<serde_json::Map<String, serde_json::Value>>,
+    /// New memberships (replace all).
+    pub memberships: Option<Vec<Membership>>,
+}
+
 /// A role a person holds in an organization.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Membership {
@@ -286,6 +320,14 @@ pub trait Store: Send + Sync {
 
     /// Creates an organization under an existing parent.
     async fn create_org(&self, org: &NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError>;
+    /// Changes an organization; a new parent moves its subtree.
+    async fn update_org(&self, id: &str, patch: &OrgPatch) -> Result<Org, StoreError>;
+    /// Deletes an organization with no sub-organizations, members or instances.
+    async fn delete_org(&self, id: &str) -> Result<(), StoreError>;
+    /// Changes a person.
+    async fn update_person(&self, id: &str, patch: &PersonPatch) -> Result<Person, StoreError>;
+    /// Deletes a person with no pending tasks (their memberships and tokens go too).
+    async fn delete_person(&self, id: &str) -> Result<(), StoreError>;
     /// An organization.
     async fn org(&self, id: &str) -> Result<Option<Org>, StoreError>;
     /// Organizations in a subtree (all when `None`), by path.

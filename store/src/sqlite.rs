@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::{
     DefinitionSummary, DueTimer, FileMeta, InboxQuery, Membership, NewOrg, NewPerson, Org,
-    OutboxMail, Person, SavedResponse, Store, StoreError, StoredDefinition, TaskRow, from_micros,
-    to_micros,
+    OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, Store, StoreError, StoredDefinition,
+    TaskRow, from_micros, to_micros,
 };
 
 /// How to open a SQLite database.
@@ -609,6 +609,216 @@ impl Store for SqliteStore {
             term_start: org.term_start.clone(),
             term_years: org.term_years,
         })
+    }
+
+    async fn update_org(&self, id: &str, patch: &OrgPatch) -> Result<Org, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut org =
+            row.as_ref().map(org_row).transpose()?.ok_or_else(|| {
+                StoreError::NotFound(format!("organization '{id}' does not exist"))
+            })?;
+        if let Some(parent) = &patch.parent {
+            if org.parent.as_deref() != Some(parent.as_str()) {
+                let parent_path: Option<String> =
+                    sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
+                        .bind(parent)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let parent_path = parent_path.ok_or_else(|| {
+                    StoreError::NotFound(format!("parent organization '{parent}' does not exist"))
+                })?;
+                if parent_path.starts_with(&org.path) {
+                    return Err(StoreError::Invalid(format!(
+                        "'{id}' cannot move under its own subtree ('{parent}')"
+                    )));
+                }
+                let new_path = format!("{parent_path}{id}/");
+                // Move the subtree: every path under the old prefix.
+                sqlx::query("UPDATE orgs SET path = ? || substr(path, ?) WHERE path LIKE ?")
+                    .bind(&new_path)
+                    .bind(i64::try_from(org.path.chars().count() + 1).map_err(corrupt)?)
+                    .bind(format!("{}%", org.path))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE orgs SET parent = ? WHERE id = ?")
+                    .bind(parent)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                org.parent = Some(parent.clone());
+                org.path = new_path;
+            }
+        }
+        if let Some(v) = &patch.name {
+            org.name = v.clone();
+        }
+        if let Some(v) = &patch.kind {
+            org.kind = v.clone();
+        }
+        if patch.term_start.is_some() {
+            org.term_start = patch.term_start.clone();
+        }
+        if patch.term_years.is_some() {
+            org.term_years = patch.term_years;
+        }
+        sqlx::query(
+            "UPDATE orgs SET name = ?, kind = ?, term_start = ?, term_years = ? WHERE id = ?",
+        )
+        .bind(&org.name)
+        .bind(&org.kind)
+        .bind(&org.term_start)
+        .bind(org.term_years.map(i64::from))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    async fn delete_org(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM orgs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "organization '{id}' does not exist"
+            )));
+        }
+        let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orgs WHERE parent = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let instances: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM instances WHERE subject_org = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if children + members + instances > 0 {
+            return Err(StoreError::Invalid(format!(
+                "organization '{id}' still has {children} sub-organization(s), {members} membership(s) and {instances} instance(s); move or remove them first"
+            )));
+        }
+        sqlx::query("DELETE FROM orgs WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_person(&self, id: &str, patch: &PersonPatch) -> Result<Person, StoreError> {
+        let mut person = self
+            .person(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("person '{id}' does not exist")))?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(v) = &patch.name {
+            person.name = v.clone();
+        }
+        if patch.email.is_some() {
+            person.email = patch.email.clone();
+        }
+        if patch.phone.is_some() {
+            person.phone = patch.phone.clone();
+        }
+        if patch.birth_date.is_some() {
+            person.birth_date = patch.birth_date.clone();
+        }
+        if let Some(v) = &patch.status {
+            person.status = v.clone();
+        }
+        if let Some(v) = &patch.key_dates {
+            person.key_dates = v.clone();
+        }
+        sqlx::query("UPDATE people SET name = ?, email = ?, phone = ?, birth_date = ?, status = ?, key_dates = ? WHERE id = ?")
+            .bind(&person.name)
+            .bind(&person.email)
+            .bind(&person.phone)
+            .bind(&person.birth_date)
+            .bind(&person.status)
+            .bind(serde_json::to_string(&person.key_dates).map_err(corrupt)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(memberships) = &patch.memberships {
+            sqlx::query("DELETE FROM memberships WHERE person_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let mut ms = memberships.clone();
+            ms.sort();
+            ms.dedup();
+            for m in &ms {
+                let exists: Option<String> = sqlx::query_scalar("SELECT id FROM orgs WHERE id = ?")
+                    .bind(&m.org)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound(format!(
+                        "organization '{}' does not exist",
+                        m.org
+                    )));
+                }
+                sqlx::query("INSERT INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)")
+                    .bind(id)
+                    .bind(&m.org)
+                    .bind(&m.role)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            person.memberships = ms;
+        }
+        tx.commit().await?;
+        Ok(person)
+    }
+
+    async fn delete_person(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM people WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "person '{id}' does not exist"
+            )));
+        }
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE assignee = ? AND status = 'open'")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if pending > 0 {
+            return Err(StoreError::Invalid(format!(
+                "person '{id}' has {pending} pending task(s); transfer them first"
+            )));
+        }
+        sqlx::query("DELETE FROM memberships WHERE person_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM tokens WHERE person_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM people WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {

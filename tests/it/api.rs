@@ -1625,3 +1625,173 @@ async fn files_are_uploaded_for_a_task_hashed_in_the_history_and_downloadable() 
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     assert_eq!(r.body[0]["uploaded_by"], "applicant-1");
 }
+
+async fn send(
+    s: &mut Server,
+    who: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> crate::server::Reply {
+    let t = s.token(who).await;
+    let mut req = s
+        .client
+        .request(method, format!("{}{path}", s.base))
+        .bearer_auth(t);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    s.raw(req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_can_be_changed_within_ones_subtree() {
+    use reqwest::Method;
+    let mut s = Server::start(Server::t0()).await;
+    let r = send(
+        &mut s,
+        "zb1-secretary",
+        Method::PATCH,
+        "/api/v1/orgs/zb1",
+        Some(json!({ "name": "机关第一党支部（更名）", "term_start": "2026-06-01" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "机关第一党支部（更名）");
+    let r = send(
+        &mut s,
+        "zb1-secretary",
+        Method::PATCH,
+        "/api/v1/orgs/zb2",
+        Some(json!({ "name": "x" })),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    // A 党小组 moves from zb1 to zb2 with its whole subtree.
+    let r = s
+        .post(
+            "zb1-secretary",
+            "/api/v1/orgs",
+            json!({ "id": "g1", "name": "第一党小组", "kind": "党小组", "parent": "zb1" }),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = s
+        .post(
+            "zb1-secretary",
+            "/api/v1/orgs",
+            json!({ "id": "g1a", "name": "第一党小组下属", "kind": "党小组", "parent": "g1" }),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = send(
+        &mut s,
+        "zb1-secretary",
+        Method::PATCH,
+        "/api/v1/orgs/g1",
+        Some(json!({ "parent": "zb2" })),
+    )
+    .await;
+    assert_eq!(r.status, 403, "moving needs both places: {}", r.body);
+    let r = send(
+        &mut s,
+        "jiguan-secretary",
+        Method::PATCH,
+        "/api/v1/orgs/g1",
+        Some(json!({ "parent": "zb2" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        s.get("zb2-secretary", "/api/v1/orgs/g1a").await.status,
+        200,
+        "the subtree moved"
+    );
+    assert_eq!(s.get("zb1-secretary", "/api/v1/orgs/g1a").await.status, 403);
+    let r = send(
+        &mut s,
+        "admin",
+        Method::PATCH,
+        "/api/v1/orgs/jiguan",
+        Some(json!({ "parent": "g1a" })),
+    )
+    .await;
+    assert_eq!(r.status, 422, "no cycles: {}", r.body);
+    // Deleting: only empty organizations.
+    let r = send(
+        &mut s,
+        "jiguan-secretary",
+        Method::DELETE,
+        "/api/v1/orgs/zb1",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["detail"].as_str().unwrap().contains("membership"));
+    let r = send(
+        &mut s,
+        "zb2-secretary",
+        Method::DELETE,
+        "/api/v1/orgs/g1a",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(s.get("zb2-secretary", "/api/v1/orgs/g1a").await.status, 404);
+    // People.
+    let r = send(
+        &mut s,
+        "zb1-secretary",
+        Method::PATCH,
+        "/api/v1/people/zb1-member-3",
+        Some(json!({ "phone": "13800000000", "status": "正式党员" })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["phone"], "13800000000");
+    let r = send(
+        &mut s,
+        "zb1-secretary",
+        Method::PATCH,
+        "/api/v1/people/zb1-member-3",
+        Some(json!({ "memberships": [{ "org": "zb2", "role": "full_member" }] })),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = send(
+        &mut s,
+        "zb1-secretary",
+        Method::PATCH,
+        "/api/v1/people/zb2-member-1",
+        Some(json!({ "phone": "1" })),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = send(
+        &mut s,
+        "zb1-secretary",
+        Method::DELETE,
+        "/api/v1/people/applicant-1",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 422, "pending tasks first: {}", r.body);
+    let token = s.token("zb1-member-5").await;
+    let r = send(
+        &mut s,
+        "zb1-secretary",
+        Method::DELETE,
+        "/api/v1/people/zb1-member-5",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = s
+        .raw(
+            s.client
+                .get(format!("{}/api/v1/tasks", s.base))
+                .bearer_auth(token),
+        )
+        .await;
+    assert_eq!(r.status, 401, "a deleted person's token no longer works");
+}

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
-use stageflow_store::NewOrg;
+use stageflow_store::{NewOrg, OrgPatch};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -18,7 +18,10 @@ use crate::views::OrgView;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/orgs", get(list).post(create))
-        .route("/api/v1/orgs/{id}", get(get_one))
+        .route(
+            "/api/v1/orgs/{id}",
+            get(get_one).patch(update).delete(remove),
+        )
 }
 
 /// A new organization.
@@ -137,4 +140,96 @@ pub async fn get_one(
         )));
     }
     Ok(Json(org.into()))
+}
+
+/// Changes to an organization.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrg {
+    /// New name.
+    pub name: Option<String>,
+    /// New kind.
+    pub kind: Option<String>,
+    /// New parent (moves the subtree; you must manage both places).
+    pub parent: Option<String>,
+    /// New term start (YYYY-MM-DD).
+    pub term_start: Option<String>,
+    /// New term length in years.
+    pub term_years: Option<u32>,
+}
+
+/// Changes an organization the caller manages.
+#[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = String, Path)), request_body = UpdateOrg,
+    responses((status = 200, body = OrgView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<UpdateOrg>,
+) -> ApiResult<Json<OrgView>> {
+    state
+        .store
+        .org(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("organization '{id}' not found")))?;
+    caller.require_manages(&state, &id).await?;
+    if let Some(p) = &body.parent {
+        caller.require_manages(&state, p).await?;
+    }
+    if let Some(d) = &body.term_start
+        && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+    {
+        return Err(ApiError::unprocessable(
+            "invalid-body",
+            format!("term_start '{d}' is not a date YYYY-MM-DD"),
+        ));
+    }
+    if body.name.as_deref().is_some_and(|n| n.trim().is_empty())
+        || body.kind.as_deref().is_some_and(|k| k.trim().is_empty())
+    {
+        return Err(ApiError::unprocessable(
+            "invalid-body",
+            "`name` and `kind` must not be empty",
+        ));
+    }
+    let org = state
+        .store
+        .update_org(
+            &id,
+            &OrgPatch {
+                name: body.name,
+                kind: body.kind,
+                parent: body.parent,
+                term_start: body.term_start,
+                term_years: body.term_years,
+            },
+        )
+        .await?;
+    Ok(Json(org.into()))
+}
+
+/// Deletes an empty organization (no sub-organizations, members or instances).
+#[utoipa::path(delete, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let org = state
+        .store
+        .org(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("organization '{id}' not found")))?;
+    match &org.parent {
+        Some(p) => caller.require_manages(&state, p).await?,
+        None if caller.admin => {}
+        None => {
+            return Err(ApiError::forbidden(
+                "only the admin deletes root organizations",
+            ));
+        }
+    }
+    state.store.delete_org(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
-use stageflow_store::{Membership, NewPerson};
+use stageflow_store::{Membership, NewPerson, PersonPatch};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -18,7 +18,10 @@ use crate::views::{MembershipView, PersonView};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/people", get(list).post(create))
-        .route("/api/v1/people/{id}", get(get_one))
+        .route(
+            "/api/v1/people/{id}",
+            get(get_one).patch(update).delete(remove),
+        )
 }
 
 /// Person statuses.
@@ -186,4 +189,119 @@ pub async fn get_one(
         )));
     }
     Ok(Json(person.into()))
+}
+
+/// Changes to a person.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePerson {
+    /// New name.
+    pub name: Option<String>,
+    /// New email.
+    pub email: Option<String>,
+    /// New phone.
+    pub phone: Option<String>,
+    /// New birth date (YYYY-MM-DD).
+    pub birth_date: Option<String>,
+    /// New status.
+    pub status: Option<String>,
+    /// New key dates (replace all).
+    #[schema(value_type = Option<Object>)]
+    pub key_dates: Option<serde_json::Map<String, serde_json::Value>>,
+    /// New memberships (replace all).
+    pub memberships: Option<Vec<MembershipView>>,
+}
+
+async fn require_manages_person(
+    state: &AppState,
+    caller: &Caller,
+    person: &stageflow_store::Person,
+) -> ApiResult<()> {
+    for m in &person.memberships {
+        if caller.manages(state, &m.org).await? {
+            return Ok(());
+        }
+    }
+    if caller.admin {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "person '{}' is outside the organizations you manage",
+        person.id
+    )))
+}
+
+/// Changes a person in a subtree the caller manages; new memberships must
+/// be in it too.
+#[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "people", params(("id" = String, Path)), request_body = UpdatePerson,
+    responses((status = 200, body = PersonView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<UpdatePerson>,
+) -> ApiResult<Json<PersonView>> {
+    let person = state
+        .store
+        .person(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("person '{id}' not found")))?;
+    require_manages_person(&state, &caller, &person).await?;
+    if let Some(ms) = &body.memberships {
+        for m in ms {
+            caller.require_manages(&state, &m.org).await?;
+        }
+    }
+    if let Some(st) = &body.status
+        && !STATUSES.contains(&st.as_str())
+    {
+        return Err(ApiError::unprocessable(
+            "invalid-body",
+            format!("status '{st}' is not one of {}", STATUSES.join(", ")),
+        ));
+    }
+    if let Some(d) = &body.birth_date
+        && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+    {
+        return Err(ApiError::unprocessable(
+            "invalid-body",
+            format!("birth_date '{d}' is not a date YYYY-MM-DD"),
+        ));
+    }
+    let patch = PersonPatch {
+        name: body.name,
+        email: body.email,
+        phone: body.phone,
+        birth_date: body.birth_date,
+        status: body.status,
+        key_dates: body.key_dates,
+        memberships: body.memberships.map(|ms| {
+            ms.into_iter()
+                .map(|m| Membership {
+                    org: m.org,
+                    role: m.role,
+                })
+                .collect()
+        }),
+    };
+    Ok(Json(state.store.update_person(&id, &patch).await?.into()))
+}
+
+/// Deletes a person with no pending tasks (memberships and tokens go too;
+/// the history keeps their id).
+#[utoipa::path(delete, path = "/api/v1/people/{id}", tag = "people", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let person = state
+        .store
+        .person(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("person '{id}' not found")))?;
+    require_manages_person(&state, &caller, &person).await?;
+    state.store.delete_person(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -623,37 +623,37 @@ impl Store for SqliteStore {
             row.as_ref().map(org_row).transpose()?.ok_or_else(|| {
                 StoreError::NotFound(format!("organization '{id}' does not exist"))
             })?;
-        if let Some(parent) = &patch.parent {
-            if org.parent.as_deref() != Some(parent.as_str()) {
-                let parent_path: Option<String> =
-                    sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
-                        .bind(parent)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let parent_path = parent_path.ok_or_else(|| {
-                    StoreError::NotFound(format!("parent organization '{parent}' does not exist"))
-                })?;
-                if parent_path.starts_with(&org.path) {
-                    return Err(StoreError::Invalid(format!(
-                        "'{id}' cannot move under its own subtree ('{parent}')"
-                    )));
-                }
-                let new_path = format!("{parent_path}{id}/");
-                // Move the subtree: every path under the old prefix.
-                sqlx::query("UPDATE orgs SET path = ? || substr(path, ?) WHERE path LIKE ?")
-                    .bind(&new_path)
-                    .bind(i64::try_from(org.path.chars().count() + 1).map_err(corrupt)?)
-                    .bind(format!("{}%", org.path))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE orgs SET parent = ? WHERE id = ?")
+        if let Some(parent) = &patch.parent
+            && org.parent.as_deref() != Some(parent.as_str())
+        {
+            let parent_path: Option<String> =
+                sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
                     .bind(parent)
-                    .bind(id)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                org.parent = Some(parent.clone());
-                org.path = new_path;
+            let parent_path = parent_path.ok_or_else(|| {
+                StoreError::NotFound(format!("parent organization '{parent}' does not exist"))
+            })?;
+            if parent_path.starts_with(&org.path) {
+                return Err(StoreError::Invalid(format!(
+                    "'{id}' cannot move under its own subtree ('{parent}')"
+                )));
             }
+            let new_path = format!("{parent_path}{id}/");
+            // Move the subtree: every path under the old prefix.
+            sqlx::query("UPDATE orgs SET path = ? || substr(path, ?) WHERE path LIKE ?")
+                .bind(&new_path)
+                .bind(i64::try_from(org.path.chars().count() + 1).map_err(corrupt)?)
+                .bind(format!("{}%", org.path))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE orgs SET parent = ? WHERE id = ?")
+                .bind(parent)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            org.parent = Some(parent.clone());
+            org.path = new_path;
         }
         if let Some(v) = &patch.name {
             org.name = v.clone();

@@ -190,20 +190,6 @@ fn field_view(f: &stageflow_engine::model::Field) -> FieldView {
     }
 }
 
-fn kind_name(k: &StepKind) -> &'static str {
-    match k {
-        StepKind::Task => "task",
-        StepKind::Approval { .. } => "approval",
-        StepKind::Vote(_) => "vote",
-        StepKind::Rating(_) => "rating",
-        StepKind::Wait { .. } => "wait",
-        StepKind::Recurring(_) => "recurring",
-        StepKind::Fanout { .. } => "fanout",
-        StepKind::Notify { .. } => "notify",
-        StepKind::Subflow { .. } => "subflow",
-    }
-}
-
 /// The view of a definition.
 pub fn definition_view(d: &Definition, source: String) -> DefinitionView {
     DefinitionView {
@@ -227,7 +213,7 @@ pub fn definition_view(d: &Definition, source: String) -> DefinitionView {
                     .map(|x| StepSummaryView {
                         id: x.id.clone(),
                         name: x.name.clone(),
-                        kind: kind_name(&x.kind).into(),
+                        kind: x.kind.name().into(),
                     })
                     .collect(),
             })

@@ -554,6 +554,23 @@ impl Definition {
     }
 }
 
+impl StepKind {
+    /// The kind's name in the language (`task`, `approval`, `vote`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Task => "task",
+            StepKind::Approval { .. } => "approval",
+            StepKind::Vote(_) => "vote",
+            StepKind::Rating(_) => "rating",
+            StepKind::Wait { .. } => "wait",
+            StepKind::Recurring(_) => "recurring",
+            StepKind::Fanout { .. } => "fanout",
+            StepKind::Notify { .. } => "notify",
+            StepKind::Subflow { .. } => "subflow",
+        }
+    }
+}
+
 impl Step {
     /// The outcomes this step can end with, given its kind, when the
     /// definition declares none.

@@ -559,56 +559,10 @@ impl Store for SqliteStore {
 
     async fn create_org(&self, org: &NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError> {
         let id = org.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
-        if id.contains('/') || id.contains('%') || id.is_empty() {
-            return Err(StoreError::Invalid(format!(
-                "organization id '{id}' may not be empty or contain '/' or '%'"
-            )));
-        }
         let mut tx = self.pool.begin().await?;
-        let path = match &org.parent {
-            Some(p) => {
-                let parent: Option<String> =
-                    sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
-                        .bind(p)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let parent = parent.ok_or_else(|| {
-                    StoreError::NotFound(format!("parent organization '{p}' does not exist"))
-                })?;
-                format!("{parent}{id}/")
-            }
-            None => format!("/{id}/"),
-        };
-        let r = sqlx::query("INSERT INTO orgs (id, name, kind, parent, path, term_start, term_years, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(&org.name)
-            .bind(&org.kind)
-            .bind(&org.parent)
-            .bind(&path)
-            .bind(&org.term_start)
-            .bind(org.term_years.map(i64::from))
-            .bind(to_micros(now))
-            .execute(&mut *tx)
-            .await;
-        match r {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Invalid(format!(
-                    "organization '{id}' already exists"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        let created = insert_org(&mut tx, &id, org, now).await?;
         tx.commit().await?;
-        Ok(Org {
-            id,
-            name: org.name.clone(),
-            kind: org.kind.clone(),
-            parent: org.parent.clone(),
-            path,
-            term_start: org.term_start.clone(),
-            term_years: org.term_years,
-        })
+        Ok(created)
     }
 
     async fn update_org(&self, id: &str, patch: &OrgPatch) -> Result<Org, StoreError> {
@@ -868,58 +822,10 @@ impl Store for SqliteStore {
 
     async fn create_person(&self, p: &NewPerson, now: DateTime<Utc>) -> Result<Person, StoreError> {
         let id = p.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
-        let status = p.status.clone().unwrap_or_else(|| "群众".to_string());
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query("INSERT INTO people (id, name, email, phone, birth_date, status, key_dates, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(&p.name)
-            .bind(&p.email)
-            .bind(&p.phone)
-            .bind(&p.birth_date)
-            .bind(&status)
-            .bind(serde_json::to_string(&p.key_dates).map_err(corrupt)?)
-            .bind(to_micros(now))
-            .execute(&mut *tx)
-            .await;
-        match r {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Invalid(format!("person '{id}' already exists")));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let mut memberships = p.memberships.clone();
-        memberships.sort();
-        memberships.dedup();
-        for m in &memberships {
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM orgs WHERE id = ?")
-                .bind(&m.org)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound(format!(
-                    "organization '{}' does not exist",
-                    m.org
-                )));
-            }
-            sqlx::query("INSERT INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)")
-                .bind(&id)
-                .bind(&m.org)
-                .bind(&m.role)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let created = insert_person(&mut tx, &id, p, now).await?;
         tx.commit().await?;
-        Ok(Person {
-            id,
-            name: p.name.clone(),
-            email: p.email.clone(),
-            phone: p.phone.clone(),
-            birth_date: p.birth_date.clone(),
-            status,
-            key_dates: p.key_dates.clone(),
-            memberships,
-        })
+        Ok(created)
     }
 
     async fn person(&self, id: &str) -> Result<Option<Person>, StoreError> {
@@ -1037,83 +943,13 @@ impl Store for SqliteStore {
             let id = org.id.clone().ok_or_else(|| {
                 StoreError::Invalid("an imported organization needs an id".into())
             })?;
-            let path = match &org.parent {
-                Some(p) => {
-                    let parent: Option<String> =
-                        sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
-                            .bind(p)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let parent = parent.ok_or_else(|| {
-                        StoreError::NotFound(format!(
-                            "organization '{id}': parent '{p}' does not exist"
-                        ))
-                    })?;
-                    format!("{parent}{id}/")
-                }
-                None => format!("/{id}/"),
-            };
-            let r = sqlx::query("INSERT INTO orgs (id, name, kind, parent, path, term_start, term_years, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(&id)
-                .bind(&org.name)
-                .bind(&org.kind)
-                .bind(&org.parent)
-                .bind(&path)
-                .bind(&org.term_start)
-                .bind(org.term_years.map(i64::from))
-                .bind(to_micros(now))
-                .execute(&mut *tx)
-                .await;
-            if let Err(sqlx::Error::Database(e)) = &r
-                && e.is_unique_violation()
-            {
-                return Err(StoreError::Invalid(format!(
-                    "organization '{id}' already exists"
-                )));
-            }
-            r?;
+            insert_org(&mut tx, &id, org, now).await?;
         }
         for p in people {
             let id =
                 p.id.clone()
                     .ok_or_else(|| StoreError::Invalid("an imported person needs an id".into()))?;
-            let r = sqlx::query("INSERT INTO people (id, name, email, phone, birth_date, status, key_dates, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(&id)
-                .bind(&p.name)
-                .bind(&p.email)
-                .bind(&p.phone)
-                .bind(&p.birth_date)
-                .bind(p.status.clone().unwrap_or_else(|| "群众".into()))
-                .bind(serde_json::to_string(&p.key_dates).map_err(corrupt)?)
-                .bind(to_micros(now))
-                .execute(&mut *tx)
-                .await;
-            if let Err(sqlx::Error::Database(e)) = &r
-                && e.is_unique_violation()
-            {
-                return Err(StoreError::Invalid(format!("person '{id}' already exists")));
-            }
-            r?;
-            for m in &p.memberships {
-                let exists: Option<String> = sqlx::query_scalar("SELECT id FROM orgs WHERE id = ?")
-                    .bind(&m.org)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if exists.is_none() {
-                    return Err(StoreError::NotFound(format!(
-                        "person '{id}': organization '{}' does not exist",
-                        m.org
-                    )));
-                }
-                sqlx::query(
-                    "INSERT OR IGNORE INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)",
-                )
-                .bind(&id)
-                .bind(&m.org)
-                .bind(&m.role)
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert_person(&mut tx, &id, p, now).await?;
         }
         tx.commit().await?;
         Ok((orgs.len(), people.len()))
@@ -1263,5 +1099,124 @@ fn file_row(r: &sqlx::sqlite::SqliteRow) -> Result<FileMeta, StoreError> {
         size: u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?,
         sha256: r.try_get("sha256")?,
         uploaded_by: r.try_get("uploaded_by")?,
+    })
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
+/// Inserts an organization under an existing parent, in a transaction.
+async fn insert_org(
+    tx: &mut Tx,
+    id: &str,
+    org: &NewOrg,
+    now: DateTime<Utc>,
+) -> Result<Org, StoreError> {
+    if id.contains('/') || id.contains('%') || id.is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "organization id '{id}' may not be empty or contain '/' or '%'"
+        )));
+    }
+    let path = match &org.parent {
+        Some(p) => {
+            let parent: Option<String> = sqlx::query_scalar("SELECT path FROM orgs WHERE id = ?")
+                .bind(p)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let parent = parent.ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "parent organization '{p}' of '{id}' does not exist"
+                ))
+            })?;
+            format!("{parent}{id}/")
+        }
+        None => format!("/{id}/"),
+    };
+    let r = sqlx::query("INSERT INTO orgs (id, name, kind, parent, path, term_start, term_years, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(id)
+        .bind(&org.name)
+        .bind(&org.kind)
+        .bind(&org.parent)
+        .bind(&path)
+        .bind(&org.term_start)
+        .bind(org.term_years.map(i64::from))
+        .bind(to_micros(now))
+        .execute(&mut **tx)
+        .await;
+    match r {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(StoreError::Invalid(format!(
+                "organization '{id}' already exists"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Org {
+        id: id.to_string(),
+        name: org.name.clone(),
+        kind: org.kind.clone(),
+        parent: org.parent.clone(),
+        path,
+        term_start: org.term_start.clone(),
+        term_years: org.term_years,
+    })
+}
+
+/// Inserts a person and their memberships, in a transaction.
+async fn insert_person(
+    tx: &mut Tx,
+    id: &str,
+    p: &NewPerson,
+    now: DateTime<Utc>,
+) -> Result<Person, StoreError> {
+    let status = p.status.clone().unwrap_or_else(|| "群众".to_string());
+    let r = sqlx::query("INSERT INTO people (id, name, email, phone, birth_date, status, key_dates, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(id)
+        .bind(&p.name)
+        .bind(&p.email)
+        .bind(&p.phone)
+        .bind(&p.birth_date)
+        .bind(&status)
+        .bind(serde_json::to_string(&p.key_dates).map_err(corrupt)?)
+        .bind(to_micros(now))
+        .execute(&mut **tx)
+        .await;
+    match r {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(StoreError::Invalid(format!("person '{id}' already exists")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut memberships = p.memberships.clone();
+    memberships.sort();
+    memberships.dedup();
+    for m in &memberships {
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM orgs WHERE id = ?")
+            .bind(&m.org)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "organization '{}' of person '{id}' does not exist",
+                m.org
+            )));
+        }
+        sqlx::query("INSERT INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(&m.org)
+            .bind(&m.role)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(Person {
+        id: id.to_string(),
+        name: p.name.clone(),
+        email: p.email.clone(),
+        phone: p.phone.clone(),
+        birth_date: p.birth_date.clone(),
+        status,
+        key_dates: p.key_dates.clone(),
+        memberships,
     })
 }

@@ -314,10 +314,7 @@ impl Checker<'_, '_> {
             if !produced.contains(o) && !custom_ok {
                 self.err_help(
                     &key,
-                    format!(
-                        "a {} step never ends with outcome '{o}'",
-                        kind_name(&step.kind)
-                    ),
+                    format!("a {} step never ends with outcome '{o}'", step.kind.name()),
                     &format!("its outcomes are: {}", produced.join(", ")),
                 );
             }
@@ -758,19 +755,5 @@ impl Checker<'_, '_> {
                 }
             }
         }
-    }
-}
-
-fn kind_name(k: &StepKind) -> &'static str {
-    match k {
-        StepKind::Task => "task",
-        StepKind::Approval { .. } => "approval",
-        StepKind::Vote(_) => "vote",
-        StepKind::Rating(_) => "rating",
-        StepKind::Wait { .. } => "wait",
-        StepKind::Recurring(_) => "recurring",
-        StepKind::Fanout { .. } => "fanout",
-        StepKind::Notify { .. } => "notify",
-        StepKind::Subflow { .. } => "subflow",
     }
 }

@@ -107,8 +107,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Fires due timers until `stop` resolves: sleeps until the next timer is
-/// due (at most `max_sleep`), so deadlines are not delayed by a polling
-/// tick. The scheduler issue replaces this with leases and wake-ups.
+/// due (at most `max_sleep`) or until a command arms a new one, so
+/// deadlines are not delayed by a polling tick. Timers are claimed with a
+/// lease, so timers that came due while the server was down fire once at
+/// start, in order.
 pub async fn run_timers(
     state: AppState,
     max_sleep: Duration,
@@ -128,6 +130,31 @@ pub async fn run_timers(
         tokio::select! {
             _ = &mut stop => return,
             _ = tokio::time::sleep(wait) => {}
+            // A new, possibly earlier, timer: look again.
+            _ = state.runtime.timer_armed() => {}
+        }
+    }
+}
+
+/// Sends queued mail until `stop` resolves: right after a command queues
+/// one, and every `interval` for retries.
+pub async fn run_mail(
+    state: AppState,
+    config: stageflow_runtime::mail::MailConfig,
+    interval: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        if let Err(e) =
+            stageflow_runtime::mail::deliver_due(&state.runtime, &config, state.clock.now()).await
+        {
+            tracing::error!(error = %e, "mail delivery failed");
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(interval) => {}
+            _ = state.runtime.mail_queued() => {}
         }
     }
 }

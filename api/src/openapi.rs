@@ -39,6 +39,7 @@ use crate::routes;
         crate::routes::files_paths::list,
         crate::routes::admin_paths::move_clock,
         crate::routes::admin_paths::read_clock,
+        crate::routes::admin_paths::failed_mail,
     ),
     modifiers(&Security),
     security(("bearer" = []))

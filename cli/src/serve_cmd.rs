@@ -33,6 +33,26 @@ pub struct ServeArgs {
     /// Start time of a manual clock (RFC 3339; default: now)
     #[arg(long)]
     clock_start: Option<chrono::DateTime<chrono::Utc>>,
+    /// SMTP server in lettre's URL form (smtp://host:port, smtps://…, ?tls=required);
+    /// without it mail is written as .eml files into --mail-dir
+    #[arg(long, env = "STAGEFLOW_SMTP_URL")]
+    smtp: Option<String>,
+    /// Where .eml files go when no SMTP server is configured
+    #[arg(long, env = "STAGEFLOW_MAIL_DIR", default_value = "mail")]
+    mail_dir: PathBuf,
+    /// The sender of reminder mail
+    #[arg(
+        long,
+        env = "STAGEFLOW_MAIL_FROM",
+        default_value = "stageflow <noreply@stageflow.local>"
+    )]
+    mail_from: String,
+    /// Language of the built-in mail templates: zh or en
+    #[arg(long, env = "STAGEFLOW_MAIL_LANG", default_value = "zh")]
+    mail_lang: String,
+    /// Base URL of the web pages, used for the links in mail (default http://LISTEN)
+    #[arg(long, env = "STAGEFLOW_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +163,26 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
             logins[0].token, args.listen
         );
     }
+    let transport = match &args.smtp {
+        Some(url) => {
+            stageflow_runtime::mail::Transport::smtp(url).map_err(|e| anyhow::anyhow!(e))?
+        }
+        None => stageflow_runtime::mail::Transport::Files(args.mail_dir.clone()),
+    };
+    let mut mail = stageflow_runtime::mail::MailConfig::new(transport);
+    mail.from = args
+        .mail_from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("bad --mail-from '{}': {e}", args.mail_from))?;
+    mail.public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    mail.language = match args.mail_lang.as_str() {
+        "zh" => stageflow_runtime::mail::Language::Chinese,
+        "en" => stageflow_runtime::mail::Language::English,
+        other => bail!("unknown mail language '{other}' (zh or en)"),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -164,6 +204,16 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await;
         })
     };
+    let mailer = {
+        let state = state.clone();
+        let mut rx = stop_rx.clone();
+        tokio::spawn(async move {
+            stageflow_api::run_mail(state, mail, Duration::from_secs(5), async move {
+                let _ = rx.changed().await;
+            })
+            .await;
+        })
+    };
     let app = stageflow_api::router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -173,6 +223,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await?;
     let _ = stop_tx.send(true);
     let _ = timers.await;
+    let _ = mailer.await;
     drop(stop_rx);
     Ok(ExitCode::SUCCESS)
 }

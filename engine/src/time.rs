@@ -93,6 +93,33 @@ impl fmt::Display for Span {
 pub struct SpanError(pub String);
 
 impl Span {
+    /// Reads an ISO 8601 duration with one component: `P30D`, `P2W`,
+    /// `P1M`, `P1Y`, `PT2H`, `PT30M`, `PT45S`.
+    pub fn parse_iso(text: &str) -> Option<Span> {
+        let rest = text.strip_prefix('P')?;
+        let (time, rest) = match rest.strip_prefix('T') {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        let unit_char = rest.chars().last()?;
+        let n: u32 = rest[..rest.len() - unit_char.len_utf8()].parse().ok()?;
+        let unit = match (time, unit_char) {
+            (false, 'Y') => Unit::Year,
+            (false, 'M') => Unit::Month,
+            (false, 'W') => Unit::Week,
+            (false, 'D') => Unit::Day,
+            (true, 'H') => Unit::Hour,
+            (true, 'M') => Unit::Minute,
+            (true, 'S') => Unit::Second,
+            _ => return None,
+        };
+        Some(Span {
+            n,
+            unit,
+            inclusive: false,
+        })
+    }
+
     /// Reads `N UNIT [inclusive]`, e.g. `1 month`, `5 workdays inclusive`.
     pub fn parse(text: &str) -> Result<Span, SpanError> {
         let words: Vec<&str> = text.split_whitespace().collect();

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod directory;
+pub mod mail;
 pub mod simulate;
 pub mod synthetic;
 
@@ -73,6 +74,12 @@ pub struct Runtime {
     directory: Arc<dyn DirectorySource>,
     calendar: &'static Calendar,
     definitions: Mutex<HashMap<(String, u32), Arc<Definition>>>,
+    /// This runtime's lease owner id.
+    owner: String,
+    /// Signalled when a commit arms a timer.
+    armed: tokio::sync::Notify,
+    /// Signalled when a commit queues a mail.
+    mailed: tokio::sync::Notify,
 }
 
 impl Runtime {
@@ -83,6 +90,9 @@ impl Runtime {
             directory,
             calendar: Calendar::china(),
             definitions: Mutex::new(HashMap::new()),
+            owner: Uuid::new_v4().to_string(),
+            armed: tokio::sync::Notify::new(),
+            mailed: tokio::sync::Notify::new(),
         }
     }
 
@@ -148,9 +158,27 @@ impl Runtime {
         };
         let t = apply(&def, &state, &command, &self.context(now, &directory))?;
         match self.store.commit(0, &t).await {
-            Ok(()) => Ok(t),
+            Ok(()) => {
+                self.note_timers(&t);
+                Ok(t)
+            }
             Err(StoreError::Conflict(_)) => Err(Rejection::AlreadyStarted.into()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    fn note_timers(&self, t: &Transition) {
+        if t.effects
+            .iter()
+            .any(|e| matches!(e, stageflow_engine::Effect::ArmTimer { .. }))
+        {
+            self.armed.notify_one();
+        }
+        if t.effects
+            .iter()
+            .any(|e| matches!(e, stageflow_engine::Effect::EnqueueMail(_)))
+        {
+            self.mailed.notify_one();
         }
     }
 
@@ -182,7 +210,10 @@ impl Runtime {
             let directory = self.directory.snapshot(&def, &state.subject.org).await?;
             let t = apply(&def, &state, command, &self.context(now, &directory))?;
             match self.store.commit(state.seq, &t).await {
-                Ok(()) => return Ok(t),
+                Ok(()) => {
+                    self.note_timers(&t);
+                    return Ok(t);
+                }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -194,31 +225,43 @@ impl Runtime {
     pub async fn fire_due_timers(&self, now: DateTime<Utc>) -> Result<usize, ExecError> {
         let mut fired = 0;
         loop {
-            let due = self.store.due_timers(now, 500).await?;
+            // Claimed with a lease: if this process dies mid-way, another
+            // (or the next start) takes the timers over when it expires.
+            let due = self
+                .store
+                .claim_due_timers(&self.owner, now, now + chrono::Duration::minutes(1), 500)
+                .await?;
             if due.is_empty() {
                 return Ok(fired);
             }
             for timer in due {
-                match self
-                    .execute(
-                        timer.instance,
-                        &Command::FireTimer {
-                            timer: timer.timer.clone(),
-                        },
-                        now,
-                    )
-                    .await
-                {
-                    Ok(_) => fired += 1,
+                let command = Command::FireTimer {
+                    timer: timer.timer.clone(),
+                };
+                match self.execute(timer.instance, &command, now).await {
+                    Ok(t) if !t.events.is_empty() => fired += 1,
+                    // Nothing to do (already consumed): drop the row.
+                    Ok(_) => self.drop_timer(timer.instance, &timer.timer).await?,
                     // A timer of an ended instance, or one the engine refuses,
                     // must not block the others: it was consumed or is stale.
-                    Err(ExecError::Rejected(_)) => {
+                    Err(ExecError::Rejected(_)) | Err(ExecError::InstanceNotFound(_)) => {
                         self.drop_timer(timer.instance, &timer.timer).await?;
                     }
                     Err(e) => return Err(e),
                 }
             }
         }
+    }
+
+    /// Resolves when a command queued a mail since the last call.
+    pub async fn mail_queued(&self) {
+        self.mailed.notified().await;
+    }
+
+    /// Resolves when a command armed a timer since the last call, so a timer
+    /// loop can recompute its sleep without a polling tick.
+    pub async fn timer_armed(&self) {
+        self.armed.notified().await;
     }
 
     async fn drop_timer(&self, instance: Uuid, timer: &str) -> Result<(), ExecError> {

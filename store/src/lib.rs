@@ -108,6 +108,23 @@ pub struct TaskRow {
     pub due_at: Option<DateTime<Utc>>,
 }
 
+/// A mail that could not be delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedMail {
+    /// Idempotency key.
+    pub key: String,
+    /// Recipient person id.
+    pub to: String,
+    /// Kind.
+    pub kind: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+    /// When it was given up.
+    pub failed_at: DateTime<Utc>,
+}
+
 /// A queued mail.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMail {
@@ -117,6 +134,8 @@ pub struct OutboxMail {
     pub mail: Mail,
     /// Queued at.
     pub created_at: DateTime<Utc>,
+    /// Attempts made so far.
+    pub attempts: u32,
 }
 
 /// An organization.
@@ -298,6 +317,36 @@ pub trait Store: Send + Sync {
     /// Timers due at or before `now`, earliest first.
     async fn due_timers(&self, now: DateTime<Utc>, limit: u32)
     -> Result<Vec<DueTimer>, StoreError>;
+    /// Claims up to `limit` timers due at `now` that nobody holds a live
+    /// lease on, leasing them to `owner` until `lease_until`; earliest first.
+    async fn claim_due_timers(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueTimer>, StoreError>;
+    /// Claims up to `limit` mails ready to send (not sent, not failed, next
+    /// attempt due), leasing them until `lease_until`.
+    async fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMail>, StoreError>;
+    /// Marks a mail sent.
+    async fn mail_sent(&self, key: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records a failed attempt; the mail is retried at `retry_at`, or
+    /// marked failed when `retry_at` is `None`.
+    async fn mail_attempt_failed(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Mails that failed for good, newest first.
+    async fn failed_mail(&self, limit: u32) -> Result<Vec<FailedMail>, StoreError>;
     /// Removes a timer the engine refused to fire.
     async fn delete_timer(&self, instance: Uuid, timer: &str) -> Result<(), StoreError>;
     /// When the earliest armed timer is due.

@@ -13,9 +13,9 @@ use stageflow_engine::state::{InstanceState, Mail, RecordedEvent, Status, TaskSt
 use uuid::Uuid;
 
 use crate::{
-    DefinitionSummary, DueTimer, FileMeta, InboxQuery, Membership, NewOrg, NewPerson, Org,
-    OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, Store, StoreError, StoredDefinition,
-    TaskRow, from_micros, to_micros,
+    DefinitionSummary, DueTimer, FailedMail, FileMeta, InboxQuery, Membership, NewOrg, NewPerson,
+    Org, OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, Store, StoreError,
+    StoredDefinition, TaskRow, from_micros, to_micros,
 };
 
 /// How to open a SQLite database.
@@ -446,6 +446,121 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn claim_due_timers(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE timers SET lease_owner = ?, lease_until = ?
+             WHERE rowid IN (SELECT rowid FROM timers WHERE at <= ? AND (lease_until IS NULL OR lease_until < ?)
+                             ORDER BY at, instance_id, timer LIMIT ?)
+             RETURNING instance_id, timer, at",
+        )
+        .bind(owner)
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut due = rows
+            .iter()
+            .map(|r| {
+                Ok(DueTimer {
+                    instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+                    timer: r.try_get("timer")?,
+                    at: from_micros(r.try_get("at")?),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        due.sort_by(|a, b| (a.at, a.instance, &a.timer).cmp(&(b.at, b.instance, &b.timer)));
+        Ok(due)
+    }
+
+    async fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE outbox SET lease_until = ?
+             WHERE key IN (SELECT key FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
+                           AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at, rowid LIMIT ?)
+             RETURNING key, instance_id, to_person, kind, vars, created_at, attempts, rowid AS seq",
+        )
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        // Send in the order the mails were queued.
+        let mut mails = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>("seq")?, outbox_row(r)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        mails.sort_by_key(|(seq, _)| *seq);
+        Ok(mails.into_iter().map(|(_, m)| m).collect())
+    }
+
+    async fn mail_sent(&self, key: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, lease_until = NULL WHERE key = ?").bind(to_micros(now)).bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn mail_attempt_failed(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match retry_at {
+            Some(at) => {
+                sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, lease_until = NULL WHERE key = ?")
+                    .bind(error)
+                    .bind(to_micros(at))
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            None => {
+                sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed_at = ?, lease_until = NULL WHERE key = ?")
+                    .bind(error)
+                    .bind(to_micros(now))
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn failed_mail(&self, limit: u32) -> Result<Vec<FailedMail>, StoreError> {
+        let rows = sqlx::query("SELECT key, to_person, kind, attempts, last_error, failed_at FROM outbox WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, key LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FailedMail {
+                    key: r.try_get("key")?,
+                    to: r.try_get("to_person")?,
+                    kind: r.try_get("kind")?,
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
+                    error: r
+                        .try_get::<Option<String>, _>("last_error")?
+                        .unwrap_or_default(),
+                    failed_at: from_micros(r.try_get("failed_at")?),
+                })
+            })
+            .collect()
+    }
+
     async fn delete_timer(&self, instance: Uuid, timer: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM timers WHERE instance_id = ? AND timer = ?")
             .bind(instance.to_string())
@@ -486,25 +601,11 @@ impl Store for SqliteStore {
     }
 
     async fn pending_mail(&self, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
-        let rows = sqlx::query("SELECT key, instance_id, to_person, kind, vars, created_at FROM outbox WHERE sent_at IS NULL ORDER BY created_at, key LIMIT ?")
+        let rows = sqlx::query("SELECT key, instance_id, to_person, kind, vars, created_at, attempts FROM outbox WHERE sent_at IS NULL ORDER BY created_at, rowid LIMIT ?")
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OutboxMail {
-                    instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
-                    mail: Mail {
-                        key: r.try_get("key")?,
-                        to: r.try_get("to_person")?,
-                        kind: r.try_get("kind")?,
-                        vars: serde_json::from_str(&r.try_get::<String, _>("vars")?)
-                            .map_err(corrupt)?,
-                    },
-                    created_at: from_micros(r.try_get("created_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(outbox_row).collect()
     }
 
     async fn task(&self, id: Uuid) -> Result<Option<TaskRow>, StoreError> {
@@ -1218,5 +1319,19 @@ async fn insert_person(
         status,
         key_dates: p.key_dates.clone(),
         memberships,
+    })
+}
+
+fn outbox_row(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxMail, StoreError> {
+    Ok(OutboxMail {
+        instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+        mail: Mail {
+            key: r.try_get("key")?,
+            to: r.try_get("to_person")?,
+            kind: r.try_get("kind")?,
+            vars: serde_json::from_str(&r.try_get::<String, _>("vars")?).map_err(corrupt)?,
+        },
+        created_at: from_micros(r.try_get("created_at")?),
+        attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
     })
 }

@@ -4,9 +4,11 @@
 mod api;
 mod diagnostics;
 mod library;
+mod mail;
 mod openapi;
 mod server;
 mod simulate;
+mod smtp;
 mod store;
 
 use std::path::PathBuf;

@@ -35,6 +35,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/instances/{id}/files"),
     ("get", "/api/v1/admin/clock"),
     ("post", "/api/v1/admin/clock"),
+    ("get", "/api/v1/admin/mail/failed"),
 ];
 
 fn validator(doc: &Value, reference: &Value) -> jsonschema::Validator {

@@ -17,6 +17,7 @@ pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    pub state: AppState,
     pub tokens: HashMap<String, String>,
     _dir: tempfile::TempDir,
 }
@@ -69,6 +70,7 @@ impl Server {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             store,
+            state,
             tokens: HashMap::new(),
             _dir: dir,
         };

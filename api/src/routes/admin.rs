@@ -15,14 +15,16 @@ use crate::extract::Body;
 
 /// The routes of this resource.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/admin/clock", post(move_clock).get(read_clock))
+    Router::new()
+        .route("/api/v1/admin/clock", post(move_clock).get(read_clock))
+        .route("/api/v1/admin/mail/failed", axum::routing::get(failed_mail))
 }
 
 /// Where to move the clock: `advance` by a duration or `set` to an instant.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockRequest {
-    /// A duration such as `3 days` or `1 month`.
+    /// A duration: ISO 8601 (`P30D`, `PT2H`) or `3 days`, `1 month`.
     pub advance: Option<String>,
     /// An instant (RFC 3339).
     pub set: Option<DateTime<Utc>>,
@@ -58,7 +60,15 @@ pub async fn move_clock(
     let now = state.clock.now();
     let to = match (&req.advance, req.set) {
         (Some(a), None) => {
-            let span = Span::parse(a).map_err(|e| ApiError::unprocessable("invalid-body", e.0))?;
+            let span = match Span::parse_iso(a) {
+                Some(span) => span,
+                None => Span::parse(a).map_err(|e| {
+                    ApiError::unprocessable(
+                        "invalid-body",
+                        format!("{} (ISO 8601 such as P30D or PT2H works too)", e.0),
+                    )
+                })?,
+            };
             let clock = stageflow_engine::time::Clock {
                 tz: chrono_tz::Asia::Shanghai,
             };
@@ -112,4 +122,46 @@ pub async fn read_clock(
         now: state.clock.now(),
         fired: 0,
     }))
+}
+
+/// A mail given up after its retries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FailedMailView {
+    /// Idempotency key (instance, task, kind, occurrence).
+    pub key: String,
+    /// Recipient person id.
+    pub to: String,
+    /// Kind (`reminder`, `overdue`, `escalation`, ...).
+    pub kind: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+    /// When it was given up.
+    pub failed_at: DateTime<Utc>,
+}
+
+/// Mails that could not be delivered (admin): nothing is dropped silently.
+#[utoipa::path(get, path = "/api/v1/admin/mail/failed", tag = "admin", responses((status = 200, body = [FailedMailView]), (status = 403, body = crate::error::Problem)))]
+pub async fn failed_mail(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<FailedMailView>>> {
+    if !caller.admin {
+        return Err(ApiError::forbidden("the mail log needs the admin token"));
+    }
+    let failed = state.store.failed_mail(500).await?;
+    Ok(Json(
+        failed
+            .into_iter()
+            .map(|f| FailedMailView {
+                key: f.key,
+                to: f.to,
+                kind: f.kind,
+                attempts: f.attempts,
+                error: f.error,
+                failed_at: f.failed_at,
+            })
+            .collect(),
+    ))
 }

@@ -119,13 +119,28 @@ pub async fn run_timers(
     tokio::pin!(stop);
     loop {
         let now = state.clock.now();
+        if let Err(e) = stageflow_runtime::scheduler::fire_due_schedules(&state.runtime, now).await
+        {
+            tracing::error!(error = %e, "firing schedules failed");
+        }
         if let Err(e) = state.runtime.fire_due_timers(now).await {
             tracing::error!(error = %e, "firing timers failed");
         }
-        let wait = match state.store.next_timer_at().await {
-            Ok(Some(at)) if at > now => (at - now).to_std().unwrap_or(max_sleep).min(max_sleep),
-            Ok(Some(_)) => Duration::from_millis(10),
-            _ => max_sleep,
+        let next_schedule = state.store.schedules().await.ok().and_then(|all| {
+            all.iter()
+                .filter(|s| !s.paused)
+                .filter_map(|s| s.next_fire_at)
+                .min()
+        });
+        let next_timer = state.store.next_timer_at().await.ok().flatten();
+        let next = match (next_timer, next_schedule) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wait = match next {
+            Some(at) if at > now => (at - now).to_std().unwrap_or(max_sleep).min(max_sleep),
+            Some(_) => Duration::from_millis(10),
+            None => max_sleep,
         };
         tokio::select! {
             _ = &mut stop => return,

@@ -510,6 +510,38 @@ pub struct Schedule {
     pub orgs: ScheduleSelector,
     /// Inputs of each started instance.
     pub inputs: BTreeMap<String, serde_json::Value>,
+    /// Whether a new occurrence starts while the previous one still runs
+    /// for an organization (`allow`) or skips it (`skip`, the default).
+    #[serde(default)]
+    pub overlap: Overlap,
+    /// Which occurrences missed during downtime are fired: the last one
+    /// (default), all of them, or none.
+    #[serde(default)]
+    pub catch_up: CatchUp,
+}
+
+/// Overlap policy of a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    /// Skip an organization whose previous instance still runs.
+    #[default]
+    Skip,
+    /// Start anyway.
+    Allow,
+}
+
+/// Catch-up policy of a schedule after downtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatchUp {
+    /// Fire the last missed occurrence once.
+    #[default]
+    Last,
+    /// Fire every missed occurrence.
+    All,
+    /// Fire none of them.
+    None,
 }
 
 /// Organizations a schedule starts instances for.

@@ -11,6 +11,7 @@
 
 pub mod directory;
 pub mod mail;
+pub mod scheduler;
 pub mod simulate;
 pub mod synthetic;
 
@@ -109,9 +110,15 @@ impl Runtime {
         now: DateTime<Utc>,
     ) -> Result<(), ExecError> {
         self.store
-            .put_definition(&StoredDefinition { definition, source }, now)
+            .put_definition(
+                &StoredDefinition {
+                    definition: definition.clone(),
+                    source,
+                },
+                now,
+            )
             .await?;
-        Ok(())
+        scheduler::register(self, &definition, now).await
     }
 
     /// A published definition (cached: published definitions never change).
@@ -164,6 +171,31 @@ impl Runtime {
             }
             Err(StoreError::Conflict(_)) => Err(Rejection::AlreadyStarted.into()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The directory a command on an organization's instance needs.
+    pub async fn directory_for(
+        &self,
+        def: &Definition,
+        org: &str,
+    ) -> Result<SharedDirectory, ExecError> {
+        Ok(self.directory.snapshot(def, org).await?)
+    }
+
+    /// The engine context at a time with a directory.
+    pub fn context_for<'a>(
+        &'a self,
+        now: DateTime<Utc>,
+        directory: &'a SharedDirectory,
+    ) -> Context<'a> {
+        self.context(now, directory)
+    }
+
+    /// Tells the timer and mail loops about a batch written elsewhere.
+    pub fn note_batch(&self, transitions: &[Transition]) {
+        for t in transitions {
+            self.note_timers(t);
         }
     }
 

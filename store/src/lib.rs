@@ -280,6 +280,50 @@ pub struct FileMeta {
     pub uploaded_by: String,
 }
 
+/// A cron schedule as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleRow {
+    /// `WORKFLOW:SCHEDULE`.
+    pub id: String,
+    /// Workflow id.
+    pub workflow: String,
+    /// Workflow version it starts.
+    pub version: u32,
+    /// Cron expression (seconds first).
+    pub cron: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Kind of the organizations it starts instances for.
+    pub org_kind: String,
+    /// Under which organization (all of the tree when absent).
+    pub org_under: Option<String>,
+    /// Inputs of each instance.
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// `skip` or `allow`.
+    pub overlap: String,
+    /// `last`, `all` or `none`.
+    pub catch_up: String,
+    /// Paused.
+    pub paused: bool,
+    /// Why it was paused.
+    pub pause_note: Option<String>,
+    /// The next occurrence.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// When it last fired.
+    pub last_fired_at: Option<DateTime<Utc>>,
+}
+
+/// One occurrence of a schedule that fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleRun {
+    /// The occurrence (its cron time).
+    pub occurrence: DateTime<Utc>,
+    /// Instances started.
+    pub started: u32,
+    /// Organizations skipped (overlap).
+    pub skipped: u32,
+}
+
 /// A stored response to an idempotent request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedResponse {
@@ -312,6 +356,10 @@ pub trait Store: Send + Sync {
     /// Writes what a command produced, if the instance is still at
     /// `expected_seq` (0 for a new instance).
     async fn commit(&self, expected_seq: u64, transition: &Transition) -> Result<(), StoreError>;
+    /// Writes the first transitions of new instances in one transaction
+    /// (a batched fan-out start); instances that exist already are left
+    /// alone. Returns how many were written.
+    async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError>;
     /// The events of an instance, in order.
     async fn events(&self, id: Uuid) -> Result<Vec<RecordedEvent>, StoreError>;
     /// Timers due at or before `now`, earliest first.
@@ -430,6 +478,38 @@ pub trait Store: Send + Sync {
     async fn file_meta(&self, id: Uuid) -> Result<Option<FileMeta>, StoreError>;
     /// The files of an instance, oldest first.
     async fn instance_files(&self, instance: Uuid) -> Result<Vec<FileMeta>, StoreError>;
+    /// Creates or updates a schedule from a published definition; pause
+    /// state is kept, `next_fire_at` replaced.
+    async fn upsert_schedule(&self, row: &ScheduleRow) -> Result<(), StoreError>;
+    /// All schedules.
+    async fn schedules(&self) -> Result<Vec<ScheduleRow>, StoreError>;
+    /// One schedule.
+    async fn schedule(&self, id: &str) -> Result<Option<ScheduleRow>, StoreError>;
+    /// Pauses (with a note) or resumes a schedule.
+    async fn set_schedule_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        note: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Claims unpaused schedules whose next occurrence is due.
+    async fn claim_due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ScheduleRow>, StoreError>;
+    /// Records fired occurrences and the next one; releases the lease.
+    async fn finish_schedule(
+        &self,
+        id: &str,
+        next_fire_at: Option<DateTime<Utc>>,
+        runs: &[ScheduleRun],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The latest runs of a schedule, newest first.
+    async fn schedule_runs(&self, id: &str, limit: u32) -> Result<Vec<ScheduleRun>, StoreError>;
+    /// Organizations with a running instance of a workflow.
+    async fn running_orgs(&self, workflow: &str) -> Result<Vec<String>, StoreError>;
     /// Stores a token hash for a person.
     async fn put_token(
         &self,

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::{
     DefinitionSummary, DueTimer, FailedMail, FileMeta, InboxQuery, Membership, NewOrg, NewPerson,
-    Org, OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, Store, StoreError,
-    StoredDefinition, TaskRow, from_micros, to_micros,
+    Org, OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, ScheduleRow, ScheduleRun, Store,
+    StoreError, StoredDefinition, TaskRow, from_micros, to_micros,
 };
 
 /// How to open a SQLite database.
@@ -241,167 +241,31 @@ impl Store for SqliteStore {
         if t.events.is_empty() {
             return Ok(());
         }
-        let s = &t.state;
-        let id = s.id.to_string();
-        let now = t.events.last().map(|e| e.at).unwrap_or_default();
-        let (status, end_state) = status_text(&s.status);
-        let snapshot = serde_json::to_string(s).map_err(corrupt)?;
-        let seq = i64::try_from(s.seq).map_err(corrupt)?;
         let mut tx = self.pool.begin().await?;
-        if expected_seq == 0 {
-            let r = sqlx::query(
-                "INSERT INTO instances (id, definition, version, status, end_state, subject_org, subject_person, stage, seq, state, started_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&id)
-            .bind(&s.definition)
-            .bind(i64::from(s.version))
-            .bind(status)
-            .bind(&end_state)
-            .bind(&s.subject.org)
-            .bind(&s.subject.person)
-            .bind(&s.stage)
-            .bind(seq)
-            .bind(&snapshot)
-            .bind(to_micros(s.started_at.unwrap_or(now)))
-            .bind(to_micros(now))
-            .execute(&mut *tx)
-            .await;
-            match r {
-                Ok(_) => {}
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    return Err(StoreError::Conflict(s.id));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            let r = sqlx::query("UPDATE instances SET status = ?, end_state = ?, stage = ?, seq = ?, state = ?, updated_at = ? WHERE id = ? AND seq = ?")
-                .bind(status)
-                .bind(&end_state)
-                .bind(&s.stage)
-                .bind(seq)
-                .bind(&snapshot)
-                .bind(to_micros(now))
-                .bind(&id)
-                .bind(i64::try_from(expected_seq).map_err(corrupt)?)
-                .execute(&mut *tx)
-                .await?;
-            if r.rows_affected() != 1 {
-                return Err(StoreError::Conflict(s.id));
-            }
-        }
-        for e in &t.events {
-            let body = serde_json::to_string(&e.event).map_err(corrupt)?;
-            sqlx::query("INSERT INTO events (instance_id, seq, at, type, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                .bind(&id)
-                .bind(i64::try_from(e.seq).map_err(corrupt)?)
-                .bind(to_micros(e.at))
-                .bind(event_type(&e.event))
-                .bind(body)
-                .bind(&e.prev_hash)
-                .bind(&e.hash)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for effect in &t.effects {
-            match effect {
-                Effect::CreateTask { task, record } => {
-                    let kind = serde_json::to_value(record.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    sqlx::query(
-                        "INSERT INTO tasks (id, instance_id, step, assignee, role, org, kind, status, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
-                    )
-                    .bind(task.to_string())
-                    .bind(&id)
-                    .bind(&record.step)
-                    .bind(&record.assignee)
-                    .bind(&record.role)
-                    .bind(&record.org)
-                    .bind(kind)
-                    .bind(to_micros(record.created_at))
-                    .bind(record.due_at.map(to_micros))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Effect::CloseTask { task, status } => {
-                    let (st, outcome) = match status {
-                        TaskStatus::Open => ("open", None),
-                        TaskStatus::Done(o) => ("done", Some(o.clone())),
-                        TaskStatus::Cancelled => ("cancelled", None),
-                    };
-                    sqlx::query(
-                        "UPDATE tasks SET status = ?, outcome = ?, closed_at = ? WHERE id = ?",
-                    )
-                    .bind(st)
-                    .bind(outcome)
-                    .bind(to_micros(now))
-                    .bind(task.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Effect::ReassignTask { task, assignee } => {
-                    sqlx::query("UPDATE tasks SET assignee = ? WHERE id = ?")
-                        .bind(assignee)
-                        .bind(task.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Effect::ArmTimer { timer, at } => {
-                    sqlx::query("INSERT INTO timers (instance_id, timer, at) VALUES (?, ?, ?) ON CONFLICT (instance_id, timer) DO UPDATE SET at = excluded.at, lease_owner = NULL, lease_until = NULL")
-                        .bind(&id)
-                        .bind(timer)
-                        .bind(to_micros(*at))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Effect::DisarmTimer { timer } => {
-                    sqlx::query("DELETE FROM timers WHERE instance_id = ? AND timer = ?")
-                        .bind(&id)
-                        .bind(timer)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Effect::EnqueueMail(mail) => {
-                    sqlx::query("INSERT INTO outbox (key, instance_id, to_person, kind, vars, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")
-                        .bind(&mail.key)
-                        .bind(&id)
-                        .bind(&mail.to)
-                        .bind(&mail.kind)
-                        .bind(serde_json::to_string(&mail.vars).map_err(corrupt)?)
-                        .bind(to_micros(now))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Effect::StartChild {
-                    step,
-                    workflow,
-                    inputs,
-                } => {
-                    sqlx::query("INSERT INTO child_requests (instance_id, step, seq, workflow, inputs) VALUES (?, ?, ?, ?, ?)")
-                        .bind(&id)
-                        .bind(step)
-                        .bind(seq)
-                        .bind(workflow)
-                        .bind(serde_json::to_string(inputs).map_err(corrupt)?)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-        }
-        // Timers fired by this command were consumed.
-        for e in &t.events {
-            if let stageflow_engine::Event::TimerFired { timer } = &e.event {
-                sqlx::query("DELETE FROM timers WHERE instance_id = ? AND timer = ?")
-                    .bind(&id)
-                    .bind(timer)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        write_transition(&mut tx, expected_seq, t).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut written = 0;
+        for t in transitions {
+            if t.events.is_empty() {
+                continue;
+            }
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM instances WHERE id = ?")
+                .bind(t.state.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_some() {
+                continue;
+            }
+            write_transition(&mut tx, 0, t).await?;
+            written += 1;
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     async fn events(&self, id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -1103,6 +967,141 @@ impl Store for SqliteStore {
         rows.iter().map(file_row).collect()
     }
 
+    async fn upsert_schedule(&self, r: &ScheduleRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO schedules (id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, next_fire_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, cron = excluded.cron, timezone = excluded.timezone,
+               org_kind = excluded.org_kind, org_under = excluded.org_under, inputs = excluded.inputs, overlap = excluded.overlap,
+               catch_up = excluded.catch_up, next_fire_at = excluded.next_fire_at",
+        )
+        .bind(&r.id)
+        .bind(&r.workflow)
+        .bind(i64::from(r.version))
+        .bind(&r.cron)
+        .bind(&r.timezone)
+        .bind(&r.org_kind)
+        .bind(&r.org_under)
+        .bind(serde_json::to_string(&r.inputs).map_err(corrupt)?)
+        .bind(&r.overlap)
+        .bind(&r.catch_up)
+        .bind(r.next_fire_at.map(to_micros))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn schedules(&self) -> Result<Vec<ScheduleRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(schedule_row).collect()
+    }
+
+    async fn schedule(&self, id: &str) -> Result<Option<ScheduleRow>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(schedule_row).transpose()
+    }
+
+    async fn set_schedule_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        note: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query("UPDATE schedules SET paused = ?, pause_note = ? WHERE id = ?")
+            .bind(paused)
+            .bind(note)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "schedule '{id}' does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn claim_due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ScheduleRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE schedules SET lease_until = ? WHERE id IN (SELECT id FROM schedules WHERE paused = 0 AND next_fire_at IS NOT NULL AND next_fire_at <= ?
+               AND (lease_until IS NULL OR lease_until < ?)) RETURNING {SCHEDULE_COLUMNS}"
+        )))
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(to_micros(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(schedule_row)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by(|a, b| (a.next_fire_at, &a.id).cmp(&(b.next_fire_at, &b.id)));
+        Ok(out)
+    }
+
+    async fn finish_schedule(
+        &self,
+        id: &str,
+        next_fire_at: Option<DateTime<Utc>>,
+        runs: &[ScheduleRun],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for run in runs {
+            sqlx::query("INSERT OR REPLACE INTO schedule_runs (schedule_id, occurrence, fired_at, started, skipped) VALUES (?, ?, ?, ?, ?)")
+                .bind(id)
+                .bind(to_micros(run.occurrence))
+                .bind(to_micros(now))
+                .bind(i64::from(run.started))
+                .bind(i64::from(run.skipped))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let last = runs.iter().map(|r| r.occurrence).max();
+        sqlx::query("UPDATE schedules SET next_fire_at = ?, last_fired_at = COALESCE(?, last_fired_at), lease_until = NULL WHERE id = ?")
+            .bind(next_fire_at.map(to_micros))
+            .bind(last.map(to_micros))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn schedule_runs(&self, id: &str, limit: u32) -> Result<Vec<ScheduleRun>, StoreError> {
+        let rows = sqlx::query("SELECT occurrence, started, skipped FROM schedule_runs WHERE schedule_id = ? ORDER BY occurrence DESC LIMIT ?")
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScheduleRun {
+                    occurrence: from_micros(r.try_get("occurrence")?),
+                    started: u32::try_from(r.try_get::<i64, _>("started")?).map_err(corrupt)?,
+                    skipped: u32::try_from(r.try_get::<i64, _>("skipped")?).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn running_orgs(&self, workflow: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT subject_org FROM instances WHERE definition = ? AND status = 'running'").bind(workflow).fetch_all(&self.pool).await?)
+    }
+
     async fn put_token(
         &self,
         hash: &str,
@@ -1333,5 +1332,196 @@ fn outbox_row(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxMail, StoreError> {
         },
         created_at: from_micros(r.try_get("created_at")?),
         attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
+    })
+}
+
+/// Writes everything one command produced, inside a transaction, if the
+/// instance is still at `expected_seq` (0: it must not exist yet).
+async fn write_transition(
+    tx: &mut Tx,
+    expected_seq: u64,
+    t: &Transition,
+) -> Result<(), StoreError> {
+    let s = &t.state;
+    let id = s.id.to_string();
+    let now = t.events.last().map(|e| e.at).unwrap_or_default();
+    let (status, end_state) = status_text(&s.status);
+    let snapshot = serde_json::to_string(s).map_err(corrupt)?;
+    let seq = i64::try_from(s.seq).map_err(corrupt)?;
+    if expected_seq == 0 {
+        let r = sqlx::query(
+                "INSERT INTO instances (id, definition, version, status, end_state, subject_org, subject_person, stage, seq, state, started_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(&s.definition)
+            .bind(i64::from(s.version))
+            .bind(status)
+            .bind(&end_state)
+            .bind(&s.subject.org)
+            .bind(&s.subject.person)
+            .bind(&s.stage)
+            .bind(seq)
+            .bind(&snapshot)
+            .bind(to_micros(s.started_at.unwrap_or(now)))
+            .bind(to_micros(now))
+            .execute(&mut **tx)
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(s.id));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        let r = sqlx::query("UPDATE instances SET status = ?, end_state = ?, stage = ?, seq = ?, state = ?, updated_at = ? WHERE id = ? AND seq = ?")
+                .bind(status)
+                .bind(&end_state)
+                .bind(&s.stage)
+                .bind(seq)
+                .bind(&snapshot)
+                .bind(to_micros(now))
+                .bind(&id)
+                .bind(i64::try_from(expected_seq).map_err(corrupt)?)
+                .execute(&mut **tx)
+                .await?;
+        if r.rows_affected() != 1 {
+            return Err(StoreError::Conflict(s.id));
+        }
+    }
+    for e in &t.events {
+        let body = serde_json::to_string(&e.event).map_err(corrupt)?;
+        sqlx::query("INSERT INTO events (instance_id, seq, at, type, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(&id)
+                .bind(i64::try_from(e.seq).map_err(corrupt)?)
+                .bind(to_micros(e.at))
+                .bind(event_type(&e.event))
+                .bind(body)
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
+                .execute(&mut **tx)
+                .await?;
+    }
+    for effect in &t.effects {
+        match effect {
+            Effect::CreateTask { task, record } => {
+                let kind = serde_json::to_value(record.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                sqlx::query(
+                        "INSERT INTO tasks (id, instance_id, step, assignee, role, org, kind, status, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                    )
+                    .bind(task.to_string())
+                    .bind(&id)
+                    .bind(&record.step)
+                    .bind(&record.assignee)
+                    .bind(&record.role)
+                    .bind(&record.org)
+                    .bind(kind)
+                    .bind(to_micros(record.created_at))
+                    .bind(record.due_at.map(to_micros))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Effect::CloseTask { task, status } => {
+                let (st, outcome) = match status {
+                    TaskStatus::Open => ("open", None),
+                    TaskStatus::Done(o) => ("done", Some(o.clone())),
+                    TaskStatus::Cancelled => ("cancelled", None),
+                };
+                sqlx::query("UPDATE tasks SET status = ?, outcome = ?, closed_at = ? WHERE id = ?")
+                    .bind(st)
+                    .bind(outcome)
+                    .bind(to_micros(now))
+                    .bind(task.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Effect::ReassignTask { task, assignee } => {
+                sqlx::query("UPDATE tasks SET assignee = ? WHERE id = ?")
+                    .bind(assignee)
+                    .bind(task.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Effect::ArmTimer { timer, at } => {
+                sqlx::query("INSERT INTO timers (instance_id, timer, at) VALUES (?, ?, ?) ON CONFLICT (instance_id, timer) DO UPDATE SET at = excluded.at, lease_owner = NULL, lease_until = NULL")
+                        .bind(&id)
+                        .bind(timer)
+                        .bind(to_micros(*at))
+                        .execute(&mut **tx)
+                        .await?;
+            }
+            Effect::DisarmTimer { timer } => {
+                sqlx::query("DELETE FROM timers WHERE instance_id = ? AND timer = ?")
+                    .bind(&id)
+                    .bind(timer)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Effect::EnqueueMail(mail) => {
+                sqlx::query("INSERT INTO outbox (key, instance_id, to_person, kind, vars, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")
+                        .bind(&mail.key)
+                        .bind(&id)
+                        .bind(&mail.to)
+                        .bind(&mail.kind)
+                        .bind(serde_json::to_string(&mail.vars).map_err(corrupt)?)
+                        .bind(to_micros(now))
+                        .execute(&mut **tx)
+                        .await?;
+            }
+            Effect::StartChild {
+                step,
+                workflow,
+                inputs,
+            } => {
+                sqlx::query("INSERT INTO child_requests (instance_id, step, seq, workflow, inputs) VALUES (?, ?, ?, ?, ?)")
+                        .bind(&id)
+                        .bind(step)
+                        .bind(seq)
+                        .bind(workflow)
+                        .bind(serde_json::to_string(inputs).map_err(corrupt)?)
+                        .execute(&mut **tx)
+                        .await?;
+            }
+        }
+    }
+    // Timers fired by this command were consumed.
+    for e in &t.events {
+        if let stageflow_engine::Event::TimerFired { timer } = &e.event {
+            sqlx::query("DELETE FROM timers WHERE instance_id = ? AND timer = ?")
+                .bind(&id)
+                .bind(timer)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+const SCHEDULE_COLUMNS: &str = "id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, paused, pause_note, next_fire_at, last_fired_at";
+
+fn schedule_row(r: &sqlx::sqlite::SqliteRow) -> Result<ScheduleRow, StoreError> {
+    Ok(ScheduleRow {
+        id: r.try_get("id")?,
+        workflow: r.try_get("workflow")?,
+        version: u32::try_from(r.try_get::<i64, _>("version")?).map_err(corrupt)?,
+        cron: r.try_get("cron")?,
+        timezone: r.try_get("timezone")?,
+        org_kind: r.try_get("org_kind")?,
+        org_under: r.try_get("org_under")?,
+        inputs: serde_json::from_str(&r.try_get::<String, _>("inputs")?).map_err(corrupt)?,
+        overlap: r.try_get("overlap")?,
+        catch_up: r.try_get("catch_up")?,
+        paused: r.try_get::<bool, _>("paused")?,
+        pause_note: r.try_get("pause_note")?,
+        next_fire_at: r
+            .try_get::<Option<i64>, _>("next_fire_at")?
+            .map(from_micros),
+        last_fired_at: r
+            .try_get::<Option<i64>, _>("last_fired_at")?
+            .map(from_micros),
     })
 }

@@ -85,6 +85,11 @@ impl Checker<'_, '_> {
         }
         self.reachability();
         self.templates();
+        if !def.schedules.is_empty() && def.subject == stageflow_engine::model::SubjectKind::Person
+        {
+            let first = &def.schedules[0].id;
+            self.err_help(&format!("schedule:{first}"), "a schedule starts one instance per organization, but this workflow is about a person".into(), "use `subject: organization`, or start person workflows through the API");
+        }
         for s in &def.schedules {
             for name in s.inputs.keys() {
                 if !def.inputs.iter().any(|i| &i.field.id == name) {

@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use chrono_tz::Tz;
 use stageflow_engine::expr::Expr;
 use stageflow_engine::model::{
-    ApprovalMode, Assignee, Check, Definition, EmptyAssignee, EndState, Escalation, Field,
+    ApprovalMode, Assignee, CatchUp, Check, Definition, EmptyAssignee, EndState, Escalation, Field,
     FieldKind, Grade, HolidayDeadline, InputDef, MailTemplate, OrgRef, OrgSelector, Outcome,
-    RatingRule, RatingScheme, Recurrence, Remind, Route, RubricItem, Schedule, ScheduleSelector,
-    SetValue, SetVar, Stage, Step, StepKind, SubjectKind, Timeout, VoteRule, WaitUntil, Window,
+    Overlap, RatingRule, RatingScheme, Recurrence, Remind, Route, RubricItem, Schedule,
+    ScheduleSelector, SetValue, SetVar, Stage, Step, StepKind, SubjectKind, Timeout, VoteRule,
+    WaitUntil, Window,
 };
 use stageflow_engine::time::{Span, TimeExpr};
 
@@ -1457,12 +1458,43 @@ fn schedule(cx: &mut Cx<'_>, node: &Node, default_tz: Tz) -> Option<Schedule> {
             }
         }
     }
+    let overlap = match m.get("overlap").and_then(|n| n.scalar()) {
+        None | Some("skip") => Overlap::Skip,
+        Some("allow") => Overlap::Allow,
+        Some(other) => {
+            let pos = m.get("overlap").map(|n| n.pos).unwrap_or(m.pos());
+            cx.error_help(
+                pos,
+                format!("unknown overlap policy '{other}'"),
+                "write `skip` (default) or `allow`",
+            );
+            Overlap::Skip
+        }
+    };
+    let catch_up = match m.get("catch_up").and_then(|n| n.scalar()) {
+        None | Some("last") => CatchUp::Last,
+        Some("all") => CatchUp::All,
+        Some("none") => CatchUp::None,
+        Some(other) => {
+            let pos = m.get("catch_up").map(|n| n.pos).unwrap_or(m.pos());
+            cx.error_help(
+                pos,
+                format!("unknown catch-up policy '{other}'"),
+                "write `last` (default), `all` or `none`",
+            );
+            CatchUp::Last
+        }
+    };
+    cx.spans.put(format!("schedule:{id}"), m.pos());
+    let cron = crate::check::parse_cron(&cron).unwrap_or(cron);
     Some(Schedule {
         id,
         cron,
         timezone,
         orgs: ScheduleSelector { kind, under },
         inputs,
+        overlap,
+        catch_up,
     })
 }
 

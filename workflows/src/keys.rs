@@ -100,7 +100,9 @@ pub const RUBRIC_ITEM: &[&str] = &["id", "name", "max", "min", "weight"];
 /// A grade.
 pub const GRADE: &[&str] = &["id", "name", "max_share", "min_score"];
 /// A schedule.
-pub const SCHEDULE: &[&str] = &["id", "cron", "timezone", "orgs", "inputs"];
+pub const SCHEDULE: &[&str] = &[
+    "id", "cron", "timezone", "orgs", "inputs", "overlap", "catch_up",
+];
 /// A schedule's organization selector.
 pub const SCHEDULE_ORGS: &[&str] = &["kind", "under"];
 /// A mail template.

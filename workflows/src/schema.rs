@@ -244,6 +244,8 @@ pub fn objects() -> Vec<(&'static str, &'static [&'static str], Value)> {
         json!({
             "id": ident(), "cron": text(), "timezone": text(), "orgs": schedule_orgs.clone(),
             "inputs": { "type": "object" },
+            "overlap": { "enum": ["skip", "allow"] },
+            "catch_up": { "enum": ["last", "all", "none"] },
         }),
         &["id", "cron", "orgs"],
     );

@@ -108,7 +108,15 @@ pub async fn move_clock(
         ));
     }
     let now = state.clock.set(to).unwrap_or(now);
-    let fired = state.runtime.fire_due_timers(now).await?;
+    let mut fired = state.runtime.fire_due_timers(now).await?;
+    // Schedules due in the skipped interval fire too (their instances'
+    // first timers with them).
+    if !stageflow_runtime::scheduler::fire_due_schedules(&state.runtime, now)
+        .await?
+        .is_empty()
+    {
+        fired += state.runtime.fire_due_timers(now).await?;
+    }
     Ok(Json(ClockView { now, fired }))
 }
 

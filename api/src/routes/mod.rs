@@ -6,6 +6,7 @@ pub mod files;
 pub mod instances;
 pub mod orgs;
 pub mod people;
+pub mod schedules;
 pub mod tasks;
 
 use axum::Router;
@@ -19,6 +20,7 @@ pub use files as files_paths;
 pub use instances as instances_paths;
 pub use orgs as orgs_paths;
 pub use people as people_paths;
+pub use schedules as schedules_paths;
 pub use tasks as tasks_paths;
 
 pub use admin::ClockRequest;
@@ -38,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(instances::routes())
         .merge(tasks::routes())
         .merge(files::routes())
+        .merge(schedules::routes())
         .merge(admin::routes())
         .fallback(not_found)
 }

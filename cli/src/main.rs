@@ -2,6 +2,7 @@
 
 mod calendar_cmd;
 mod directory_cmd;
+mod schedules_cmd;
 mod serve_cmd;
 mod simulate_cmd;
 
@@ -44,6 +45,11 @@ enum Command {
     Import(directory_cmd::ImportArgs),
     /// Export organizations and people as UTF-8 CSV
     Export(directory_cmd::ExportArgs),
+    /// Cron schedules: list, preview, pause, resume, trigger
+    Schedules {
+        #[command(subcommand)]
+        command: schedules_cmd::SchedulesCommand,
+    },
     /// Bearer tokens
     Token {
         #[command(subcommand)]
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Token { command } => serve_cmd::token(command),
         Command::Import(args) => directory_cmd::import(args),
+        Command::Schedules { command } => schedules_cmd::run(command),
         Command::Export(args) => directory_cmd::export(args),
     };
     match result {

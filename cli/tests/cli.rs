@@ -480,3 +480,275 @@ fn serve_demo_lets_a_newcomer_list_and_complete_a_task_and_stops_gracefully() {
     let status = server.terminate();
     assert!(status.success());
 }
+
+/// A blocking SMTP server on loopback: keeps every message's Message-ID,
+/// recipients and raw text.
+fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut w = stream.try_clone().unwrap();
+                let mut r = BufReader::new(stream);
+                let _ = w.write_all(b"220 sink\r\n");
+                let mut to = String::new();
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap_or(0) > 0 {
+                    let upper = line.to_ascii_uppercase();
+                    if upper.starts_with("EHLO") {
+                        let _ = w.write_all(b"250-sink\r\n250 8BITMIME\r\n");
+                    } else if upper.starts_with("RCPT TO") {
+                        to = line[8..]
+                            .trim()
+                            .trim_start_matches(':')
+                            .trim()
+                            .trim_matches(|c| c == '<' || c == '>')
+                            .to_string();
+                        let _ = w.write_all(b"250 OK\r\n");
+                    } else if upper.starts_with("DATA") {
+                        let _ = w.write_all(b"354 go\r\n");
+                        let mut data = String::new();
+                        let mut l = String::new();
+                        while r.read_line(&mut l).unwrap_or(0) > 0 && l.trim_end() != "." {
+                            data.push_str(&l);
+                            l.clear();
+                        }
+                        store.lock().unwrap().push((to.clone(), data));
+                        let _ = w.write_all(b"250 OK\r\n");
+                    } else if upper.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        let _ = w.write_all(b"250 OK\r\n");
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+fn serve_with(db: &str, port: u16, extra: &[&str]) -> Served {
+    use std::io::BufRead;
+    let mut args = vec![
+        "serve".to_string(),
+        "--db".into(),
+        db.into(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stageflow"))
+        .args(&args)
+        .current_dir(root())
+        .env("STAGEFLOW_ADMIN_TOKEN", "kill-test-admin")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    Served { child, lines }
+}
+
+fn message_ids(mails: &[(String, String)]) -> Vec<String> {
+    mails
+        .iter()
+        .map(|(_, raw)| {
+            raw.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+fn wait_for(
+    mails: &std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    n: usize,
+) -> Vec<(String, String)> {
+    for _ in 0..200 {
+        let got = mails.lock().unwrap().clone();
+        if got.len() >= n {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    mails.lock().unwrap().clone()
+}
+
+#[test]
+fn sigkill_loses_no_timer_and_sends_no_reminder_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kill.db").display().to_string();
+    let (smtp, mails) = smtp_sink();
+    let smtp_url = format!("smtp://127.0.0.1:{smtp}");
+    let flags = [
+        "--clock",
+        "manual",
+        "--clock-start",
+        "2026-03-02T01:00:00Z",
+        "--smtp",
+        &smtp_url,
+    ];
+    let port = free_port();
+    let mut with_demo = flags.to_vec();
+    with_demo.push("--demo");
+    let server = serve_with(&db, port, &with_demo);
+    let printed = server.ready();
+    let applicant = printed
+        .iter()
+        .find(|l| l.contains("applicant-1"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_string();
+    // The demo's first 待办 mails go out.
+    let first = wait_for(&mails, 3).len();
+    assert!(first >= 3);
+    // The applicant hands in the application: the talk is due 2026-04-02.
+    let (_, inbox) = http(port, "GET", "/api/v1/tasks", Some(&applicant), None);
+    let task = serde_json::from_str::<serde_json::Value>(&inbox).unwrap()["tasks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let boundary = "b";
+    let part = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\nscan\r\n--{boundary}--\r\n"
+    );
+    let (status, body) = http_with(
+        port,
+        "POST",
+        &format!("/api/v1/tasks/{task}/files"),
+        Some(&applicant),
+        &part,
+        &format!("multipart/form-data; boundary={boundary}"),
+    );
+    assert_eq!(status, 201, "{body}");
+    let file = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let action = format!(
+        r#"{{"action":"complete","form":{{"applied_on":"2026-03-02","application_letter":"{file}"}}}}"#
+    );
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/api/v1/tasks/{task}/actions"),
+        Some(&applicant),
+        Some(&action),
+    );
+    assert_eq!(status, 200, "{body}");
+    let before_kill = wait_for(&mails, first + 1).len();
+    // SIGKILL: no graceful anything.
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    // Restarted: the clock moves past the deadline; the reminder, the overdue
+    // notice and the escalation each go out once.
+    let server = serve_with(&db, port, &flags);
+    server.ready();
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/admin/clock",
+        Some("kill-test-admin"),
+        Some(r#"{"set":"2026-04-04T01:00:00Z"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let after = wait_for(&mails, before_kill + 3);
+    assert!(after.len() >= before_kill + 3, "{} mails", after.len());
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    // And again: nothing new is due, nothing is sent twice.
+    let server = serve_with(&db, port, &flags);
+    server.ready();
+    let (status, _) = http(
+        port,
+        "POST",
+        "/api/v1/admin/clock",
+        Some("kill-test-admin"),
+        Some(r#"{"set":"2026-04-05T01:00:00Z"}"#),
+    );
+    assert_eq!(status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let all = mails.lock().unwrap().clone();
+    let ids = message_ids(&all);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "a mail was sent twice");
+    let to_secretary = all
+        .iter()
+        .filter(|(to, raw)| to == "zb1-secretary@example.org" && raw.contains("Subject"))
+        .count();
+    assert!(
+        to_secretary >= 3,
+        "待办, 提醒 and 逾期 for the 支部书记: {to_secretary}"
+    );
+    assert!(
+        all.iter()
+            .any(|(to, _)| to == "jiguan-secretary@example.org"),
+        "the escalation reached the 机关党委书记"
+    );
+    assert!(server.terminate().success());
+
+    // The CLI sees the schedules on the same database.
+    let o = stageflow(&["schedules", "list", "--db", &db]);
+    assert!(
+        stdout(&o).contains("democratic-appraisal:yearly\t0 0 9 1 12 *\tAsia/Shanghai"),
+        "{}",
+        stdout(&o)
+    );
+    let o = stageflow(&[
+        "schedules",
+        "pause",
+        "democratic-appraisal:yearly",
+        "--note",
+        "测试暂停",
+        "--db",
+        &db,
+    ]);
+    assert!(o.status.success());
+    assert!(stdout(&stageflow(&["schedules", "list", "--db", &db])).contains("paused: 测试暂停"));
+    let o = stageflow(&[
+        "schedules",
+        "resume",
+        "democratic-appraisal:yearly",
+        "--db",
+        &db,
+    ]);
+    assert!(o.status.success());
+    let o = stageflow(&[
+        "schedules",
+        "preview",
+        "democratic-appraisal:yearly",
+        "--n",
+        "2",
+        "--db",
+        &db,
+    ]);
+    assert_eq!(stdout(&o).lines().count(), 2);
+    assert!(
+        stdout(&o)
+            .lines()
+            .all(|l| l.contains("-12-01T09:00:00+08:00")),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -483,7 +483,9 @@ fn serve_demo_lets_a_newcomer_list_and_complete_a_task_and_stops_gracefully() {
 
 /// A blocking SMTP server on loopback: keeps every message's Message-ID,
 /// recipients and raw text.
-fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+type Mails = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+fn smtp_sink() -> (u16, Mails) {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -1532,7 +1532,17 @@ async fn files_are_uploaded_for_a_task_hashed_in_the_history_and_downloadable() 
     );
     // Too large: 413, or the server closes the connection while the client
     // is still sending the rest (it never reads past the limit).
-    match upload(&s, t.clone(), vec![0; 11 * 1024 * 1024], "file")
+    // A client of its own: the server may close this connection, and a
+    // pooled connection must not carry that into the next request.
+    let lone = reqwest::Client::new();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![0; 11 * 1024 * 1024]).file_name("big.pdf"),
+    );
+    match lone
+        .post(format!("{}/api/v1/tasks/{id}/files", s.base))
+        .bearer_auth(t.clone())
+        .multipart(form)
         .send()
         .await
     {

@@ -12,6 +12,7 @@ use crate::routes;
     info(title = "stageflow", description = "Workflow and approval engine for Party and mass organizations. Errors are application/problem+json (RFC 9457)."),
     paths(
         routes::healthz,
+        routes::metrics,
         crate::routes::definitions_paths::list,
         crate::routes::definitions_paths::get_one,
         crate::routes::definitions_paths::upload,

@@ -510,6 +510,8 @@ pub trait Store: Send + Sync {
     async fn schedule_runs(&self, id: &str, limit: u32) -> Result<Vec<ScheduleRun>, StoreError>;
     /// Organizations with a running instance of a workflow.
     async fn running_orgs(&self, workflow: &str) -> Result<Vec<String>, StoreError>;
+    /// Counters for `/metrics`: `(name, labels, value)`.
+    async fn metrics(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
     /// Stores a token hash for a person.
     async fn put_token(
         &self,

@@ -1102,6 +1102,38 @@ impl Store for SqliteStore {
         Ok(sqlx::query_scalar("SELECT DISTINCT subject_org FROM instances WHERE definition = ? AND status = 'running'").bind(workflow).fetch_all(&self.pool).await?)
     }
 
+    async fn metrics(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for (name, sql) in [
+            (
+                "stageflow_instances",
+                "SELECT status, COUNT(*) FROM instances GROUP BY status",
+            ),
+            (
+                "stageflow_tasks",
+                "SELECT status, COUNT(*) FROM tasks GROUP BY status",
+            ),
+            (
+                "stageflow_mail",
+                "SELECT CASE WHEN sent_at IS NOT NULL THEN 'sent' WHEN failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END AS s, COUNT(*) FROM outbox GROUP BY s",
+            ),
+        ] {
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(&self.pool).await?;
+            for (label, n) in rows {
+                out.push((name.to_string(), format!("status=\"{label}\""), n));
+            }
+        }
+        let timers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timers")
+            .fetch_one(&self.pool)
+            .await?;
+        out.push(("stageflow_timers_armed".into(), String::new(), timers));
+        let paused: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schedules WHERE paused = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        out.push(("stageflow_schedules_paused".into(), String::new(), paused));
+        Ok(out)
+    }
+
     async fn put_token(
         &self,
         hash: &str,

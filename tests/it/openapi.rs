@@ -8,6 +8,7 @@ use crate::server::Server;
 /// Every route the router serves.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
+    ("get", "/metrics"),
     ("get", "/api/v1/definitions"),
     ("post", "/api/v1/definitions"),
     ("get", "/api/v1/definitions/{id}"),

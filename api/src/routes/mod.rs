@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(crate::openapi::document))
+        .route("/metrics", get(metrics))
         .merge(definitions::routes())
         .merge(orgs::routes())
         .merge(people::routes())
@@ -49,6 +50,34 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The server is up", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Prometheus text: instances, tasks and mail by status, armed timers,
+/// paused schedules.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String)))]
+pub async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), crate::error::ApiError> {
+    let mut text = String::new();
+    let mut last = String::new();
+    for (name, labels, value) in state.store.metrics().await? {
+        if name != last {
+            text.push_str(&format!("# TYPE {name} gauge\n"));
+            last = name.clone();
+        }
+        if labels.is_empty() {
+            text.push_str(&format!("{name} {value}\n"));
+        } else {
+            text.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
+    }
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> crate::error::ApiError {

@@ -510,6 +510,14 @@ pub trait Store: Send + Sync {
     async fn schedule_runs(&self, id: &str, limit: u32) -> Result<Vec<ScheduleRun>, StoreError>;
     /// Organizations with a running instance of a workflow.
     async fn running_orgs(&self, workflow: &str) -> Result<Vec<String>, StoreError>;
+    /// Open tasks of instances whose organization is in a subtree (all when
+    /// `None`), due before `due_before` when given, by deadline.
+    async fn open_tasks_under(
+        &self,
+        root: Option<&str>,
+        due_before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<TaskRow>, StoreError>;
     /// Counters for `/metrics`: `(name, labels, value)`.
     async fn metrics(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
     /// Stores a token hash for a person.

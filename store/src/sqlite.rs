@@ -1102,6 +1102,35 @@ impl Store for SqliteStore {
         Ok(sqlx::query_scalar("SELECT DISTINCT subject_org FROM instances WHERE definition = ? AND status = 'running'").bind(workflow).fetch_all(&self.pool).await?)
     }
 
+    async fn open_tasks_under(
+        &self,
+        root: Option<&str>,
+        due_before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        let prefix = match root {
+            Some(r) => match self.org(r).await? {
+                Some(o) => o.path,
+                None => return Ok(Vec::new()),
+            },
+            None => "/".to_string(),
+        };
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
+             WHERE t.status = 'open' AND (i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?) OR t.org IN (SELECT id FROM orgs WHERE path LIKE ?))
+               AND (? IS NULL OR (t.due_at IS NOT NULL AND t.due_at < ?))
+             ORDER BY t.due_at IS NULL, t.due_at, t.id LIMIT ?"
+        )))
+        .bind(format!("{prefix}%"))
+        .bind(format!("{prefix}%"))
+        .bind(due_before.map(to_micros))
+        .bind(due_before.map(to_micros))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_row).collect()
+    }
+
     async fn metrics(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let mut out = Vec::new();
         for (name, sql) in [

@@ -24,7 +24,7 @@ const PEOPLE: &[&str] = &[
     "county-org",
 ];
 
-fn local_today(now: DateTime<Utc>) -> NaiveDate {
+pub(crate) fn local_today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
 }
 
@@ -84,7 +84,7 @@ async fn upload_scans(
     ids
 }
 
-async fn act_on(server: &mut Server, who: &str, task: &Value, today: NaiveDate) -> u16 {
+pub(crate) async fn act_on(server: &mut Server, who: &str, task: &Value, today: NaiveDate) -> u16 {
     let id = task["id"].as_str().unwrap();
     let path = format!("/api/v1/tasks/{id}/actions");
     let files = upload_scans(server, who, task).await;

@@ -6,6 +6,7 @@ mod diagnostics;
 mod library;
 mod mail;
 mod openapi;
+mod reports;
 mod schedules;
 mod server;
 mod simulate;

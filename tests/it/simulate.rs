@@ -245,27 +245,96 @@ async fn admission_date_rules_pinned_to_the_reference() {
         want: &'static str,
     }
     let rows = [
-        Row { rule: "细则 第七条: talk within 1 month (same day of month)", start: "2026-03-02", kind: "task_created", step: "talk", field: "due", want: "2026-04-02" },
-        Row { rule: "民法典 第202条: month end clamps (01-31 + 1 month); 02-28 is a 调休 working Saturday, so it stays", start: "2026-01-31", kind: "task_created", step: "talk", field: "due", want: "2026-02-28" },
-        Row { rule: "民法典 第203条: a deadline on a rest day moves to the next working day (2026-01-31 is a Saturday)", start: "2025-12-31", kind: "task_created", step: "talk", field: "due", want: "2026-02-02" },
-        Row { rule: "细则 第十三条: 一年以上 is inclusive (≥ 12 months)", start: "2026-03-02", kind: "task_created", step: "determine_candidate", field: "earliest", want: "2027-03-02" },
-        Row { rule: "一年以上 from 02-29 clamps to 02-28", start: "2024-02-29", kind: "task_created", step: "determine_candidate", field: "earliest", want: "2025-02-28" },
-        Row { rule: "公示 5 working days counting the posting day, across 中秋 (09-25..27) and 国庆 (10-01..07): 09-24 … 10-08", start: "2025-09-24", kind: "wait_ended", step: "candidate_publicity", field: "at", want: "2026-10-09" },
-        Row { rule: "细则 第二十四条: 党委 approval within 3 months of the vote", start: "2026-03-02", kind: "task_created", step: "party_approval", field: "due", want: "2027-06-09" },
-        Row { rule: "细则 第三十二条: 预备期 one year from the vote", start: "2026-03-02", kind: "wait_ended", step: "probation_full", field: "at", want: "2028-03-09" },
-        Row { rule: "细则 第三十四条: 转正 approval within 3 months", start: "2026-03-02", kind: "task_created", step: "regularize_approval", field: "due", want: "2028-06-09" },
+        Row {
+            rule: "细则 第七条: talk within 1 month (same day of month)",
+            start: "2026-03-02",
+            kind: "task_created",
+            step: "talk",
+            field: "due",
+            want: "2026-04-02",
+        },
+        Row {
+            rule: "民法典 第202条: month end clamps (01-31 + 1 month); 02-28 is a 调休 working Saturday, so it stays",
+            start: "2026-01-31",
+            kind: "task_created",
+            step: "talk",
+            field: "due",
+            want: "2026-02-28",
+        },
+        Row {
+            rule: "民法典 第203条: a deadline on a rest day moves to the next working day (2026-01-31 is a Saturday)",
+            start: "2025-12-31",
+            kind: "task_created",
+            step: "talk",
+            field: "due",
+            want: "2026-02-02",
+        },
+        Row {
+            rule: "细则 第十三条: 一年以上 is inclusive (≥ 12 months)",
+            start: "2026-03-02",
+            kind: "task_created",
+            step: "determine_candidate",
+            field: "earliest",
+            want: "2027-03-02",
+        },
+        Row {
+            rule: "一年以上 from 02-29 clamps to 02-28",
+            start: "2024-02-29",
+            kind: "task_created",
+            step: "determine_candidate",
+            field: "earliest",
+            want: "2025-02-28",
+        },
+        Row {
+            rule: "公示 5 working days counting the posting day, across 中秋 (09-25..27) and 国庆 (10-01..07): 09-24 … 10-08",
+            start: "2025-09-24",
+            kind: "wait_ended",
+            step: "candidate_publicity",
+            field: "at",
+            want: "2026-10-09",
+        },
+        Row {
+            rule: "细则 第二十四条: 党委 approval within 3 months of the vote",
+            start: "2026-03-02",
+            kind: "task_created",
+            step: "party_approval",
+            field: "due",
+            want: "2027-06-09",
+        },
+        Row {
+            rule: "细则 第三十二条: 预备期 one year from the vote",
+            start: "2026-03-02",
+            kind: "wait_ended",
+            step: "probation_full",
+            field: "at",
+            want: "2028-03-09",
+        },
+        Row {
+            rule: "细则 第三十四条: 转正 approval within 3 months",
+            start: "2026-03-02",
+            kind: "task_created",
+            step: "regularize_approval",
+            field: "due",
+            want: "2028-06-09",
+        },
     ];
     let mut failures = Vec::new();
     for row in &rows {
         let r = run("member-admission.yaml", row.start, &[], Policy::Earliest).await;
-        let event = r.events.iter().find(|e| e.kind == row.kind && e.step.as_deref() == Some(row.step));
+        let event = r
+            .events
+            .iter()
+            .find(|e| e.kind == row.kind && e.step.as_deref() == Some(row.step));
         let got = event.map(|e| match row.field {
             "due" => e.due.map(|d| d.to_string()).unwrap_or_default(),
             "earliest" => e.earliest.map(|d| d.to_string()).unwrap_or_default(),
             _ => day(e),
         });
         if got.as_deref() != Some(row.want) {
-            failures.push(format!("{}: start {} → {:?}, want {}", row.rule, row.start, got, row.want));
+            failures.push(format!(
+                "{}: start {} → {:?}, want {}",
+                row.rule, row.start, got, row.want
+            ));
         }
     }
     // 细则 第二十五条: never past 6 months — the second escalation of the 党委
@@ -278,7 +347,9 @@ async fn admission_date_rules_pinned_to_the_reference() {
         .filter_map(|e| e.fires_at.map(|t| t.format("%Y-%m-%d").to_string()))
         .collect();
     if !planned.contains(&"2027-09-09".to_string()) {
-        failures.push(format!("6-month hard limit: escalations planned {planned:?}, want one on 2027-09-09"));
+        failures.push(format!(
+            "6-month hard limit: escalations planned {planned:?}, want one on 2027-09-09"
+        ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

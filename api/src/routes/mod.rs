@@ -6,6 +6,7 @@ pub mod files;
 pub mod instances;
 pub mod orgs;
 pub mod people;
+pub mod reports;
 pub mod schedules;
 pub mod tasks;
 
@@ -20,6 +21,7 @@ pub use files as files_paths;
 pub use instances as instances_paths;
 pub use orgs as orgs_paths;
 pub use people as people_paths;
+pub use reports as reports_paths;
 pub use schedules as schedules_paths;
 pub use tasks as tasks_paths;
 
@@ -42,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .merge(tasks::routes())
         .merge(files::routes())
         .merge(schedules::routes())
+        .merge(reports::routes())
         .merge(admin::routes())
         .fallback(not_found)
 }

@@ -335,17 +335,17 @@ pub async fn pipeline(
                 .definition(&instance.definition, Some(instance.version))
                 .await?;
             let clock = Clock { tz: def.timezone };
-            if let Some(t) = instance.tasks.get(&row.id) {
-                if let Some(e) = t.earliest {
-                    eligible.push(EligibleView {
-                        person: instance.subject.person.clone().unwrap_or_default(),
-                        step: def
-                            .step(&t.step)
-                            .map(|(_, s)| s.name.clone())
-                            .unwrap_or_default(),
-                        from: clock.date_of(e).to_string(),
-                    });
-                }
+            if let Some(t) = instance.tasks.get(&row.id)
+                && let Some(e) = t.earliest
+            {
+                eligible.push(EligibleView {
+                    person: instance.subject.person.clone().unwrap_or_default(),
+                    step: def
+                        .step(&t.step)
+                        .map(|(_, s)| s.name.clone())
+                        .unwrap_or_default(),
+                    from: clock.date_of(e).to_string(),
+                });
             }
         }
         // One count per instance, by its current stage.

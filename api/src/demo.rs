@@ -95,28 +95,48 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
         };
         let mut people = vec![
             person(
+                "county-secretary",
+                "正式党员",
+                "1968-02-02",
+                &[("county", "secretary"), ("county", "full_member")],
+            ),
+            person(
                 "county-org",
                 "正式党员",
                 "1972-05-04",
-                &[("county", "org_department")],
+                &[("county", "org_department"), ("county", "supervisor")],
             ),
             person(
                 "jiguan-secretary",
                 "正式党员",
                 "1970-07-01",
-                &[("jiguan", "secretary"), ("jiguan", "full_member")],
+                &[
+                    ("jiguan", "secretary"),
+                    ("jiguan", "full_member"),
+                    ("jiguan", "leading_group"),
+                    ("jiguan", "committee_member"),
+                ],
             ),
             person(
                 "jiguan-organizer",
                 "正式党员",
                 "1978-10-01",
-                &[("jiguan", "organization_member"), ("jiguan", "full_member")],
+                &[
+                    ("jiguan", "organization_member"),
+                    ("jiguan", "full_member"),
+                    ("jiguan", "leading_group_office"),
+                    ("jiguan", "committee_member"),
+                ],
             ),
             person(
                 "jiguan-officer",
                 "正式党员",
                 "1985-03-12",
-                &[("jiguan", "org_officer"), ("jiguan", "full_member")],
+                &[
+                    ("jiguan", "org_officer"),
+                    ("jiguan", "full_member"),
+                    ("jiguan", "committee_member"),
+                ],
             ),
         ];
         for b in 1..=3 {

@@ -277,6 +277,33 @@ pub struct TaskView {
     /// Ballot choices (votes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+    /// What a rating asks (rating tasks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<RatingView>,
+}
+
+/// What a rater rates, on what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RatingView {
+    /// People to rate.
+    pub ratees: Vec<String>,
+    /// Grades of a scale, best first (empty for a rubric).
+    pub grades: Vec<OutcomeView>,
+    /// Items of a rubric with their score range (empty for a scale).
+    pub items: Vec<RubricItemView>,
+}
+
+/// An item of a scored rubric.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RubricItemView {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Lowest score (negative for deductions).
+    pub min: f64,
+    /// Highest score.
+    pub max: f64,
 }
 
 /// The view of a task.
@@ -377,7 +404,52 @@ pub fn task_view(def: &Definition, state: &InstanceState, id: Uuid, t: &TaskStat
         outcomes,
         form,
         choices,
+        rating: rating_view(def, state, t),
     }
+}
+
+fn rating_view(def: &Definition, state: &InstanceState, t: &TaskState) -> Option<RatingView> {
+    if t.kind != TaskKind::Rate {
+        return None;
+    }
+    let (_, step) = def.step(&t.step)?;
+    let StepKind::Rating(rule) = &step.kind else {
+        return None;
+    };
+    let ratees = state
+        .steps
+        .get(&t.step)
+        .map(|s| s.ratees.iter().map(|(p, _)| p.clone()).collect())
+        .unwrap_or_default();
+    let (grades, items) = match &rule.scheme {
+        stageflow_engine::model::RatingScheme::Scale { grades } => (
+            grades
+                .iter()
+                .map(|g| OutcomeView {
+                    id: g.id.clone(),
+                    label: g.name.clone(),
+                })
+                .collect(),
+            Vec::new(),
+        ),
+        stageflow_engine::model::RatingScheme::Rubric { items, .. } => (
+            Vec::new(),
+            items
+                .iter()
+                .map(|i| RubricItemView {
+                    id: i.id.clone(),
+                    name: i.name.clone(),
+                    min: i.min,
+                    max: i.max,
+                })
+                .collect(),
+        ),
+    };
+    Some(RatingView {
+        ratees,
+        grades,
+        items,
+    })
 }
 
 fn default_label(id: &str) -> String {

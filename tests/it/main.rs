@@ -4,6 +4,7 @@
 mod api;
 mod diagnostics;
 mod library;
+mod library_e2e;
 mod mail;
 mod openapi;
 mod reports;

@@ -136,6 +136,7 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
                     ("jiguan", "org_officer"),
                     ("jiguan", "full_member"),
                     ("jiguan", "committee_member"),
+                    ("jiguan", "party_representative"),
                 ],
             ),
         ];
@@ -145,7 +146,11 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
                 &format!("{zb}-secretary"),
                 "正式党员",
                 "1975-01-15",
-                &[(&zb, "secretary"), (&zb, "full_member")],
+                &[
+                    (&zb, "secretary"),
+                    (&zb, "full_member"),
+                    ("jiguan", "branch_secretary"),
+                ],
             ));
             people.push(person(
                 &format!("{zb}-organizer"),

@@ -167,6 +167,12 @@ pub struct FieldView {
     pub required: bool,
     /// Default (any JSON value).
     pub default: Option<serde_json::Value>,
+    /// Smallest number allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest number allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
 }
 
 fn field_view(f: &stageflow_engine::model::Field) -> FieldView {
@@ -187,6 +193,8 @@ fn field_view(f: &stageflow_engine::model::Field) -> FieldView {
         options,
         required: f.required,
         default: f.default.clone(),
+        min: f.min,
+        max: f.max,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `stageflow simulate FILE --start DATE`: the organizer's preview.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,6 +28,9 @@ pub struct SimulateArgs {
     /// earliest: act as early as the rules allow; late: act only when deadlines force it
     #[arg(long, default_value = "earliest")]
     policy: String,
+    /// Stop at this date (YYYY-MM-DD) even if the instance has not ended
+    #[arg(long)]
+    until: Option<NaiveDate>,
     /// Print one JSON object {"events": [...], "end_state": "..."}
     #[arg(long)]
     json: bool,
@@ -73,6 +77,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         subject: pairs(&args.subject)?,
         org: args.org,
         policy,
+        until: args.until,
     };
     let def = &loaded.definition;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -84,10 +89,16 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        let mut out = std::io::stdout().lock();
+        if writeln!(
+            out,
             "{}（{} v{}）模拟，开始于 {}",
             def.name, def.id, def.version, args.start
-        );
+        )
+        .is_err()
+        {
+            return Ok(ExitCode::SUCCESS);
+        }
         let mut i = 0;
         while i < report.events.len() {
             let e = &report.events[i];
@@ -188,7 +199,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 ),
                 other => format!("  {other}{step}"),
             };
-            println!("{date}  {line}");
+            // A closed pipe (`| head`) ends the listing quietly.
+            if writeln!(out, "{date}  {line}").is_err() {
+                return Ok(ExitCode::SUCCESS);
+            }
         }
         println!("end state: {}", report.end_state);
         if let Some(s) = &report.stuck {

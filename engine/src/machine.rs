@@ -1194,6 +1194,8 @@ impl Tx<'_> {
     /// the day `span` after the due date, at the reminder hour.
     fn after_due(&self, due: Moment, span: crate::time::Span) -> DateTime<Utc> {
         match due {
+            // "0 days after" the deadline is the deadline itself.
+            _ if span.n == 0 => self.clock.deadline_instant(due),
             Moment::Date(d) if span.unit.is_day_based() => {
                 let r = self
                     .clock
@@ -2325,7 +2327,12 @@ impl Tx<'_> {
                 let Some(rule) = &step.on_timeout else {
                     return Ok(());
                 };
-                let reason = format!("期限已过，按规则自动{}", outcome_word(&rule.outcome));
+                let word = step
+                    .outcomes
+                    .get(&rule.outcome)
+                    .map(|o| o.label.clone())
+                    .unwrap_or_else(|| outcome_word(&rule.outcome).to_string());
+                let reason = format!("期限已过，按规则自动{word}");
                 for (task, _) in &open {
                     self.emit(Event::TaskCompleted {
                         task: *task,
@@ -2404,7 +2411,13 @@ impl Tx<'_> {
                 Moment::Instant(self.now()),
                 w.unit.is_day_based(),
             );
-            self.clock.shift(self.ctx.calendar, base, w, true).moment
+            let due = self.clock.shift(self.ctx.calendar, base, w, true).moment;
+            // The same 民法典 第203条 rule as a step's own deadline.
+            let within = TimeExpr {
+                offset: Some((w, true)),
+                anchor: crate::time::Anchor::Activated,
+            };
+            self.shift_off_holiday(&within, due)
         });
         for (assignee, org) in people {
             let new = NewTask {

@@ -57,6 +57,8 @@ pub struct SimOptions {
     pub org: Option<String>,
     /// Policy.
     pub policy: Policy,
+    /// Stop at this date even if the instance has not ended.
+    pub until: Option<NaiveDate>,
 }
 
 /// One line of the timeline.
@@ -140,7 +142,10 @@ pub async fn simulate(
         opts.start,
         NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN),
     );
-    let limit = now + Duration::days(365 * MAX_YEARS);
+    let limit = match opts.until {
+        Some(d) => clock.start_of(d),
+        None => now + Duration::days(365 * MAX_YEARS),
+    };
     runtime
         .publish(def.clone(), source.to_string(), now)
         .await?;
@@ -222,7 +227,10 @@ pub async fn simulate(
             },
         };
         if next > limit {
-            stuck = Some(format!("nothing happens for {MAX_YEARS} years"));
+            stuck = Some(match opts.until {
+                Some(d) => format!("stopped at {d}"),
+                None => format!("nothing happens for {MAX_YEARS} years"),
+            });
             break;
         }
         now = now.max(next);

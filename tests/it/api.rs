@@ -39,7 +39,7 @@ fn fill_form(task: &Value, today: NaiveDate) -> Value {
         } else {
             match f["type"].as_str().unwrap_or("text") {
                 "date" => json!(today.to_string()),
-                "integer" | "number" => json!(1),
+                "integer" | "number" => json!(f["min"].as_f64().map(|m| m as i64).unwrap_or(1)),
                 "boolean" => json!(false),
                 "choice" => f["options"][0].clone(),
                 "file" => json!("not-uploaded"),

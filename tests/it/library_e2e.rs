@@ -11,11 +11,30 @@ use stageflow_runtime::mail::{MailConfig, Transport, deliver_due};
 use crate::server::Server;
 use crate::smtp::SmtpSink;
 
+/// Inputs a definition needs that the generic filler cannot guess.
+fn known_inputs(id: &str, now: DateTime<Utc>) -> Value {
+    use chrono::Datelike;
+    let today = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let next_month = stageflow_engine::calendar::add_months(today.with_day(1).unwrap_or(today), 1);
+    match id {
+        "dues" => json!({ "first_month": next_month.to_string(), "monthly_income": 4500 }),
+        "term-election" => {
+            json!({ "term_end": stageflow_engine::calendar::add_months(today, 9).to_string() })
+        }
+        _ => json!({}),
+    }
+}
+
 fn inputs_for(def: &Value, t0: DateTime<Utc>) -> Value {
     let mut inputs = serde_json::Map::new();
+    let known = known_inputs(def["id"].as_str().unwrap_or_default(), t0);
     let mut dates = 0;
     for f in def["inputs"].as_array().cloned().unwrap_or_default() {
         let id = f["id"].as_str().unwrap().to_string();
+        if let Some(v) = known.get(&id) {
+            inputs.insert(id, v.clone());
+            continue;
+        }
         if !f["default"].is_null() {
             continue;
         }

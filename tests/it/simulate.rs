@@ -24,6 +24,8 @@ async fn run(file: &str, start: &str, inputs: &[(&str, &str)], policy: Policy) -
         subject: Values::new(),
         org: None,
         policy,
+        // Late runs that loop (a lapsing approval) stop after a few years.
+        until: (policy == Policy::Late).then(|| date("2029-12-31")),
     };
     simulate(&loaded.definition, &text, &opts).await.unwrap()
 }
@@ -118,6 +120,7 @@ async fn member_admission_refuses_an_applicant_under_18() {
         subject,
         org: None,
         policy: Policy::Earliest,
+        until: None,
     };
     let r = simulate(&loaded.definition, &text, &opts).await.unwrap();
     assert_eq!(r.end_state, "stuck");
@@ -133,21 +136,42 @@ async fn member_admission_refuses_an_applicant_under_18() {
 
 #[tokio::test]
 async fn member_admission_late_policy_escalates_the_overdue_approval() {
+    // Nobody acts until deadlines force it: the 党委 approval is escalated
+    // past three months, and at six months the resolution lapses and goes
+    // back to the 支部大会 (which, in this policy, keeps happening).
     let r = run("member-admission.yaml", "2026-03-02", &[], Policy::Late).await;
-    assert_eq!(r.end_state, "admitted");
     let escalations: Vec<&SimEvent> = r
         .events
         .iter()
         .filter(|e| e.kind == "escalation" && e.step.as_deref() == Some("party_approval"))
         .collect();
     assert!(
-        !escalations.is_empty(),
-        "an overdue 党委 approval is escalated (督办)"
+        escalations.len() >= 2,
+        "督办 at 3 months and at the 6-month limit"
     );
     assert!(
         escalations
             .iter()
             .all(|e| e.detail.as_deref().unwrap_or_default().contains("已逾期"))
+    );
+    let lapse = r
+        .events
+        .iter()
+        .find(|e| e.kind == "step_completed" && e.step.as_deref() == Some("party_approval"))
+        .expect("the approval ends automatically");
+    assert_eq!(lapse.outcome.as_deref(), Some("lapse"));
+    assert_eq!(
+        lapse.detail.as_deref(),
+        Some("期限已过，按规则自动逾期六个月失效（重新提交支部大会讨论）")
+    );
+    let votes = r
+        .events
+        .iter()
+        .filter(|e| e.kind == "vote_closed" && e.step.as_deref() == Some("admission_vote"))
+        .count();
+    assert!(
+        votes >= 2,
+        "the 支部大会 discusses it again after the lapse"
     );
 }
 

@@ -310,6 +310,17 @@ impl Checker<'_, '_> {
                 .map(|s| s.to_string())
                 .collect(),
         };
+        if let StepKind::Vote(_) = &step.kind {
+            for o in ["fail", "no_quorum"] {
+                if step.outcomes.get(o).is_some_and(|d| d.max_times.is_some()) {
+                    self.err_help(
+                        &format!("step:{id}:outcome:{o}"),
+                        format!("the count decides a vote's '{o}'; it cannot be limited with max_times"),
+                        "route it to a step or stage that counts attempts with `set:` and a `when:` guard instead",
+                    );
+                }
+            }
+        }
         for (o, def) in &step.outcomes {
             let key = format!("step:{id}:outcome:{o}");
             let custom_ok = matches!(

@@ -122,10 +122,21 @@ pub struct DefinitionView {
     pub subject: String,
     /// Inputs an instance takes.
     pub inputs: Vec<FieldView>,
+    /// End states an instance can reach, with their names.
+    pub end_states: Vec<EndStateView>,
     /// Stages with their steps.
     pub stages: Vec<StageView>,
     /// The YAML as published.
     pub source: String,
+}
+
+/// An end state of a definition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndStateView {
+    /// Id (`admitted`, `not_admitted`, ...).
+    pub id: String,
+    /// Name shown to users.
+    pub name: String,
 }
 
 /// A stage of a definition.
@@ -209,6 +220,14 @@ pub fn definition_view(d: &Definition, source: String) -> DefinitionView {
             stageflow_engine::model::SubjectKind::Organization => "organization".into(),
         },
         inputs: d.inputs.iter().map(|i| field_view(&i.field)).collect(),
+        end_states: d
+            .end_states
+            .iter()
+            .map(|e| EndStateView {
+                id: e.id.clone(),
+                name: e.name.clone(),
+            })
+            .collect(),
         stages: d
             .stages
             .iter()

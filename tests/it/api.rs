@@ -85,6 +85,19 @@ async fn upload_scans(
 }
 
 pub(crate) async fn act_on(server: &mut Server, who: &str, task: &Value, today: NaiveDate) -> u16 {
+    act_choosing(server, who, task, today, None).await
+}
+
+/// Acts on a task with a chosen outcome (work tasks: `approve`, `reject`
+/// or any declared outcome) or ballot choice (votes); `None` takes the
+/// first one, the way a willing approver would.
+pub(crate) async fn act_choosing(
+    server: &mut Server,
+    who: &str,
+    task: &Value,
+    today: NaiveDate,
+    choice: Option<&str>,
+) -> u16 {
     let id = task["id"].as_str().unwrap();
     let path = format!("/api/v1/tasks/{id}/actions");
     let files = upload_scans(server, who, task).await;
@@ -93,7 +106,16 @@ pub(crate) async fn act_on(server: &mut Server, who: &str, task: &Value, today: 
         form[k] = v;
     }
     let body = match task["kind"].as_str().unwrap() {
-        "ballot" => json!({ "action": "vote", "choice": task["choices"][0] }),
+        "ballot" => match choice {
+            Some(c) => json!({ "action": "vote", "choice": c }),
+            None => json!({ "action": "vote", "choice": task["choices"][0] }),
+        },
+        _ if choice.is_some_and(|c| c == "approve" || c == "reject") => {
+            json!({ "action": choice, "comment": "经研究，意见如下（测试）", "form": form })
+        }
+        _ if choice.is_some() => {
+            json!({ "action": "complete", "outcome": choice, "comment": "已办理", "form": form })
+        }
         _ => {
             let outcomes: Vec<&str> = task["outcomes"]
                 .as_array()

@@ -28,6 +28,17 @@ pub(crate) fn local_today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
 }
 
+/// The start (00:00 Beijing time) of a `YYYY-MM-DD` day, e.g. a task's `earliest`.
+pub(crate) fn local_midnight(day: &str) -> DateTime<Utc> {
+    NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(chrono_tz::Asia::Shanghai)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
 /// Form values a careful person would enter: defaults, else the smallest
 /// allowed number, today's date, a scanned file.
 fn fill_form(task: &Value, today: NaiveDate) -> Value {
@@ -152,13 +163,7 @@ async fn the_whole_admission_procedure_runs_through_the_api() {
                 }
                 instance = task["instance"].as_str().unwrap().to_string();
                 if let Some(e) = task["earliest"].as_str() {
-                    let d = NaiveDate::parse_from_str(e, "%Y-%m-%d").unwrap();
-                    let at = d
-                        .and_hms_opt(0, 0, 0)
-                        .unwrap()
-                        .and_local_timezone(chrono_tz::Asia::Shanghai)
-                        .unwrap()
-                        .with_timezone(&Utc);
+                    let at = local_midnight(e);
                     if at > now {
                         next_earliest =
                             Some(next_earliest.map_or(at, |n: DateTime<Utc>| n.min(at)));

@@ -14,13 +14,14 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 use stageflow_runtime::mail::{MailConfig, Transport, deliver_due};
 
+use crate::api::{local_midnight, local_today};
 use crate::server::Server;
 use crate::smtp::SmtpSink;
 
 /// Inputs a definition needs that the generic filler cannot guess.
 fn known_inputs(id: &str, now: DateTime<Utc>) -> Value {
     use chrono::Datelike;
-    let today = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let today = local_today(now);
     let next_month = stageflow_engine::calendar::add_months(today.with_day(1).unwrap_or(today), 1);
     match id {
         "dues" => json!({ "first_month": next_month.to_string(), "monthly_income": 4500 }),
@@ -150,12 +151,11 @@ async fn drive(
         .iter()
         .map(|(step, choices)| (*step, choices.iter().copied().collect()))
         .collect();
-    // One decision per activation of a step: its tasks (one per voter for
-    // a vote) share the step and the creation time, and stay open together.
-    // A step activated again at the same instant (a vote retried at once)
-    // is a new activation: none of the old tasks is open any more.
+    // One decision per activation of a step, recorded for all its open
+    // tasks at once (one per voter for a vote: same step, same creation
+    // time). A step activated again at the same instant (a vote retried at
+    // once) has new tasks, so it takes the next decision.
     let mut by_task: HashMap<String, Option<Choice>> = HashMap::new();
-    let mut activation: HashMap<String, (String, Option<Choice>, Vec<String>)> = HashMap::new();
     let mut rounds = 0;
     let end = loop {
         rounds += 1;
@@ -177,50 +177,30 @@ async fn drive(
                 .unwrap_or("cancelled")
                 .to_string();
         }
-        let today = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+        let today = local_today(*now);
         let mut acted = false;
         let mut next_earliest: Option<DateTime<Utc>> = None;
         for task in view["tasks"].as_array().cloned().unwrap_or_default() {
             if let Some(e) = task["earliest"].as_str() {
-                let at = NaiveDate::parse_from_str(e, "%Y-%m-%d")
-                    .unwrap()
-                    .and_hms_opt(0, 0, 0)
-                    .unwrap()
-                    .and_local_timezone(chrono_tz::Asia::Shanghai)
-                    .unwrap()
-                    .with_timezone(&Utc);
+                let at = local_midnight(e);
                 if at > *now {
                     next_earliest = Some(next_earliest.map_or(at, |n| n.min(at)));
                     continue;
                 }
             }
-            let step = task["step"].as_str().unwrap().to_string();
             let task_id = task["id"].as_str().unwrap().to_string();
-            let created = task["created_at"].to_string();
-            // The open tasks of this activation: same step, same creation time.
-            let siblings: Vec<String> = view["tasks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|t| t["step"] == task["step"] && t["created_at"] == task["created_at"])
-                .filter_map(|t| t["id"].as_str().map(str::to_string))
-                .collect();
-            let choice = match by_task.get(&task_id) {
-                Some(c) => *c,
-                None => {
-                    let joined = match activation.get(&step) {
-                        Some((at, c, ids)) if *at == created && ids.contains(&task_id) => Some(*c),
-                        _ => None,
-                    };
-                    let c = joined.unwrap_or_else(|| {
-                        let c = queues.get_mut(step.as_str()).and_then(|q| q.pop_front());
-                        activation.insert(step.clone(), (created.clone(), c, siblings.clone()));
-                        c
-                    });
-                    by_task.insert(task_id.clone(), c);
-                    c
+            if !by_task.contains_key(&task_id) {
+                let step = task["step"].as_str().unwrap();
+                let choice = queues.get_mut(step).and_then(|q| q.pop_front());
+                for sibling in view["tasks"].as_array().unwrap() {
+                    if sibling["step"] == task["step"]
+                        && sibling["created_at"] == task["created_at"]
+                    {
+                        by_task.insert(sibling["id"].as_str().unwrap().to_string(), choice);
+                    }
                 }
-            };
+            }
+            let choice = by_task[&task_id];
             let pick = match choice {
                 Some(Idle) => continue,
                 Some(Pick(c)) => Some(c),

@@ -381,6 +381,31 @@ struct NewTask {
     added_by: Option<String>,
     /// Signers still to follow (后加签).
     then: Vec<String>,
+    /// The occurrence of a recurring step it is opened for.
+    occurrence: Option<u32>,
+}
+
+/// Which deadline timers a deadline gets.
+#[derive(Clone, Copy)]
+enum Watch {
+    /// The step's own: reminders, 督办 and the automatic outcome.
+    Step,
+    /// Only the automatic outcome (a recurring step whose occurrences are
+    /// watched one by one).
+    TimeoutOnly,
+    /// One occurrence of a recurring step: reminders and 督办 for its tasks.
+    Occurrence(u32),
+}
+
+impl NewTask {
+    /// A task that stands in for or follows `other` (加签, a withdrawn
+    /// decision) belongs to the same occurrence and keeps its deadline.
+    fn same_occurrence_as(&mut self, other: &TaskState) {
+        if other.occurrence.is_some() {
+            self.occurrence = other.occurrence;
+            self.due = other.due;
+        }
+    }
 }
 
 struct Tx<'a> {
@@ -939,7 +964,15 @@ impl Tx<'_> {
         })?;
         let entry = self.state.steps.get(step_id).map(|s| s.entry).unwrap_or(1);
         if let Some(d) = due {
-            self.arm_deadline_timers(&step, entry, d)?;
+            // A recurring step with `within` reminds and escalates per
+            // occurrence; its own deadline only carries `on_timeout`.
+            let per_occurrence = matches!(&step.kind, StepKind::Recurring(r) if r.within.is_some());
+            let watch = if per_occurrence {
+                Watch::TimeoutOnly
+            } else {
+                Watch::Step
+            };
+            self.arm_deadline_timers(&step, entry, d, watch)?;
         }
         match &step.kind {
             StepKind::Task => {
@@ -1125,9 +1158,26 @@ impl Tx<'_> {
         Ok(self.clock.start_instant(r.moment))
     }
 
-    fn arm_deadline_timers(&mut self, step: &Step, entry: u32, due: Moment) -> R {
+    fn arm_deadline_timers(&mut self, step: &Step, entry: u32, due: Moment, watch: Watch) -> R {
         let due_at = self.clock.deadline_instant(due);
         let now = self.now();
+        let occurrence = match watch {
+            Watch::Occurrence(n) => Some(n),
+            Watch::Step => None,
+            Watch::TimeoutOnly => {
+                if let Some(t) = &step.on_timeout {
+                    let at = t.after.map_or(due_at, |span| self.after_due(due, span));
+                    self.arm(
+                        &step.id,
+                        entry,
+                        TimerPurpose::Timeout,
+                        at.max(now),
+                        "timeout",
+                    )?;
+                }
+                return Ok(());
+            }
+        };
         for (i, before) in step.remind.before.iter().enumerate() {
             let r = self.clock.shift(self.ctx.calendar, due, *before, false);
             let at = match r.moment {
@@ -1138,16 +1188,24 @@ impl Tx<'_> {
                 Moment::Instant(t) => t,
             };
             if at > now {
-                self.arm(
+                self.arm_for(
                     &step.id,
                     entry,
+                    occurrence,
                     TimerPurpose::RemindBefore,
                     at,
                     &format!("remind-before-{i}"),
                 )?;
             }
         }
-        self.arm(&step.id, entry, TimerPurpose::Due, due_at.max(now), "due")?;
+        self.arm_for(
+            &step.id,
+            entry,
+            occurrence,
+            TimerPurpose::Due,
+            due_at.max(now),
+            "due",
+        )?;
         if let Some(every) = step.remind.every {
             for n in 1..=step.remind.max {
                 let span = crate::time::Span {
@@ -1155,9 +1213,10 @@ impl Tx<'_> {
                     ..every
                 };
                 let at = self.after_due(due, span);
-                self.arm(
+                self.arm_for(
                     &step.id,
                     entry,
+                    occurrence,
                     TimerPurpose::RemindAfter { n },
                     at,
                     &format!("remind-after-{n}"),
@@ -1166,15 +1225,17 @@ impl Tx<'_> {
         }
         for (index, esc) in step.escalate.iter().enumerate() {
             let at = self.after_due(due, esc.after);
-            self.arm(
+            self.arm_for(
                 &step.id,
                 entry,
+                occurrence,
                 TimerPurpose::Escalate { index },
                 at,
                 &format!("escalate-{index}"),
             )?;
         }
-        if let Some(t) = &step.on_timeout {
+        // An occurrence has no automatic outcome of its own.
+        if let (Some(t), None) = (&step.on_timeout, occurrence) {
             let at = match t.after {
                 Some(span) => self.after_due(due, span),
                 None => due_at,
@@ -1222,7 +1283,24 @@ impl Tx<'_> {
         at: DateTime<Utc>,
         name: &str,
     ) -> R {
-        let timer = timer_id(target, entry, name);
+        self.arm_for(target, entry, None, purpose, at, name)
+    }
+
+    /// Arms a timer; one that watches an occurrence of a recurring step
+    /// is named after it (`occ-3-due`) and records it.
+    fn arm_for(
+        &mut self,
+        target: &str,
+        entry: u32,
+        occurrence: Option<u32>,
+        purpose: TimerPurpose,
+        at: DateTime<Utc>,
+        name: &str,
+    ) -> R {
+        let timer = match occurrence {
+            Some(n) => timer_id(target, entry, &format!("occ-{n}-{name}")),
+            None => timer_id(target, entry, name),
+        };
         self.emit(Event::TimerArmed {
             timer,
             record: TimerState {
@@ -1230,6 +1308,7 @@ impl Tx<'_> {
                 target: target.to_string(),
                 entry,
                 purpose,
+                occurrence,
             },
         })
     }
@@ -1251,6 +1330,7 @@ impl Tx<'_> {
             earliest: s.and_then(|s| s.earliest),
             added_by: None,
             then: Vec::new(),
+            occurrence: None,
         }
     }
 
@@ -1269,6 +1349,7 @@ impl Tx<'_> {
             earliest,
             added_by,
             then,
+            occurrence,
         } = new;
         let role = match (&step.kind, kind) {
             (StepKind::Fanout { role, .. }, _) => Some(role.clone()),
@@ -1298,6 +1379,7 @@ impl Tx<'_> {
             blocked_by: None,
             then,
             decided_seq: None,
+            occurrence,
         };
         self.emit(Event::TaskCreated { task, record })?;
         let key = format!("{}:{}:assigned", self.state.id, task);
@@ -1448,6 +1530,9 @@ impl Tx<'_> {
             comment: comment.map(str::to_string),
             automatic: None,
         })?;
+        if let Some(n) = task.occurrence {
+            self.occurrence_settled(&step.id, n)?;
+        }
         if outcome == "approve" {
             // A signer added before someone (前加签): they may now decide.
             if unblocks {
@@ -1459,6 +1544,7 @@ impl Tx<'_> {
                     self.new_task(&step.id, next.clone(), TaskKind::Work, task.org.clone());
                 new.added_by = Some(task.added_by.clone().unwrap_or_else(|| actor.to_string()));
                 new.then = rest.to_vec();
+                new.same_occurrence_as(&task);
                 return self.create_task(&step, task.entry, new);
             }
         }
@@ -1791,6 +1877,7 @@ impl Tx<'_> {
         let signer_task = if before {
             let mut new = self.new_task(&t.step, signer.to_string(), TaskKind::Work, t.org.clone());
             new.added_by = Some(actor.to_string());
+            new.same_occurrence_as(&t);
             let id = self.state.next_task_id();
             self.create_task(&step, t.entry, new)?;
             Some(id)
@@ -1885,7 +1972,8 @@ impl Tx<'_> {
             // The step still waits for others: the decision is open again.
             let (_, def_step) = self.step_def(&t.step)?;
             let def_step = def_step.clone();
-            let new = self.new_task(&t.step, actor.to_string(), TaskKind::Work, t.org.clone());
+            let mut new = self.new_task(&t.step, actor.to_string(), TaskKind::Work, t.org.clone());
+            new.same_occurrence_as(&t);
             return self.create_task(&def_step, t.entry, new);
         }
         let current = self.state.stage.clone().unwrap_or_default();
@@ -2251,10 +2339,12 @@ impl Tx<'_> {
         }
         let (_, step) = self.step_def(&t.target)?;
         let step = step.clone();
+        // An occurrence's timers concern that occurrence's tasks only.
         let open: Vec<(Uuid, TaskState)> = self
             .state
             .open_tasks(&step.id)
             .into_iter()
+            .filter(|(_, task)| t.occurrence.is_none() || task.occurrence == t.occurrence)
             .map(|(id, t)| (id, t.clone()))
             .collect();
         match t.purpose {
@@ -2289,14 +2379,17 @@ impl Tx<'_> {
                 }
                 let to = self.resolve_people(&esc.to)?;
                 let late: Vec<String> = open.iter().map(|(_, t)| t.assignee.clone()).collect();
+                let due = match t.occurrence {
+                    Some(_) => open.first().and_then(|(_, task)| task.due),
+                    None => self.state.steps.get(&step.id).and_then(|s| s.due),
+                };
+                let what = match t.occurrence {
+                    Some(n) => format!("{}（第 {n} 期）", step.name),
+                    None => step.name.clone(),
+                };
                 let reason = format!(
-                    "{} 已逾期（期限 {}），未办理人：{}",
-                    step.name,
-                    self.state
-                        .steps
-                        .get(&step.id)
-                        .and_then(|s| s.due)
-                        .map(|d| self.clock.date_of(d).to_string())
+                    "{what} 已逾期（期限 {}），未办理人：{}",
+                    due.map(|d| self.clock.date_of(d).to_string())
                         .unwrap_or_default(),
                     late.join("、")
                 );
@@ -2304,14 +2397,24 @@ impl Tx<'_> {
                     step: step.id.clone(),
                     to: to.clone(),
                     reason: reason.clone(),
+                    tasks: open.iter().map(|(id, _)| *id).collect(),
                 })?;
                 for p in to {
-                    let key = format!(
-                        "{}:{}#{}:escalation-{}:{}",
-                        self.state.id, step.id, t.entry, index, p
-                    );
+                    let key = match t.occurrence {
+                        Some(n) => format!(
+                            "{}:{}#{}:occ-{n}:escalation-{}:{}",
+                            self.state.id, step.id, t.entry, index, p
+                        ),
+                        None => format!(
+                            "{}:{}#{}:escalation-{}:{}",
+                            self.state.id, step.id, t.entry, index, p
+                        ),
+                    };
                     let mut vars = self.mail_vars(&step.id, None);
                     vars.insert("reason".into(), reason.clone().into());
+                    if let Some(d) = due {
+                        vars.insert("due".into(), self.clock.date_of(d).to_string().into());
+                    }
                     self.emit(Event::MailQueued {
                         mail: Mail {
                             key,
@@ -2428,8 +2531,12 @@ impl Tx<'_> {
                 earliest: None,
                 added_by: None,
                 then: Vec::new(),
+                occurrence: Some(n),
             };
             self.create_task(step, entry, new)?;
+        }
+        if let Some(d) = due {
+            self.arm_deadline_timers(step, entry, d, Watch::Occurrence(n))?;
         }
         if !rearm {
             return Ok(());
@@ -2505,6 +2612,30 @@ impl Tx<'_> {
     }
 
     /// Withdraws a step's open tasks and timers.
+    /// Once every task of an occurrence is done, its reminders and 督办
+    /// are disarmed.
+    fn occurrence_settled(&mut self, step_id: &str, n: u32) -> R {
+        let open = self
+            .state
+            .open_tasks(step_id)
+            .iter()
+            .any(|(_, t)| t.occurrence == Some(n));
+        if open {
+            return Ok(());
+        }
+        let timers: Vec<String> = self
+            .state
+            .timers
+            .iter()
+            .filter(|(_, t)| t.target == step_id && t.occurrence == Some(n))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for timer in timers {
+            self.emit(Event::TimerDisarmed { timer })?;
+        }
+        Ok(())
+    }
+
     fn close_step(&mut self, step_id: &str) -> R {
         let tasks: Vec<Uuid> = self
             .state
@@ -2747,7 +2878,11 @@ impl Tx<'_> {
         if let Some(task) = task {
             v.insert("task".into(), task.to_string().into());
         }
-        let due = self.state.steps.get(step_id).and_then(|s| s.due);
+        // A task's own deadline (an occurrence's) before the step's.
+        let due = task
+            .and_then(|t| self.state.tasks.get(&t))
+            .and_then(|t| t.due)
+            .or_else(|| self.state.steps.get(step_id).and_then(|s| s.due));
         v.insert(
             "due".into(),
             due.map(|d| self.clock.date_of(d).to_string())

@@ -190,6 +190,9 @@ pub struct TaskState {
     /// The event number of its decision.
     #[serde(default)]
     pub decided_seq: Option<u64>,
+    /// The occurrence of a recurring step it was opened for (from 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<u32>,
 }
 
 /// Why a timer was armed.
@@ -233,6 +236,10 @@ pub struct TimerState {
     pub entry: u32,
     /// Why.
     pub purpose: TimerPurpose,
+    /// The occurrence of a recurring step whose deadline it watches (its
+    /// reminders and 督办 concern that occurrence's tasks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<u32>,
 }
 
 /// A mail to send, with its idempotency key.
@@ -538,6 +545,9 @@ pub enum Event {
         to: Vec<String>,
         /// Why.
         reason: String,
+        /// The open tasks that were late.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tasks: Vec<Uuid>,
     },
     /// A child instance was requested.
     ChildRequested {

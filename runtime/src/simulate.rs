@@ -630,7 +630,9 @@ impl Timeline<'_> {
                     ev.detail = Some(mail.kind.clone());
                     ev
                 }
-                Event::Escalated { step, to, reason } => {
+                Event::Escalated {
+                    step, to, reason, ..
+                } => {
                     let mut ev = self.base(at, "escalation", Some(step));
                     ev.assignee = Some(to.join(", "));
                     ev.detail = Some(reason.clone());

@@ -109,12 +109,27 @@ pub(crate) async fn act_choosing(
     today: NaiveDate,
     choice: Option<&str>,
 ) -> u16 {
+    act_with(server, who, task, today, choice, &json!({})).await
+}
+
+/// As [`act_choosing`], with some form fields given (`{"postpone_months": 4}`).
+pub(crate) async fn act_with(
+    server: &mut Server,
+    who: &str,
+    task: &Value,
+    today: NaiveDate,
+    choice: Option<&str>,
+    given: &Value,
+) -> u16 {
     let id = task["id"].as_str().unwrap();
     let path = format!("/api/v1/tasks/{id}/actions");
     let files = upload_scans(server, who, task).await;
     let mut form = fill_form(task, today);
     for (k, v) in files {
         form[k] = v;
+    }
+    for (k, v) in given.as_object().into_iter().flatten() {
+        form[k] = v.clone();
     }
     let body = match task["kind"].as_str().unwrap() {
         "ballot" => match choice {

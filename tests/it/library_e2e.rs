@@ -63,7 +63,7 @@ fn inputs_for(def: &Value, t0: DateTime<Utc>) -> Value {
     Value::Object(inputs)
 }
 
-async fn act(s: &mut Server, who: &str, task: &Value, today: NaiveDate, choice: Option<&str>) {
+async fn act(s: &mut Server, who: &str, task: &Value, today: NaiveDate, choice: Option<Choice>) {
     let path = format!("/api/v1/tasks/{}/actions", task["id"].as_str().unwrap());
     match task["kind"].as_str().unwrap() {
         "rate" => {
@@ -91,7 +91,12 @@ async fn act(s: &mut Server, who: &str, task: &Value, today: NaiveDate, choice: 
             assert_eq!(r.status, 200, "{who} rating {}: {}", task["step"], r.body);
         }
         _ => {
-            crate::api::act_choosing(s, who, task, today, choice).await;
+            let (pick, given) = match choice {
+                Some(Pick(c)) => (Some(c), json!({})),
+                Some(With(form)) => (None, serde_json::from_str(form).unwrap()),
+                _ => (None, json!({})),
+            };
+            crate::api::act_with(s, who, task, today, pick, &given).await;
         }
     }
 }
@@ -103,21 +108,51 @@ enum Choice {
     Pick(&'static str),
     /// Leave it alone: the deadline and its automatic outcome decide.
     Idle,
+    /// Do it (default outcome) this many days after its deadline was
+    /// missed: the overdue notice and the 督办 go out first.
+    Late(i64),
+    /// Do it (default outcome) with these form fields (JSON).
+    With(&'static str),
 }
 
-use Choice::{Idle, Pick};
+use Choice::{Idle, Late, Pick, With};
 
 /// One run: a definition, the decisions per step (in the order the step
 /// is activated; afterwards the default), and what must be seen.
 struct Scenario {
     definition: &'static str,
+    /// Inputs given at the start (JSON), besides the generic ones.
+    inputs: &'static str,
     script: &'static [(&'static str, &'static [Choice])],
     end: &'static str,
     /// (step, outcome, automatic?) completions the history must hold.
     completed: &'static [(&'static str, &'static str, bool)],
     /// Subjects of mails this run must have sent.
     mails: &'static [&'static str],
+    /// (step, words in the reason) of 督办 the history must hold.
+    escalated: &'static [(&'static str, &'static str)],
+    /// ((step, outcome), (later step, outcome), days): the later
+    /// completion comes at least this many days after the first.
+    apart: &'static [(Completion, Completion, i64)],
+    /// Steps the run must skip (their `when:` is false).
+    skipped: &'static [&'static str],
 }
+
+/// A step and the outcome it completed with.
+type Completion = (&'static str, &'static str);
+
+/// What a scenario checks when it does not say otherwise.
+const BASE: Scenario = Scenario {
+    definition: "",
+    inputs: "{}",
+    script: &[],
+    end: "",
+    completed: &[],
+    mails: &[],
+    escalated: &[],
+    apart: &[],
+    skipped: &[],
+};
 
 /// Starts `definition` as an organizer would and drives it to its end.
 /// Returns (end state, instance id, rounds).
@@ -125,6 +160,7 @@ async fn drive(
     s: &mut Server,
     now: &mut DateTime<Utc>,
     def: &Value,
+    inputs: &Value,
     script: &[(&str, &[Choice])],
 ) -> (String, String, usize) {
     let id = def["id"].as_str().unwrap().to_string();
@@ -140,7 +176,11 @@ async fn drive(
     } else {
         ("zb1", "zb1-organizer")
     };
-    let mut body = json!({ "definition": id, "org": org, "inputs": inputs_for(def, *now) });
+    let mut all_inputs = inputs_for(def, *now);
+    for (k, v) in inputs.as_object().into_iter().flatten() {
+        all_inputs[k] = v.clone();
+    }
+    let mut body = json!({ "definition": id, "org": org, "inputs": all_inputs });
     if person {
         body["subject"] = json!("applicant-1");
     }
@@ -201,13 +241,23 @@ async fn drive(
                 }
             }
             let choice = by_task[&task_id];
-            let pick = match choice {
+            match choice {
                 Some(Idle) => continue,
-                Some(Pick(c)) => Some(c),
-                None => None,
-            };
+                Some(Late(days)) => {
+                    let missed: DateTime<Utc> = task["due_at"]
+                        .as_str()
+                        .and_then(|d| d.parse().ok())
+                        .unwrap_or_else(|| panic!("{id}: a late task without a deadline: {task}"));
+                    let at = missed + Duration::days(days);
+                    if at > *now {
+                        next_earliest = Some(next_earliest.map_or(at, |n| n.min(at)));
+                        continue;
+                    }
+                }
+                _ => {}
+            }
             let who = task["assignees"][0].as_str().unwrap().to_string();
-            act(s, &who, &task, today, pick).await;
+            act(s, &who, &task, today, choice).await;
             acted = true;
             break;
         }
@@ -231,6 +281,26 @@ async fn drive(
     (end, instance, rounds)
 }
 
+/// Pauses every cron schedule: the runs here drive one instance at a time
+/// across years of clock, and the yearly starts for every 党支部 would pile
+/// up instances nobody acts on (the schedules have their own tests).
+async fn pause_schedules(s: &mut Server) {
+    let list = s.get("admin", "/api/v1/schedules").await.body;
+    let list = list.as_array().cloned().unwrap_or_default();
+    assert!(!list.is_empty(), "the library declares yearly schedules");
+    for sc in list {
+        let id = sc["id"].as_str().unwrap();
+        let r = s
+            .post(
+                "admin",
+                &format!("/api/v1/schedules/{id}/pause"),
+                json!({ "note": "library end-to-end run" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{id}: {}", r.body);
+    }
+}
+
 async fn definitions(s: &mut Server) -> Vec<Value> {
     let list = s.get("admin", "/api/v1/definitions").await.body;
     let mut defs = Vec::new();
@@ -251,13 +321,14 @@ async fn every_shipped_definition_runs_through_the_server_to_an_end_state() {
     let mut s = Server::start(t0).await;
     let sink = SmtpSink::start(0).await;
     let mail = MailConfig::new(Transport::smtp(&sink.url()).unwrap());
+    pause_schedules(&mut s).await;
     let defs = definitions(&mut s).await;
     assert!(defs.len() >= 10);
     let mut report = Vec::new();
     let mut now = t0;
     for def in defs {
         let id = def["id"].as_str().unwrap().to_string();
-        let (end, instance, rounds) = drive(&mut s, &mut now, &def, &[]).await;
+        let (end, instance, rounds) = drive(&mut s, &mut now, &def, &json!({}), &[]).await;
         let history = s
             .get("admin", &format!("/api/v1/instances/{instance}/history"))
             .await;
@@ -275,11 +346,73 @@ async fn every_shipped_definition_runs_through_the_server_to_an_end_state() {
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
+        // 预审不合格: back to 集中培训 as 发展对象, then 支委会审查 again.
+        definition: "member-admission",
+        script: &[("pre_review", &[Pick("reject")])],
+        end: "admitted",
+        completed: &[
+            ("pre_review", "reject", false),
+            ("central_training", "done", false),
+            ("pre_review", "approve", false),
+        ],
+        ..BASE
+    },
+    Scenario {
+        // The 支部大会 vote fails once (everyone votes no): back to
+        // training, and the next vote waits six months.
+        definition: "member-admission",
+        script: &[("admission_vote", &[Pick("no"), Pick("yes")])],
+        end: "admitted",
+        completed: &[
+            ("admission_vote", "fail", false),
+            ("admission_vote", "pass", false),
+        ],
+        apart: &[(("admission_vote", "fail"), ("admission_vote", "pass"), 181)],
+        ..BASE
+    },
+    Scenario {
+        // The 党委 does not approve: back to training, voted and approved again.
+        definition: "member-admission",
+        script: &[("party_approval", &[Pick("reject")])],
+        end: "admitted",
+        completed: &[
+            ("party_approval", "reject", false),
+            ("party_approval", "approve", false),
+        ],
+        ..BASE
+    },
+    Scenario {
+        // The second month's 支委会 is held three days late: the secretary
+        // is told at the deadline, the 上级党委书记 gets the 督办.
+        definition: "three-meetings-one-lesson",
+        script: &[("committee_meeting", &[Late(3)])],
+        end: "completed",
+        completed: &[("committee_meeting", "done", false)],
+        mails: &[
+            "【逾期】召开支部委员会会议（以后每月） 未按期召开或登记",
+            "【督办】召开支部委员会会议（以后每月） 未按期召开",
+        ],
+        escalated: &[("committee_meeting", "（第 1 期） 已逾期")],
+        ..BASE
+    },
+    Scenario {
+        // Every 党支部's first monthly report of the 全面推进 phase comes
+        // in three days late: the 领导小组办公室 gets the 督办.
+        definition: "campaign-chuangxian-zhengyou",
+        script: &[("progress_report_advance", &[Late(3)])],
+        end: "completed",
+        // (the report step runs as long as the phase; it has no outcome)
+        completed: &[("gate_advance", "approve", false)],
+        mails: &["【督办】月度进展情况报告（全面推进阶段）"],
+        escalated: &[("progress_report_advance", "（第 1 期） 已逾期")],
+        ..BASE
+    },
+    Scenario {
         definition: "member-admission",
         script: &[("political_review", &[Pick("fail")])],
         end: "not_admitted",
         completed: &[("political_review", "fail", false)],
-        mails: &[],
+        ..BASE
     },
     Scenario {
         // The 转正 vote extends the 预备期; after it the second vote makes a
@@ -293,7 +426,7 @@ const SCENARIOS: &[Scenario] = &[
             ("regularize_vote", "regularize", false),
             ("archive", "done", false),
         ],
-        mails: &[],
+        ..BASE
     },
     Scenario {
         definition: "member-admission",
@@ -306,6 +439,7 @@ const SCENARIOS: &[Scenario] = &[
             ("cancel_notice", "sent", false),
         ],
         mails: &["关于取消预备党员资格的通知"],
+        ..BASE
     },
     Scenario {
         // Six bills left unpaid: each closes itself at its due day, the
@@ -327,13 +461,14 @@ const SCENARIOS: &[Scenario] = &[
             "连续六个月未交纳党费",
             "关于按自行脱党予以除名的通知",
         ],
+        ..BASE
     },
     Scenario {
         definition: "membership-transfer",
         script: &[("outgoing_review", &[Pick("reject")])],
         end: "refused",
         completed: &[("outgoing_review", "reject", false)],
-        mails: &[],
+        ..BASE
     },
     Scenario {
         definition: "membership-transfer",
@@ -344,6 +479,7 @@ const SCENARIOS: &[Scenario] = &[
             "【提醒】持介绍信到接收党组织报到",
             "【逾期】持介绍信到接收党组织报到",
         ],
+        ..BASE
     },
     Scenario {
         // 选举 fails twice (everyone votes no): reported, voted again, failed.
@@ -356,6 +492,7 @@ const SCENARIOS: &[Scenario] = &[
             ("failed_report", "sent", false),
         ],
         mails: &["选举大会未能选出新一届委员会", "换届选举未成功"],
+        ..BASE
     },
     Scenario {
         definition: "term-election",
@@ -365,7 +502,40 @@ const SCENARIOS: &[Scenario] = &[
             ("election_vote", "pass", false),
             ("leader_approval", "reject", false),
         ],
-        mails: &[],
+        ..BASE
+    },
+    Scenario {
+        // The 2026 text: 公示 before the filing, the 支部大会 within a month
+        // of the 预审, 宣誓 within a month of the approval. A 预备党员 who
+        // transferred in: the 支部 postpones the 转正 discussion by 4 months.
+        definition: "member-admission",
+        inputs: r#"{"rule_set": "fzdy-2026"}"#,
+        script: &[(
+            "regularize_review",
+            &[With(r#"{"transferred_in": true, "postpone_months": 4}"#)],
+        )],
+        end: "admitted",
+        completed: &[
+            ("candidate_publicity", "done", false),
+            ("oath_2026", "done", false),
+            ("regularize_vote", "regularize", false),
+        ],
+        apart: &[(
+            ("probation_full", "done"),
+            ("regularize_vote", "regularize"),
+            120,
+        )],
+        skipped: &["oath"],
+        ..BASE
+    },
+    Scenario {
+        // The 2014 text with the 发展对象公示 turned off locally.
+        definition: "member-admission",
+        inputs: r#"{"candidate_publicity": false}"#,
+        end: "admitted",
+        completed: &[("oath", "done", false)],
+        skipped: &["candidate_publicity", "oath_2026"],
+        ..BASE
     },
 ];
 
@@ -375,6 +545,7 @@ async fn every_declared_end_state_is_reached_through_the_server() {
     let mut s = Server::start(t0).await;
     let sink = SmtpSink::start(0).await;
     let mail = MailConfig::new(Transport::smtp(&sink.url()).unwrap());
+    pause_schedules(&mut s).await;
     let defs = definitions(&mut s).await;
     let mut now = t0;
     let mut reached: Vec<(String, String)> = Vec::new();
@@ -389,7 +560,9 @@ async fn every_declared_end_state_is_reached_through_the_server() {
             .find(|d| d["id"] == sc.definition)
             .unwrap_or_else(|| panic!("no definition {}", sc.definition));
         let before = sink.received().len();
-        let (end, instance, _) = drive(&mut s, &mut now, def, sc.script).await;
+        let started = std::time::Instant::now();
+        let inputs: Value = serde_json::from_str(sc.inputs).unwrap();
+        let (end, instance, rounds) = drive(&mut s, &mut now, def, &inputs, sc.script).await;
         assert_eq!(end, sc.end, "{} with {:?}", sc.definition, sc.script);
         let history = s
             .get("admin", &format!("/api/v1/instances/{instance}/history"))
@@ -407,6 +580,46 @@ async fn every_declared_end_state_is_reached_through_the_server() {
                 sc.definition
             );
         }
+        for (step, words) in sc.escalated {
+            assert!(
+                events.iter().any(|e| e["type"] == "escalated"
+                    && e["data"]["step"] == *step
+                    && e["data"]["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains(words))),
+                "{}: no 督办 for {step} saying {words:?} in the history",
+                sc.definition
+            );
+        }
+        for (first, later, days) in sc.apart {
+            let at = |(step, outcome): Completion| -> DateTime<Utc> {
+                events
+                    .iter()
+                    .find(|e| {
+                        e["type"] == "step_completed"
+                            && e["data"]["step"] == step
+                            && e["data"]["outcome"] == outcome
+                    })
+                    .and_then(|e| e["at"].as_str()?.parse().ok())
+                    .unwrap_or_else(|| panic!("{}: no {step} → {outcome}", sc.definition))
+            };
+            let gap = at(*later) - at(*first);
+            assert!(
+                gap >= Duration::days(*days),
+                "{}: {first:?} → {later:?} only {} days apart",
+                sc.definition,
+                gap.num_days()
+            );
+        }
+        for step in sc.skipped {
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e["type"] == "step_skipped" && e["data"]["step"] == *step),
+                "{}: {step} was not skipped",
+                sc.definition
+            );
+        }
         // Every mail of the run goes out over SMTP; none fails.
         let d = deliver_due(&s.state.runtime, &mail, now).await.unwrap();
         assert_eq!(d.failed + d.retried, 0, "{d:?}");
@@ -421,7 +634,12 @@ async fn every_declared_end_state_is_reached_through_the_server() {
                 sc.definition
             );
         }
-        println!("{} with {:?} → {end}", sc.definition, sc.script);
+        println!(
+            "{} with {:?} → {end} ({rounds} rounds, {:.1} s)",
+            sc.definition,
+            sc.script,
+            started.elapsed().as_secs_f64()
+        );
         reached.push((sc.definition.to_string(), end));
     }
     // Every end state every definition declares has been reached.

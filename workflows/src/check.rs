@@ -376,11 +376,12 @@ impl Checker<'_, '_> {
             || !step.escalate.is_empty())
             && step.due.is_none()
             && stage.window.is_none()
+            && !matches!(&step.kind, StepKind::Recurring(r) if r.within.is_some())
         {
             self.err_help(
                 &format!("step:{id}"),
                 format!("step '{id}' has reminders or escalations but no `due:`"),
-                "add `due:`, e.g. `due: 1 month after activated`",
+                "add `due:`, e.g. `due: 1 month after activated` (a recurring step can give each occurrence its deadline with `within:` instead)",
             );
         }
         // Times.

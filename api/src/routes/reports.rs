@@ -111,7 +111,12 @@ async fn overdue_rows(state: &AppState, org: &str) -> ApiResult<Vec<OverdueRow>>
         let events = state.store.events(row.instance).await?;
         let escalations = events
             .iter()
-            .filter(|e| matches!(&e.event, Event::Escalated { step, .. } if *step == row.step))
+            .filter(|e| match &e.event {
+                // Escalations name the late tasks; older events only the step.
+                Event::Escalated { step, tasks, .. } if tasks.is_empty() => *step == row.step,
+                Event::Escalated { tasks, .. } => tasks.contains(&row.id),
+                _ => false,
+            })
             .count() as u32;
         let due_date = instance
             .tasks

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use stageflow_store::{Membership, NewOrg, NewPerson, SqliteOptions, SqliteStore, Store};
+use stageflow_store::{Membership, NewOrg, NewPerson};
 
 const STATUSES: &[&str] = &[
     "群众",
@@ -30,7 +30,7 @@ pub struct ImportArgs {
     orgs: PathBuf,
     /// People CSV (id,name,email,phone,birth_date,status,memberships)
     people: Option<PathBuf>,
-    /// Database: a SQLite file path or URL
+    /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
     #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
     db: String,
 }
@@ -40,7 +40,7 @@ pub struct ExportArgs {
     /// Directory to write orgs.csv and people.csv into
     #[arg(long, default_value = ".")]
     out: PathBuf,
-    /// Database: a SQLite file path or URL
+    /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
     #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
     db: String,
 }
@@ -131,7 +131,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = SqliteStore::open(&SqliteOptions::new(&args.db)).await.with_context(|| format!("opening {}", args.db))?;
+        let store = stageflow_store::open(&args.db).await.with_context(|| format!("opening {}", crate::db::redacted(&args.db)))?;
         let oname = args.orgs.display().to_string();
         // Organizations: unique ids, known parents (in the file or the
         // database), dates; ordered parents first.
@@ -252,9 +252,9 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = SqliteStore::open(&SqliteOptions::new(&args.db))
+        let store = stageflow_store::open(&args.db)
             .await
-            .with_context(|| format!("opening {}", args.db))?;
+            .with_context(|| format!("opening {}", crate::db::redacted(&args.db)))?;
         std::fs::create_dir_all(&args.out)?;
         let orgs_path = args.out.join("orgs.csv");
         let mut w = csv::Writer::from_path(&orgs_path)?;

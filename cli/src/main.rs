@@ -1,6 +1,7 @@
 //! `stageflow`: validate, schema, calendar and simulate.
 
 mod calendar_cmd;
+mod db;
 mod directory_cmd;
 mod schedules_cmd;
 mod serve_cmd;
@@ -50,6 +51,8 @@ enum Command {
         #[command(subcommand)]
         command: schedules_cmd::SchedulesCommand,
     },
+    /// Apply the database migrations this build knows (serve also does at start)
+    Migrate(db::DbArgs),
     /// Bearer tokens
     Token {
         #[command(subcommand)]
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Token { command } => serve_cmd::token(command),
+        Command::Migrate(args) => db::migrate(args),
         Command::Import(args) => directory_cmd::import(args),
         Command::Schedules { command } => schedules_cmd::run(command),
         Command::Export(args) => directory_cmd::export(args),

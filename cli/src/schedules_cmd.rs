@@ -9,13 +9,13 @@ use clap::Subcommand;
 use stageflow_runtime::Runtime;
 use stageflow_runtime::directory::StoreDirectory;
 use stageflow_runtime::scheduler;
-use stageflow_store::{SqliteOptions, SqliteStore, Store};
+use stageflow_store::Store;
 
 #[derive(Subcommand)]
 pub enum SchedulesCommand {
     /// Every schedule with its next fire time
     List {
-        /// Database: a SQLite file path or URL
+        /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
         #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
         db: String,
     },
@@ -26,7 +26,7 @@ pub enum SchedulesCommand {
         /// How many
         #[arg(long, default_value_t = 5)]
         n: usize,
-        /// Database: a SQLite file path or URL
+        /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
         #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
         db: String,
     },
@@ -37,7 +37,7 @@ pub enum SchedulesCommand {
         /// Why
         #[arg(long)]
         note: String,
-        /// Database: a SQLite file path or URL
+        /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
         #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
         db: String,
     },
@@ -45,7 +45,7 @@ pub enum SchedulesCommand {
     Resume {
         /// Schedule id
         id: String,
-        /// Database: a SQLite file path or URL
+        /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
         #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
         db: String,
     },
@@ -53,18 +53,16 @@ pub enum SchedulesCommand {
     Trigger {
         /// Schedule id
         id: String,
-        /// Database: a SQLite file path or URL
+        /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
         #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
         db: String,
     },
 }
 
 async fn open(db: &str) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(Arc::new(
-        SqliteStore::open(&SqliteOptions::new(db))
-            .await
-            .with_context(|| format!("opening {db}"))?,
-    ))
+    stageflow_store::open(db)
+        .await
+        .with_context(|| format!("opening {}", crate::db::redacted(db)))
 }
 
 pub fn run(command: SchedulesCommand) -> anyhow::Result<ExitCode> {

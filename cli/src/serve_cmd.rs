@@ -11,16 +11,14 @@ use clap::{Args, Subcommand};
 use stageflow_api::{AppState, Clock, Config, ManualClock, SystemClock};
 use stageflow_runtime::Runtime;
 use stageflow_runtime::directory::StoreDirectory;
-use stageflow_store::{SqliteOptions, SqliteStore, Store};
 
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on
     #[arg(long, env = "STAGEFLOW_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Database: a SQLite file path or URL
-    #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
-    db: String,
+    #[command(flatten)]
+    db: crate::db::DbArgs,
     /// Definitions published at start
     #[arg(long, env = "STAGEFLOW_LIBRARY", default_value = "workflows/library")]
     library: PathBuf,
@@ -59,20 +57,12 @@ pub struct ServeArgs {
 pub enum TokenCommand {
     /// Create a bearer token for a person; prints the token alone on stdout
     Create {
-        /// Database: a SQLite file path or URL
-        #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
-        db: String,
+        #[command(flatten)]
+        db: crate::db::DbArgs,
         /// Person id
         #[arg(long)]
         person: String,
     },
-}
-
-async fn open(db: &str) -> anyhow::Result<Arc<dyn Store>> {
-    let store = SqliteStore::open(&SqliteOptions::new(db))
-        .await
-        .with_context(|| format!("opening database {db}"))?;
-    Ok(Arc::new(store))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -84,7 +74,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
     let TokenCommand::Create { db, person } = command;
     runtime()?.block_on(async {
-        let store = open(&db).await?;
+        let store = db.open().await?;
         let token = stageflow_api::auth::new_token();
         store
             .put_token(
@@ -111,7 +101,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = open(&args.db).await?;
+    let store = args.db.open().await?;
     let runtime = Arc::new(Runtime::new(
         store.clone(),
         Arc::new(StoreDirectory::new(store.clone())),
@@ -186,7 +176,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(listen = %args.listen, db = %args.db, clock = %args.clock, "stageflow serving");
+    tracing::info!(listen = %args.listen, db = %crate::db::redacted(&args.db.db), clock = %args.clock, "stageflow serving");
     println!("stageflow listening on http://{}", args.listen);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let timers = {

@@ -1,4 +1,6 @@
-//! Persistence for stageflow: the store port and its SQLite implementation.
+//! Persistence for stageflow: the store port and its two implementations,
+//! SQLite (one file, the default) and PostgreSQL (several nodes). Both run
+//! the same queries (`common.rs`).
 //!
 //! Key design decision: one [`Store::commit`] writes everything a command
 //! produced — the instance snapshot, its events, task rows, timers, outbox
@@ -9,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -18,6 +21,7 @@ use stageflow_engine::state::{InstanceState, Mail, RecordedEvent};
 use stageflow_engine::{Definition, Transition};
 use uuid::Uuid;
 
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use sqlx::Error as SqlxError;
 
@@ -50,6 +54,40 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer stageflow than this one.
+    #[error(
+        "the database schema is newer than this stageflow knows (migration {0} is applied but unknown here): run the newer stageflow, or restore a backup taken before the upgrade"
+    )]
+    SchemaTooNew(i64),
+}
+
+/// A migration error, with a schema newer than this build named as such.
+pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(v) => StoreError::SchemaTooNew(v),
+        other => StoreError::Migrate(other),
+    }
+}
+
+/// Which database a `--db` value names: `postgres://…` (or
+/// `postgresql://…`) is PostgreSQL, anything else a SQLite file or URL.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// Opens (and migrates) the store a `--db` value names, with default pool
+/// settings. PostgreSQL: `postgres://user@host/db`; SQLite: a path or
+/// `sqlite://path`.
+pub async fn open(db: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if is_postgres_url(db) {
+        Ok(std::sync::Arc::new(
+            PgStore::open(&PgOptions::new(db)).await?,
+        ))
+    } else {
+        Ok(std::sync::Arc::new(
+            SqliteStore::open(&SqliteOptions::new(db)).await?,
+        ))
+    }
 }
 
 /// A published definition.

@@ -7,6 +7,7 @@ mod library;
 mod library_e2e;
 mod mail;
 mod openapi;
+mod pg;
 mod reports;
 mod schedules;
 mod server;

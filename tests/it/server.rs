@@ -1,5 +1,6 @@
-//! A real server on a loopback port over a real SQLite file, with a manual
-//! clock, and a small HTTP client for the tests.
+//! A real server on a loopback port over a real SQLite file (or, with
+//! `STAGEFLOW_TEST_BACKEND=postgres`, a fresh PostgreSQL database), with a
+//! manual clock, and a small HTTP client for the tests.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 use stageflow_api::{AppState, Config, ManualClock};
 use stageflow_runtime::Runtime;
 use stageflow_runtime::directory::StoreDirectory;
-use stageflow_store::{SqliteOptions, SqliteStore, Store};
+use stageflow_store::{PgOptions, PgStore, SqliteOptions, SqliteStore, Store};
 
 pub const ADMIN: &str = "test-admin-token";
 
@@ -20,6 +21,7 @@ pub struct Server {
     pub state: AppState,
     pub tokens: HashMap<String, String>,
     _dir: tempfile::TempDir,
+    _pg: Option<crate::pg::FreshDb>,
 }
 
 pub struct Reply {
@@ -34,11 +36,14 @@ impl Server {
     pub async fn start(start: DateTime<Utc>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stageflow.db");
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&SqliteOptions::new(path.display().to_string()))
-                .await
-                .unwrap(),
-        );
+        let (store, pg): (Arc<dyn Store>, _) = if crate::pg::selected() {
+            let db = crate::pg::FreshDb::create().await;
+            let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
+            (Arc::new(store), Some(db))
+        } else {
+            let options = SqliteOptions::new(path.display().to_string());
+            (Arc::new(SqliteStore::open(&options).await.unwrap()), None)
+        };
         let runtime = Arc::new(Runtime::new(
             store.clone(),
             Arc::new(StoreDirectory::new(store.clone())),
@@ -73,6 +78,7 @@ impl Server {
             state,
             tokens: HashMap::new(),
             _dir: dir,
+            _pg: pg,
         };
         server.tokens.insert("admin".into(), ADMIN.into());
         server

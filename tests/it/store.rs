@@ -1,5 +1,6 @@
-//! The store contract, against a real SQLite file. Written over
-//! `Arc<dyn Store>` so every backend runs the same checks.
+//! The store contract, against a real SQLite file and a real PostgreSQL
+//! database. Written over `Arc<dyn Store>` so every backend runs the same
+//! checks.
 
 use std::sync::Arc;
 
@@ -9,7 +10,9 @@ use stageflow_engine::state::{InstanceState, Status, Subject, TaskStatus, Values
 use stageflow_engine::{Definition, apply};
 use stageflow_runtime::synthetic::SyntheticDirectory;
 use stageflow_runtime::{ExecError, Runtime, StartRequest};
-use stageflow_store::{SqliteOptions, SqliteStore, Store, StoreError, StoredDefinition};
+use stageflow_store::{
+    PgOptions, PgStore, SqliteOptions, SqliteStore, Store, StoreError, StoredDefinition,
+};
 use uuid::Uuid;
 
 use crate::root;
@@ -216,6 +219,20 @@ async fn sqlite_file_store_meets_the_contract() {
 }
 
 #[tokio::test]
+async fn postgres_store_meets_the_contract() {
+    let db = crate::pg::FreshDb::create().await;
+    let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
+    contract(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_approvals_never_both_succeed_on_postgres() {
+    let db = crate::pg::FreshDb::create().await;
+    let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
+    concurrent_approvals(Arc::new(store)).await;
+}
+
+#[tokio::test]
 async fn data_survives_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
@@ -243,7 +260,11 @@ async fn data_survives_reopening_the_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_approvals_never_both_succeed() {
     let dir = tempfile::tempdir().unwrap();
-    let store = sqlite_file(&dir).await;
+    concurrent_approvals(sqlite_file(&dir).await).await;
+}
+
+/// Eight decisions on one task at once: exactly one wins.
+async fn concurrent_approvals(store: Arc<dyn Store>) {
     let (runtime, id) = started(store.clone()).await;
     let runtime = Arc::new(runtime);
     let submit = store

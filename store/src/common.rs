@@ -1,0 +1,1572 @@
+// The store's queries, written once for SQLite and PostgreSQL: this file is
+// `include!`d by `sqlite.rs` and `postgres.rs` inside a module that defines
+// `Db` (the sqlx database), `Me` (the store type, with a `pool` field) and
+// `POSTGRES`. Placeholders are written `?` and numbered by `sql()`; both
+// databases read `$1…`. Integers are 64-bit on both sides.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, Row};
+use stageflow_engine::Transition;
+use stageflow_engine::machine::Effect;
+use stageflow_engine::state::{InstanceState, Mail, RecordedEvent, Status, TaskStatus};
+use uuid::Uuid;
+
+use crate::{
+    DefinitionSummary, DueTimer, FailedMail, FileMeta, InboxQuery, Membership, NewOrg, NewPerson,
+    Org, OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, ScheduleRow, ScheduleRun, Store,
+    StoreError, StoredDefinition, TaskRow, from_micros, to_micros,
+};
+
+type DbRow = <Db as sqlx::Database>::Row;
+
+/// The query text for this database: each `?` becomes `$1`, `$2`, … in
+/// order (text that already numbers its placeholders is left alone), and a
+/// claim's `/*skip locked*/` becomes `FOR UPDATE SKIP LOCKED` on PostgreSQL,
+/// so concurrent nodes claim disjoint rows instead of waiting on each other.
+fn sql(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    let lock = if POSTGRES {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    out.replace("/*skip locked*/", lock)
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(corrupt)
+}
+
+fn status_text(s: &Status) -> (&'static str, Option<String>) {
+    match s {
+        Status::New => ("new", None),
+        Status::Running => ("running", None),
+        Status::Ended(e) => ("ended", Some(e.clone())),
+        Status::Cancelled => ("cancelled", None),
+    }
+}
+
+fn event_type(e: &stageflow_engine::Event) -> String {
+    serde_json::to_value(e)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Columns of a task row, with its instance's workflow and organization.
+const TASK_COLUMNS: &str = "t.id, t.instance_id, t.step, t.assignee, t.role, t.status, t.outcome, t.due_at, i.definition AS workflow, i.subject_org AS subject_org";
+
+fn task_row(r: &DbRow) -> Result<TaskRow, StoreError> {
+    Ok(TaskRow {
+        workflow: r.try_get("workflow")?,
+        org: r.try_get("subject_org")?,
+        id: parse_uuid(&r.try_get::<String, _>("id")?)?,
+        instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+        step: r.try_get("step")?,
+        assignee: r.try_get("assignee")?,
+        role: r.try_get("role")?,
+        status: r.try_get("status")?,
+        outcome: r.try_get("outcome")?,
+        due_at: r.try_get::<Option<i64>, _>("due_at")?.map(from_micros),
+    })
+}
+
+#[async_trait]
+impl Store for Me {
+    async fn put_definition(
+        &self,
+        def: &StoredDefinition,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let d = &def.definition;
+        let compiled = serde_json::to_string(d).map_err(corrupt)?;
+        let existing: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT source FROM definitions WHERE id = ? AND version = ?",
+        )))
+        .bind(&d.id)
+        .bind(i64::from(d.version))
+        .fetch_optional(&self.pool)
+        .await?;
+        match existing {
+            Some(source) if source == def.source => Ok(()),
+            Some(_) => Err(StoreError::DefinitionExists {
+                id: d.id.clone(),
+                version: d.version,
+            }),
+            None => {
+                let r = sqlx::query(AssertSqlSafe(sql("INSERT INTO definitions (id, version, name, source, compiled, created_at) VALUES (?, ?, ?, ?, ?, ?)")))
+                    .bind(&d.id)
+                    .bind(i64::from(d.version))
+                    .bind(&d.name)
+                    .bind(&def.source)
+                    .bind(compiled)
+                    .bind(to_micros(now))
+                    .execute(&self.pool)
+                    .await;
+                match r {
+                    Ok(_) => Ok(()),
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                        Err(StoreError::DefinitionExists {
+                            id: d.id.clone(),
+                            version: d.version,
+                        })
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    async fn definition(
+        &self,
+        id: &str,
+        version: Option<u32>,
+    ) -> Result<Option<StoredDefinition>, StoreError> {
+        let row = match version {
+            Some(v) => sqlx::query(AssertSqlSafe(sql("SELECT source, compiled FROM definitions WHERE id = ? AND version = ?")))
+                .bind(id)
+                .bind(i64::from(v))
+                .fetch_optional(&self.pool)
+                .await?,
+            None => sqlx::query(AssertSqlSafe(sql("SELECT source, compiled FROM definitions WHERE id = ? ORDER BY version DESC LIMIT 1")))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        };
+        let Some(row) = row else { return Ok(None) };
+        let compiled: String = row.try_get("compiled")?;
+        Ok(Some(StoredDefinition {
+            definition: serde_json::from_str(&compiled).map_err(corrupt)?,
+            source: row.try_get("source")?,
+        }))
+    }
+
+    async fn list_definitions(&self) -> Result<Vec<DefinitionSummary>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql(
+            "SELECT id, version, name FROM definitions ORDER BY id, version DESC",
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DefinitionSummary {
+                    id: r.try_get("id")?,
+                    version: u32::try_from(r.try_get::<i64, _>("version")?).map_err(corrupt)?,
+                    name: r.try_get("name")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn instance(&self, id: Uuid) -> Result<Option<InstanceState>, StoreError> {
+        let state: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT state FROM instances WHERE id = ?",
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        state
+            .map(|s| serde_json::from_str(&s).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn commit(&self, expected_seq: u64, t: &Transition) -> Result<(), StoreError> {
+        if t.events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        write_transition(&mut tx, expected_seq, t).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut written = 0;
+        for t in transitions {
+            if t.events.is_empty() {
+                continue;
+            }
+            let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql(
+                "SELECT CAST(1 AS BIGINT) FROM instances WHERE id = ?",
+            )))
+            .bind(t.state.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_some() {
+                continue;
+            }
+            write_transition(&mut tx, 0, t).await?;
+            written += 1;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn events(&self, id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql(
+            "SELECT seq, at, body, prev_hash, hash FROM events WHERE instance_id = ? ORDER BY seq",
+        )))
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecordedEvent {
+                    seq: u64::try_from(r.try_get::<i64, _>("seq")?).map_err(corrupt)?,
+                    at: from_micros(r.try_get("at")?),
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                    event: serde_json::from_str(&r.try_get::<String, _>("body")?)
+                        .map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT instance_id, timer, at FROM timers WHERE at <= ? ORDER BY at, instance_id, timer LIMIT ?")))
+            .bind(to_micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueTimer {
+                    instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+                    timer: r.try_get("timer")?,
+                    at: from_micros(r.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_due_timers(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql("UPDATE timers SET lease_owner = $1, lease_until = $2
+             WHERE (instance_id, timer) IN (SELECT instance_id, timer FROM timers WHERE at <= $3 AND (lease_until IS NULL OR lease_until < $4)
+                             ORDER BY at, instance_id, timer LIMIT $5 /*skip locked*/)
+               AND (lease_until IS NULL OR lease_until < $4)
+             RETURNING instance_id, timer, at")),
+        )
+        .bind(owner)
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut due = rows
+            .iter()
+            .map(|r| {
+                Ok(DueTimer {
+                    instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+                    timer: r.try_get("timer")?,
+                    at: from_micros(r.try_get("at")?),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        due.sort_by(|a, b| (a.at, a.instance, &a.timer).cmp(&(b.at, b.instance, &b.timer)));
+        Ok(due)
+    }
+
+    async fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET lease_until = ?
+             WHERE key IN (SELECT key FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
+                           AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at, rowid LIMIT ? /*skip locked*/)
+             RETURNING key, instance_id, to_person, kind, vars, created_at, attempts, rowid AS seq")),
+        )
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        // Send in the order the mails were queued.
+        let mut mails = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>("seq")?, outbox_row(r)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        mails.sort_by_key(|(seq, _)| *seq);
+        Ok(mails.into_iter().map(|(_, m)| m).collect())
+    }
+
+    async fn mail_sent(&self, key: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, lease_until = NULL WHERE key = ?"))).bind(to_micros(now)).bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn mail_attempt_failed(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match retry_at {
+            Some(at) => {
+                sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, lease_until = NULL WHERE key = ?")))
+                    .bind(error)
+                    .bind(to_micros(at))
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed_at = ?, lease_until = NULL WHERE key = ?")))
+                    .bind(error)
+                    .bind(to_micros(now))
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn failed_mail(&self, limit: u32) -> Result<Vec<FailedMail>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT key, to_person, kind, attempts, last_error, failed_at FROM outbox WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, key LIMIT ?")))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FailedMail {
+                    key: r.try_get("key")?,
+                    to: r.try_get("to_person")?,
+                    kind: r.try_get("kind")?,
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
+                    error: r
+                        .try_get::<Option<String>, _>("last_error")?
+                        .unwrap_or_default(),
+                    failed_at: from_micros(r.try_get("failed_at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_timer(&self, instance: Uuid, timer: &str) -> Result<(), StoreError> {
+        sqlx::query(AssertSqlSafe(sql(
+            "DELETE FROM timers WHERE instance_id = ? AND timer = ?",
+        )))
+        .bind(instance.to_string())
+        .bind(timer)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql("SELECT MIN(at) FROM timers")))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(at.map(from_micros))
+    }
+
+    async fn tasks_for(
+        &self,
+        assignee: &str,
+        status: &str,
+        limit: u32,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        self.inbox(&InboxQuery {
+            assignee: assignee.to_string(),
+            status: status.to_string(),
+            limit,
+            ..InboxQuery::default()
+        })
+        .await
+    }
+
+    async fn instance_tasks(&self, id: Uuid) -> Result<Vec<TaskRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.instance_id = ? ORDER BY t.created_at, t.id"))))
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(task_row).collect()
+    }
+
+    async fn pending_mail(&self, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT key, instance_id, to_person, kind, vars, created_at, attempts FROM outbox WHERE sent_at IS NULL ORDER BY created_at, rowid LIMIT ?")))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(outbox_row).collect()
+    }
+
+    async fn task(&self, id: Uuid) -> Result<Option<TaskRow>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.id = ?"))))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(task_row).transpose()
+    }
+
+    async fn inbox(&self, q: &InboxQuery) -> Result<Vec<TaskRow>, StoreError> {
+        let mut text = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.assignee = ? AND t.status = ?"
+        );
+        if q.org.is_some() {
+            text.push_str(" AND i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?)");
+        }
+        if q.workflow.is_some() {
+            text.push_str(" AND i.definition = ?");
+        }
+        if q.due_before.is_some() {
+            text.push_str(" AND t.due_at IS NOT NULL AND t.due_at < ?");
+        }
+        text.push_str(" ORDER BY t.due_at IS NULL, t.due_at, t.created_at, t.id LIMIT ? OFFSET ?");
+        // Built from constant fragments only; every value is bound.
+        let mut query = sqlx::query(AssertSqlSafe(sql(&text)))
+            .bind(&q.assignee)
+            .bind(&q.status);
+        if let Some(org) = &q.org {
+            let path: Option<String> =
+                sqlx::query_scalar(AssertSqlSafe(sql("SELECT path FROM orgs WHERE id = ?")))
+                    .bind(org)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let Some(path) = path else {
+                return Ok(Vec::new());
+            };
+            query = query.bind(format!("{path}%"));
+        }
+        if let Some(w) = &q.workflow {
+            query = query.bind(w);
+        }
+        if let Some(d) = q.due_before {
+            query = query.bind(to_micros(d));
+        }
+        let rows = query
+            .bind(i64::from(q.limit))
+            .bind(i64::from(q.offset))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(task_row).collect()
+    }
+
+    async fn create_org(&self, org: &NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError> {
+        let id = org.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
+        let mut tx = self.pool.begin().await?;
+        let created = insert_org(&mut tx, &id, org, now).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn update_org(&self, id: &str, patch: &OrgPatch) -> Result<Org, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(AssertSqlSafe(sql(
+            "SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE id = ?",
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut org =
+            row.as_ref().map(org_row).transpose()?.ok_or_else(|| {
+                StoreError::NotFound(format!("organization '{id}' does not exist"))
+            })?;
+        if let Some(parent) = &patch.parent
+            && org.parent.as_deref() != Some(parent.as_str())
+        {
+            let parent_path: Option<String> =
+                sqlx::query_scalar(AssertSqlSafe(sql("SELECT path FROM orgs WHERE id = ?")))
+                    .bind(parent)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let parent_path = parent_path.ok_or_else(|| {
+                StoreError::NotFound(format!("parent organization '{parent}' does not exist"))
+            })?;
+            if parent_path.starts_with(&org.path) {
+                return Err(StoreError::Invalid(format!(
+                    "'{id}' cannot move under its own subtree ('{parent}')"
+                )));
+            }
+            let new_path = format!("{parent_path}{id}/");
+            // Move the subtree: every path under the old prefix.
+            sqlx::query(AssertSqlSafe(sql(
+                "UPDATE orgs SET path = ? || substr(path, CAST(? AS INTEGER)) WHERE path LIKE ?",
+            )))
+            .bind(&new_path)
+            .bind(i64::try_from(org.path.chars().count() + 1).map_err(corrupt)?)
+            .bind(format!("{}%", org.path))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(AssertSqlSafe(sql(
+                "UPDATE orgs SET parent = ? WHERE id = ?",
+            )))
+            .bind(parent)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            org.parent = Some(parent.clone());
+            org.path = new_path;
+        }
+        if let Some(v) = &patch.name {
+            org.name = v.clone();
+        }
+        if let Some(v) = &patch.kind {
+            org.kind = v.clone();
+        }
+        if patch.term_start.is_some() {
+            org.term_start = patch.term_start.clone();
+        }
+        if patch.term_years.is_some() {
+            org.term_years = patch.term_years;
+        }
+        sqlx::query(AssertSqlSafe(sql(
+            "UPDATE orgs SET name = ?, kind = ?, term_start = ?, term_years = ? WHERE id = ?",
+        )))
+        .bind(&org.name)
+        .bind(&org.kind)
+        .bind(&org.term_start)
+        .bind(org.term_years.map(i64::from))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    async fn delete_org(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<String> =
+            sqlx::query_scalar(AssertSqlSafe(sql("SELECT id FROM orgs WHERE id = ?")))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "organization '{id}' does not exist"
+            )));
+        }
+        let children: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT COUNT(*) FROM orgs WHERE parent = ?",
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let members: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT COUNT(*) FROM memberships WHERE org_id = ?",
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let instances: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT COUNT(*) FROM instances WHERE subject_org = ?",
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if children + members + instances > 0 {
+            return Err(StoreError::Invalid(format!(
+                "organization '{id}' still has {children} sub-organization(s), {members} membership(s) and {instances} instance(s); move or remove them first"
+            )));
+        }
+        sqlx::query(AssertSqlSafe(sql("DELETE FROM orgs WHERE id = ?")))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_person(&self, id: &str, patch: &PersonPatch) -> Result<Person, StoreError> {
+        let mut person = self
+            .person(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("person '{id}' does not exist")))?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(v) = &patch.name {
+            person.name = v.clone();
+        }
+        if patch.email.is_some() {
+            person.email = patch.email.clone();
+        }
+        if patch.phone.is_some() {
+            person.phone = patch.phone.clone();
+        }
+        if patch.birth_date.is_some() {
+            person.birth_date = patch.birth_date.clone();
+        }
+        if let Some(v) = &patch.status {
+            person.status = v.clone();
+        }
+        if let Some(v) = &patch.key_dates {
+            person.key_dates = v.clone();
+        }
+        sqlx::query(AssertSqlSafe(sql("UPDATE people SET name = ?, email = ?, phone = ?, birth_date = ?, status = ?, key_dates = ? WHERE id = ?")))
+            .bind(&person.name)
+            .bind(&person.email)
+            .bind(&person.phone)
+            .bind(&person.birth_date)
+            .bind(&person.status)
+            .bind(serde_json::to_string(&person.key_dates).map_err(corrupt)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(memberships) = &patch.memberships {
+            sqlx::query(AssertSqlSafe(sql(
+                "DELETE FROM memberships WHERE person_id = ?",
+            )))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let mut ms = memberships.clone();
+            ms.sort();
+            ms.dedup();
+            for m in &ms {
+                let exists: Option<String> =
+                    sqlx::query_scalar(AssertSqlSafe(sql("SELECT id FROM orgs WHERE id = ?")))
+                        .bind(&m.org)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound(format!(
+                        "organization '{}' does not exist",
+                        m.org
+                    )));
+                }
+                sqlx::query(AssertSqlSafe(sql(
+                    "INSERT INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)",
+                )))
+                .bind(id)
+                .bind(&m.org)
+                .bind(&m.role)
+                .execute(&mut *tx)
+                .await?;
+            }
+            person.memberships = ms;
+        }
+        tx.commit().await?;
+        Ok(person)
+    }
+
+    async fn delete_person(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<String> =
+            sqlx::query_scalar(AssertSqlSafe(sql("SELECT id FROM people WHERE id = ?")))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "person '{id}' does not exist"
+            )));
+        }
+        let pending: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT COUNT(*) FROM tasks WHERE assignee = ? AND status = 'open'",
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if pending > 0 {
+            return Err(StoreError::Invalid(format!(
+                "person '{id}' has {pending} pending task(s); transfer them first"
+            )));
+        }
+        sqlx::query(AssertSqlSafe(sql(
+            "DELETE FROM memberships WHERE person_id = ?",
+        )))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(AssertSqlSafe(sql("DELETE FROM tokens WHERE person_id = ?")))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(AssertSqlSafe(sql("DELETE FROM people WHERE id = ?")))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql(
+            "SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE id = ?",
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(org_row).transpose()
+    }
+
+    async fn orgs_under(
+        &self,
+        root: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Org>, StoreError> {
+        let prefix = match root {
+            Some(r) => match self.org(r).await? {
+                Some(o) => o.path,
+                None => return Ok(Vec::new()),
+            },
+            None => "/".to_string(),
+        };
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE path LIKE ? AND (? IS NULL OR kind = ?) ORDER BY path")))
+            .bind(format!("{prefix}%"))
+            .bind(kind)
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(org_row).collect()
+    }
+
+    async fn org_chain(&self, id: &str) -> Result<Vec<Org>, StoreError> {
+        let Some(org) = self.org(id).await? else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<&str> = org.path.split('/').filter(|s| !s.is_empty()).collect();
+        let mut chain = Vec::with_capacity(ids.len());
+        for ancestor in ids.iter().rev() {
+            if let Some(o) = self.org(ancestor).await? {
+                chain.push(o);
+            }
+        }
+        Ok(chain)
+    }
+
+    async fn create_person(&self, p: &NewPerson, now: DateTime<Utc>) -> Result<Person, StoreError> {
+        let id = p.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
+        let mut tx = self.pool.begin().await?;
+        let created = insert_person(&mut tx, &id, p, now).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn person(&self, id: &str) -> Result<Option<Person>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql(
+            "SELECT id, name, email, phone, birth_date, status, key_dates FROM people WHERE id = ?",
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut person = person_row(&row)?;
+        let rows = sqlx::query(AssertSqlSafe(sql(
+            "SELECT org_id, role FROM memberships WHERE person_id = ? ORDER BY org_id, role",
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        person.memberships = rows
+            .iter()
+            .map(|r| {
+                Ok(Membership {
+                    org: r.try_get("org_id")?,
+                    role: r.try_get("role")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some(person))
+    }
+
+    async fn people_under(&self, root: Option<&str>) -> Result<Vec<Person>, StoreError> {
+        let prefix = match root {
+            Some(r) => match self.org(r).await? {
+                Some(o) => o.path,
+                None => return Ok(Vec::new()),
+            },
+            None => "/".to_string(),
+        };
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT p.id, p.name, p.email, p.phone, p.birth_date, p.status, p.key_dates, m.org_id, m.role
+             FROM people p JOIN memberships m ON m.person_id = p.id JOIN orgs o ON o.id = m.org_id
+             WHERE o.path LIKE ? ORDER BY p.id, m.org_id, m.role")),
+        )
+        .bind(format!("{prefix}%"))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Person> = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            if out.last().is_none_or(|p| p.id != id) {
+                out.push(person_row(r)?);
+            }
+            if let Some(p) = out.last_mut() {
+                p.memberships.push(Membership {
+                    org: r.try_get("org_id")?,
+                    role: r.try_get("role")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn holders_in(
+        &self,
+        orgs: &[String],
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for org in orgs {
+            let rows = sqlx::query(AssertSqlSafe(sql("SELECT org_id, role, person_id FROM memberships WHERE org_id = ? ORDER BY role, person_id"))).bind(org).fetch_all(&self.pool).await?;
+            for r in &rows {
+                out.push((
+                    r.try_get("org_id")?,
+                    r.try_get("role")?,
+                    r.try_get("person_id")?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn role_holders_under(
+        &self,
+        root: &str,
+        kind: Option<&str>,
+        role: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let Some(root) = self.org(root).await? else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT o.id AS org_id, m.person_id FROM orgs o LEFT JOIN memberships m ON m.org_id = o.id AND m.role = ?
+             WHERE o.path LIKE ? AND (? IS NULL OR o.kind = ?) ORDER BY o.path, m.person_id")),
+        )
+        .bind(role)
+        .bind(format!("{}%", root.path))
+        .bind(kind)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let person: Option<String> = r.try_get("person_id")?;
+            out.push((r.try_get("org_id")?, person.unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
+    async fn import_directory(
+        &self,
+        orgs: &[NewOrg],
+        people: &[NewPerson],
+        now: DateTime<Utc>,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for org in orgs {
+            let id = org.id.clone().ok_or_else(|| {
+                StoreError::Invalid("an imported organization needs an id".into())
+            })?;
+            insert_org(&mut tx, &id, org, now).await?;
+        }
+        for p in people {
+            let id =
+                p.id.clone()
+                    .ok_or_else(|| StoreError::Invalid("an imported person needs an id".into()))?;
+            insert_person(&mut tx, &id, p, now).await?;
+        }
+        tx.commit().await?;
+        Ok((orgs.len(), people.len()))
+    }
+
+    async fn put_file(
+        &self,
+        meta: &FileMeta,
+        content: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(AssertSqlSafe(sql("INSERT INTO files (id, instance_id, task_id, name, content_type, size, sha256, content, uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")))
+            .bind(meta.id.to_string())
+            .bind(meta.instance.to_string())
+            .bind(meta.task.to_string())
+            .bind(&meta.name)
+            .bind(&meta.content_type)
+            .bind(i64::try_from(meta.size).map_err(corrupt)?)
+            .bind(&meta.sha256)
+            .bind(content)
+            .bind(&meta.uploaded_by)
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn file(&self, id: Uuid) -> Result<Option<(FileMeta, Vec<u8>)>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql("SELECT id, instance_id, task_id, name, content_type, size, sha256, uploaded_by, content FROM files WHERE id = ?")))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((file_row(&r)?, r.try_get::<Vec<u8>, _>("content")?)))
+            .transpose()
+    }
+
+    async fn file_meta(&self, id: Uuid) -> Result<Option<FileMeta>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql("SELECT id, instance_id, task_id, name, content_type, size, sha256, uploaded_by FROM files WHERE id = ?")))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(file_row).transpose()
+    }
+
+    async fn instance_files(&self, instance: Uuid) -> Result<Vec<FileMeta>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT id, instance_id, task_id, name, content_type, size, sha256, uploaded_by FROM files WHERE instance_id = ? ORDER BY created_at, id")))
+            .bind(instance.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(file_row).collect()
+    }
+
+    async fn upsert_schedule(&self, r: &ScheduleRow) -> Result<(), StoreError> {
+        sqlx::query(AssertSqlSafe(sql("INSERT INTO schedules (id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, next_fire_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, cron = excluded.cron, timezone = excluded.timezone,
+               org_kind = excluded.org_kind, org_under = excluded.org_under, inputs = excluded.inputs, overlap = excluded.overlap,
+               catch_up = excluded.catch_up, next_fire_at = excluded.next_fire_at")),
+        )
+        .bind(&r.id)
+        .bind(&r.workflow)
+        .bind(i64::from(r.version))
+        .bind(&r.cron)
+        .bind(&r.timezone)
+        .bind(&r.org_kind)
+        .bind(&r.org_under)
+        .bind(serde_json::to_string(&r.inputs).map_err(corrupt)?)
+        .bind(&r.overlap)
+        .bind(&r.catch_up)
+        .bind(r.next_fire_at.map(to_micros))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn schedules(&self) -> Result<Vec<ScheduleRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY id"
+        ))))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(schedule_row).collect()
+    }
+
+    async fn schedule(&self, id: &str) -> Result<Option<ScheduleRow>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql(&format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?"
+        ))))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(schedule_row).transpose()
+    }
+
+    async fn set_schedule_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        note: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query(AssertSqlSafe(sql(
+            "UPDATE schedules SET paused = ?, pause_note = ? WHERE id = ?",
+        )))
+        .bind(paused)
+        .bind(note)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "schedule '{id}' does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn claim_due_schedules(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ScheduleRow>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!("UPDATE schedules SET lease_until = ? WHERE id IN (SELECT id FROM schedules WHERE NOT paused AND next_fire_at IS NOT NULL AND next_fire_at <= ?
+               AND (lease_until IS NULL OR lease_until < ?) /*skip locked*/) RETURNING {SCHEDULE_COLUMNS}"))))
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(to_micros(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(schedule_row)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by(|a, b| (a.next_fire_at, &a.id).cmp(&(b.next_fire_at, &b.id)));
+        Ok(out)
+    }
+
+    async fn finish_schedule(
+        &self,
+        id: &str,
+        next_fire_at: Option<DateTime<Utc>>,
+        runs: &[ScheduleRun],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for run in runs {
+            sqlx::query(AssertSqlSafe(sql("INSERT INTO schedule_runs (schedule_id, occurrence, fired_at, started, skipped) VALUES (?, ?, ?, ?, ?) ON CONFLICT (schedule_id, occurrence) DO UPDATE SET fired_at = excluded.fired_at, started = excluded.started, skipped = excluded.skipped")))
+                .bind(id)
+                .bind(to_micros(run.occurrence))
+                .bind(to_micros(now))
+                .bind(i64::from(run.started))
+                .bind(i64::from(run.skipped))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let last = runs.iter().map(|r| r.occurrence).max();
+        sqlx::query(AssertSqlSafe(sql("UPDATE schedules SET next_fire_at = ?, last_fired_at = COALESCE(?, last_fired_at), lease_until = NULL WHERE id = ?")))
+            .bind(next_fire_at.map(to_micros))
+            .bind(last.map(to_micros))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn schedule_runs(&self, id: &str, limit: u32) -> Result<Vec<ScheduleRun>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT occurrence, started, skipped FROM schedule_runs WHERE schedule_id = ? ORDER BY occurrence DESC LIMIT ?")))
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScheduleRun {
+                    occurrence: from_micros(r.try_get("occurrence")?),
+                    started: u32::try_from(r.try_get::<i64, _>("started")?).map_err(corrupt)?,
+                    skipped: u32::try_from(r.try_get::<i64, _>("skipped")?).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn running_orgs(&self, workflow: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql("SELECT DISTINCT subject_org FROM instances WHERE definition = ? AND status = 'running'"))).bind(workflow).fetch_all(&self.pool).await?)
+    }
+
+    async fn open_tasks_under(
+        &self,
+        root: Option<&str>,
+        due_before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        let prefix = match root {
+            Some(r) => match self.org(r).await? {
+                Some(o) => o.path,
+                None => return Ok(Vec::new()),
+            },
+            None => "/".to_string(),
+        };
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
+             WHERE t.status = 'open' AND (i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?) OR t.org IN (SELECT id FROM orgs WHERE path LIKE ?))
+               AND (? IS NULL OR (t.due_at IS NOT NULL AND t.due_at < ?))
+             ORDER BY t.due_at IS NULL, t.due_at, t.id LIMIT ?"))))
+        .bind(format!("{prefix}%"))
+        .bind(format!("{prefix}%"))
+        .bind(due_before.map(to_micros))
+        .bind(due_before.map(to_micros))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_row).collect()
+    }
+
+    async fn metrics(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for (name, sql) in [
+            (
+                "stageflow_instances",
+                "SELECT status, COUNT(*) FROM instances GROUP BY status",
+            ),
+            (
+                "stageflow_tasks",
+                "SELECT status, COUNT(*) FROM tasks GROUP BY status",
+            ),
+            (
+                "stageflow_mail",
+                "SELECT CASE WHEN sent_at IS NOT NULL THEN 'sent' WHEN failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END AS s, COUNT(*) FROM outbox GROUP BY s",
+            ),
+        ] {
+            let rows: Vec<(String, i64)> = sqlx::query_as(AssertSqlSafe(self::sql(sql)))
+                .fetch_all(&self.pool)
+                .await?;
+            for (label, n) in rows {
+                out.push((name.to_string(), format!("status=\"{label}\""), n));
+            }
+        }
+        let timers: i64 = sqlx::query_scalar(AssertSqlSafe(sql("SELECT COUNT(*) FROM timers")))
+            .fetch_one(&self.pool)
+            .await?;
+        out.push(("stageflow_timers_armed".into(), String::new(), timers));
+        let paused: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT COUNT(*) FROM schedules WHERE paused",
+        )))
+        .fetch_one(&self.pool)
+        .await?;
+        out.push(("stageflow_schedules_paused".into(), String::new(), paused));
+        Ok(out)
+    }
+
+    async fn put_token(
+        &self,
+        hash: &str,
+        person: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if self.person(person).await?.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "person '{person}' does not exist"
+            )));
+        }
+        sqlx::query(AssertSqlSafe(sql(
+            "INSERT INTO tokens (hash, person_id, created_at) VALUES (?, ?, ?)",
+        )))
+        .bind(hash)
+        .bind(person)
+        .bind(to_micros(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn token_person(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT person_id FROM tokens WHERE hash = ?",
+        )))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn saved_response(&self, key: &str) -> Result<Option<SavedResponse>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql(
+            "SELECT status, body FROM idempotency WHERE key = ?",
+        )))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SavedResponse {
+                status: u16::try_from(r.try_get::<i64, _>("status")?).map_err(corrupt)?,
+                body: r.try_get("body")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_response(
+        &self,
+        key: &str,
+        response: &SavedResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(AssertSqlSafe(sql("INSERT INTO idempotency (key, status, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")))
+            .bind(key)
+            .bind(i64::from(response.status))
+            .bind(&response.body)
+            .bind(to_micros(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn org_row(r: &DbRow) -> Result<Org, StoreError> {
+    Ok(Org {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        parent: r.try_get("parent")?,
+        path: r.try_get("path")?,
+        term_start: r.try_get("term_start")?,
+        term_years: r
+            .try_get::<Option<i64>, _>("term_years")?
+            .map(|y| u32::try_from(y).unwrap_or(0)),
+    })
+}
+
+fn person_row(r: &DbRow) -> Result<Person, StoreError> {
+    Ok(Person {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        phone: r.try_get("phone")?,
+        birth_date: r.try_get("birth_date")?,
+        status: r.try_get("status")?,
+        key_dates: serde_json::from_str(&r.try_get::<String, _>("key_dates")?).map_err(corrupt)?,
+        memberships: Vec::new(),
+    })
+}
+
+fn file_row(r: &DbRow) -> Result<FileMeta, StoreError> {
+    Ok(FileMeta {
+        id: parse_uuid(&r.try_get::<String, _>("id")?)?,
+        instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+        task: parse_uuid(&r.try_get::<String, _>("task_id")?)?,
+        name: r.try_get("name")?,
+        content_type: r.try_get("content_type")?,
+        size: u64::try_from(r.try_get::<i64, _>("size")?).map_err(corrupt)?,
+        sha256: r.try_get("sha256")?,
+        uploaded_by: r.try_get("uploaded_by")?,
+    })
+}
+
+type Tx = sqlx::Transaction<'static, Db>;
+
+/// Inserts an organization under an existing parent, in a transaction.
+async fn insert_org(
+    tx: &mut Tx,
+    id: &str,
+    org: &NewOrg,
+    now: DateTime<Utc>,
+) -> Result<Org, StoreError> {
+    if id.contains('/') || id.contains('%') || id.is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "organization id '{id}' may not be empty or contain '/' or '%'"
+        )));
+    }
+    let path = match &org.parent {
+        Some(p) => {
+            let parent: Option<String> =
+                sqlx::query_scalar(AssertSqlSafe(sql("SELECT path FROM orgs WHERE id = ?")))
+                    .bind(p)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let parent = parent.ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "parent organization '{p}' of '{id}' does not exist"
+                ))
+            })?;
+            format!("{parent}{id}/")
+        }
+        None => format!("/{id}/"),
+    };
+    let r = sqlx::query(AssertSqlSafe(sql("INSERT INTO orgs (id, name, kind, parent, path, term_start, term_years, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")))
+        .bind(id)
+        .bind(&org.name)
+        .bind(&org.kind)
+        .bind(&org.parent)
+        .bind(&path)
+        .bind(&org.term_start)
+        .bind(org.term_years.map(i64::from))
+        .bind(to_micros(now))
+        .execute(&mut **tx)
+        .await;
+    match r {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(StoreError::Invalid(format!(
+                "organization '{id}' already exists"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Org {
+        id: id.to_string(),
+        name: org.name.clone(),
+        kind: org.kind.clone(),
+        parent: org.parent.clone(),
+        path,
+        term_start: org.term_start.clone(),
+        term_years: org.term_years,
+    })
+}
+
+/// Inserts a person and their memberships, in a transaction.
+async fn insert_person(
+    tx: &mut Tx,
+    id: &str,
+    p: &NewPerson,
+    now: DateTime<Utc>,
+) -> Result<Person, StoreError> {
+    let status = p.status.clone().unwrap_or_else(|| "群众".to_string());
+    let r = sqlx::query(AssertSqlSafe(sql("INSERT INTO people (id, name, email, phone, birth_date, status, key_dates, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")))
+        .bind(id)
+        .bind(&p.name)
+        .bind(&p.email)
+        .bind(&p.phone)
+        .bind(&p.birth_date)
+        .bind(&status)
+        .bind(serde_json::to_string(&p.key_dates).map_err(corrupt)?)
+        .bind(to_micros(now))
+        .execute(&mut **tx)
+        .await;
+    match r {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(StoreError::Invalid(format!("person '{id}' already exists")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut memberships = p.memberships.clone();
+    memberships.sort();
+    memberships.dedup();
+    for m in &memberships {
+        let exists: Option<String> =
+            sqlx::query_scalar(AssertSqlSafe(sql("SELECT id FROM orgs WHERE id = ?")))
+                .bind(&m.org)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "organization '{}' of person '{id}' does not exist",
+                m.org
+            )));
+        }
+        sqlx::query(AssertSqlSafe(sql(
+            "INSERT INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)",
+        )))
+        .bind(id)
+        .bind(&m.org)
+        .bind(&m.role)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(Person {
+        id: id.to_string(),
+        name: p.name.clone(),
+        email: p.email.clone(),
+        phone: p.phone.clone(),
+        birth_date: p.birth_date.clone(),
+        status,
+        key_dates: p.key_dates.clone(),
+        memberships,
+    })
+}
+
+fn outbox_row(r: &DbRow) -> Result<OutboxMail, StoreError> {
+    Ok(OutboxMail {
+        instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+        mail: Mail {
+            key: r.try_get("key")?,
+            to: r.try_get("to_person")?,
+            kind: r.try_get("kind")?,
+            vars: serde_json::from_str(&r.try_get::<String, _>("vars")?).map_err(corrupt)?,
+        },
+        created_at: from_micros(r.try_get("created_at")?),
+        attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
+    })
+}
+
+/// Writes everything one command produced, inside a transaction, if the
+/// instance is still at `expected_seq` (0: it must not exist yet).
+async fn write_transition(
+    tx: &mut Tx,
+    expected_seq: u64,
+    t: &Transition,
+) -> Result<(), StoreError> {
+    let s = &t.state;
+    let id = s.id.to_string();
+    let now = t.events.last().map(|e| e.at).unwrap_or_default();
+    let (status, end_state) = status_text(&s.status);
+    let snapshot = serde_json::to_string(s).map_err(corrupt)?;
+    let seq = i64::try_from(s.seq).map_err(corrupt)?;
+    if expected_seq == 0 {
+        let r = sqlx::query(AssertSqlSafe(sql("INSERT INTO instances (id, definition, version, status, end_state, subject_org, subject_person, stage, seq, state, started_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
+            )
+            .bind(&id)
+            .bind(&s.definition)
+            .bind(i64::from(s.version))
+            .bind(status)
+            .bind(&end_state)
+            .bind(&s.subject.org)
+            .bind(&s.subject.person)
+            .bind(&s.stage)
+            .bind(seq)
+            .bind(&snapshot)
+            .bind(to_micros(s.started_at.unwrap_or(now)))
+            .bind(to_micros(now))
+            .execute(&mut **tx)
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(s.id));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        let r = sqlx::query(AssertSqlSafe(sql("UPDATE instances SET status = ?, end_state = ?, stage = ?, seq = ?, state = ?, updated_at = ? WHERE id = ? AND seq = ?")))
+                .bind(status)
+                .bind(&end_state)
+                .bind(&s.stage)
+                .bind(seq)
+                .bind(&snapshot)
+                .bind(to_micros(now))
+                .bind(&id)
+                .bind(i64::try_from(expected_seq).map_err(corrupt)?)
+                .execute(&mut **tx)
+                .await?;
+        if r.rows_affected() != 1 {
+            return Err(StoreError::Conflict(s.id));
+        }
+    }
+    for e in &t.events {
+        let body = serde_json::to_string(&e.event).map_err(corrupt)?;
+        sqlx::query(AssertSqlSafe(sql("INSERT INTO events (instance_id, seq, at, type, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")))
+                .bind(&id)
+                .bind(i64::try_from(e.seq).map_err(corrupt)?)
+                .bind(to_micros(e.at))
+                .bind(event_type(&e.event))
+                .bind(body)
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
+                .execute(&mut **tx)
+                .await?;
+    }
+    for effect in &t.effects {
+        match effect {
+            Effect::CreateTask { task, record } => {
+                let kind = serde_json::to_value(record.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                sqlx::query(AssertSqlSafe(sql("INSERT INTO tasks (id, instance_id, step, assignee, role, org, kind, status, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)")),
+                    )
+                    .bind(task.to_string())
+                    .bind(&id)
+                    .bind(&record.step)
+                    .bind(&record.assignee)
+                    .bind(&record.role)
+                    .bind(&record.org)
+                    .bind(kind)
+                    .bind(to_micros(record.created_at))
+                    .bind(record.due_at.map(to_micros))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Effect::CloseTask { task, status } => {
+                let (st, outcome) = match status {
+                    TaskStatus::Open => ("open", None),
+                    TaskStatus::Done(o) => ("done", Some(o.clone())),
+                    TaskStatus::Cancelled => ("cancelled", None),
+                };
+                sqlx::query(AssertSqlSafe(sql(
+                    "UPDATE tasks SET status = ?, outcome = ?, closed_at = ? WHERE id = ?",
+                )))
+                .bind(st)
+                .bind(outcome)
+                .bind(to_micros(now))
+                .bind(task.to_string())
+                .execute(&mut **tx)
+                .await?;
+            }
+            Effect::ReassignTask { task, assignee } => {
+                sqlx::query(AssertSqlSafe(sql(
+                    "UPDATE tasks SET assignee = ? WHERE id = ?",
+                )))
+                .bind(assignee)
+                .bind(task.to_string())
+                .execute(&mut **tx)
+                .await?;
+            }
+            Effect::ArmTimer { timer, at } => {
+                sqlx::query(AssertSqlSafe(sql("INSERT INTO timers (instance_id, timer, at) VALUES (?, ?, ?) ON CONFLICT (instance_id, timer) DO UPDATE SET at = excluded.at, lease_owner = NULL, lease_until = NULL")))
+                        .bind(&id)
+                        .bind(timer)
+                        .bind(to_micros(*at))
+                        .execute(&mut **tx)
+                        .await?;
+            }
+            Effect::DisarmTimer { timer } => {
+                sqlx::query(AssertSqlSafe(sql(
+                    "DELETE FROM timers WHERE instance_id = ? AND timer = ?",
+                )))
+                .bind(&id)
+                .bind(timer)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Effect::EnqueueMail(mail) => {
+                sqlx::query(AssertSqlSafe(sql("INSERT INTO outbox (key, instance_id, to_person, kind, vars, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")))
+                        .bind(&mail.key)
+                        .bind(&id)
+                        .bind(&mail.to)
+                        .bind(&mail.kind)
+                        .bind(serde_json::to_string(&mail.vars).map_err(corrupt)?)
+                        .bind(to_micros(now))
+                        .execute(&mut **tx)
+                        .await?;
+            }
+            Effect::StartChild {
+                step,
+                workflow,
+                inputs,
+            } => {
+                sqlx::query(AssertSqlSafe(sql("INSERT INTO child_requests (instance_id, step, seq, workflow, inputs) VALUES (?, ?, ?, ?, ?)")))
+                        .bind(&id)
+                        .bind(step)
+                        .bind(seq)
+                        .bind(workflow)
+                        .bind(serde_json::to_string(inputs).map_err(corrupt)?)
+                        .execute(&mut **tx)
+                        .await?;
+            }
+        }
+    }
+    // Timers fired by this command were consumed.
+    for e in &t.events {
+        if let stageflow_engine::Event::TimerFired { timer } = &e.event {
+            sqlx::query(AssertSqlSafe(sql(
+                "DELETE FROM timers WHERE instance_id = ? AND timer = ?",
+            )))
+            .bind(&id)
+            .bind(timer)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+const SCHEDULE_COLUMNS: &str = "id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, paused, pause_note, next_fire_at, last_fired_at";
+
+fn schedule_row(r: &DbRow) -> Result<ScheduleRow, StoreError> {
+    Ok(ScheduleRow {
+        id: r.try_get("id")?,
+        workflow: r.try_get("workflow")?,
+        version: u32::try_from(r.try_get::<i64, _>("version")?).map_err(corrupt)?,
+        cron: r.try_get("cron")?,
+        timezone: r.try_get("timezone")?,
+        org_kind: r.try_get("org_kind")?,
+        org_under: r.try_get("org_under")?,
+        inputs: serde_json::from_str(&r.try_get::<String, _>("inputs")?).map_err(corrupt)?,
+        overlap: r.try_get("overlap")?,
+        catch_up: r.try_get("catch_up")?,
+        paused: r.try_get::<bool, _>("paused")?,
+        pause_note: r.try_get("pause_note")?,
+        next_fire_at: r
+            .try_get::<Option<i64>, _>("next_fire_at")?
+            .map(from_micros),
+        last_fired_at: r
+            .try_get::<Option<i64>, _>("last_fired_at")?
+            .map(from_micros),
+    })
+}

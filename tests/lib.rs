@@ -1,1 +1,4 @@
-//! Shared helpers for the integration tests live in `it/`.
+//! Shared helpers for the integration tests: most live in `it/`; the
+//! PostgreSQL databases (`pg`) are shared with the tests of the binary.
+
+pub mod pg;

@@ -106,6 +106,10 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
         store.clone(),
         Arc::new(StoreDirectory::new(store.clone())),
     ));
+    runtime
+        .follow_other_nodes()
+        .await
+        .context("listening for the other nodes' wake-ups")?;
     let (clock, manual): (Arc<dyn Clock>, bool) = match args.clock.as_str() {
         "system" => (Arc::new(SystemClock), false),
         "manual" => (

@@ -1161,23 +1161,42 @@ impl Tx<'_> {
     fn arm_deadline_timers(&mut self, step: &Step, entry: u32, due: Moment, watch: Watch) -> R {
         let due_at = self.clock.deadline_instant(due);
         let now = self.now();
-        let occurrence = match watch {
-            Watch::Occurrence(n) => Some(n),
-            Watch::Step => None,
-            Watch::TimeoutOnly => {
-                if let Some(t) = &step.on_timeout {
-                    let at = t.after.map_or(due_at, |span| self.after_due(due, span));
-                    self.arm(
-                        &step.id,
-                        entry,
-                        TimerPurpose::Timeout,
-                        at.max(now),
-                        "timeout",
-                    )?;
-                }
-                return Ok(());
-            }
+        let (occurrence, reminders) = match watch {
+            Watch::Occurrence(n) => (Some(n), true),
+            Watch::Step => (None, true),
+            Watch::TimeoutOnly => (None, false),
         };
+        if reminders {
+            self.arm_reminders(step, entry, due, occurrence)?;
+        }
+        // An occurrence has no automatic outcome of its own.
+        if let (Some(t), None) = (&step.on_timeout, occurrence) {
+            let at = match t.after {
+                Some(span) => self.after_due(due, span),
+                None => due_at,
+            };
+            self.arm(
+                &step.id,
+                entry,
+                TimerPurpose::Timeout,
+                at.max(now),
+                "timeout",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The reminders and 督办 of a deadline (of the step, or of one
+    /// occurrence of a recurring step).
+    fn arm_reminders(
+        &mut self,
+        step: &Step,
+        entry: u32,
+        due: Moment,
+        occurrence: Option<u32>,
+    ) -> R {
+        let due_at = self.clock.deadline_instant(due);
+        let now = self.now();
         for (i, before) in step.remind.before.iter().enumerate() {
             let r = self.clock.shift(self.ctx.calendar, due, *before, false);
             let at = match r.moment {
@@ -1232,20 +1251,6 @@ impl Tx<'_> {
                 TimerPurpose::Escalate { index },
                 at,
                 &format!("escalate-{index}"),
-            )?;
-        }
-        // An occurrence has no automatic outcome of its own.
-        if let (Some(t), None) = (&step.on_timeout, occurrence) {
-            let at = match t.after {
-                Some(span) => self.after_due(due, span),
-                None => due_at,
-            };
-            self.arm(
-                &step.id,
-                entry,
-                TimerPurpose::Timeout,
-                at.max(now),
-                "timeout",
             )?;
         }
         Ok(())

@@ -97,6 +97,29 @@ impl Runtime {
         }
     }
 
+    /// Wakes this process's timer and mail loops when another process on
+    /// the same database arms a timer or queues mail (PostgreSQL's
+    /// LISTEN/NOTIFY), so a timer armed on one node is not delayed on
+    /// another. Nothing to do on SQLite.
+    pub async fn follow_other_nodes(self: &Arc<Self>) -> Result<(), ExecError> {
+        let Some(mut wakeups) = self.store.wakeups().await? else {
+            return Ok(());
+        };
+        let runtime = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(w) = wakeups.recv().await {
+                let Some(runtime) = runtime.upgrade() else {
+                    return;
+                };
+                match w {
+                    stageflow_store::Wakeup::Timer => runtime.armed.notify_one(),
+                    stageflow_store::Wakeup::Mail => runtime.mailed.notify_one(),
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -300,7 +323,9 @@ impl Runtime {
         // A refused fire means the instance no longer wants this timer (it
         // ended, or its definition is broken): drop it so it cannot block
         // the timers behind it.
-        self.store.delete_timer(instance, timer).await?;
+        self.store
+            .delete_timer(instance, timer, &self.owner)
+            .await?;
         Ok(())
     }
 }

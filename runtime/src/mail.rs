@@ -247,9 +247,20 @@ pub async fn deliver_due(
             return Ok(report);
         }
         for mail in batch {
+            // A stall past the lease (another node took the mail over):
+            // do not send it a second time.
+            if !store
+                .mail_lease_held(&mail.mail.key, mail.lease, now)
+                .await?
+            {
+                tracing::warn!(key = %mail.mail.key, "mail lease lost before sending; left to its new holder");
+                continue;
+            }
             match send_one(runtime, config, &mail).await {
                 Ok(()) => {
-                    store.mail_sent(&mail.mail.key, now).await?;
+                    if !store.mail_sent(&mail.mail.key, mail.lease, now).await? {
+                        tracing::warn!(key = %mail.mail.key, "mail sent after its lease was taken over");
+                    }
                     report.sent += 1;
                 }
                 Err(e) => {
@@ -257,7 +268,7 @@ pub async fn deliver_due(
                     if attempt >= config.max_attempts {
                         tracing::error!(key = %mail.mail.key, error = %e, "mail failed for good");
                         store
-                            .mail_attempt_failed(&mail.mail.key, &e, None, now)
+                            .mail_attempt_failed(&mail.mail.key, mail.lease, &e, None, now)
                             .await?;
                         report.failed += 1;
                     } else {
@@ -265,7 +276,13 @@ pub async fn deliver_due(
                         let delay = delay.min(Duration::hours(1));
                         tracing::warn!(key = %mail.mail.key, error = %e, attempt, "mail not sent; will retry");
                         store
-                            .mail_attempt_failed(&mail.mail.key, &e, Some(now + delay), now)
+                            .mail_attempt_failed(
+                                &mail.mail.key,
+                                mail.lease,
+                                &e,
+                                Some(now + delay),
+                                now,
+                            )
                             .await?;
                         report.retried += 1;
                     }

@@ -1,7 +1,7 @@
 // The store's queries, written once for SQLite and PostgreSQL: this file is
 // `include!`d by `sqlite.rs` and `postgres.rs` inside a module that defines
-// `Db` (the sqlx database), `Me` (the store type, with a `pool` field) and
-// `POSTGRES`. Placeholders are written `?` and numbered by `sql()`; both
+// `Db` (the sqlx database), `Me` (the store type, with a `pool` field),
+// `POSTGRES` and `wakeups_of` (cross-process notifications, if any). Placeholders are written `?` and numbered by `sql()`; both
 // databases read `$1…`. Integers are 64-bit on both sides.
 
 use async_trait::async_trait;
@@ -300,18 +300,21 @@ impl Store for Me {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OutboxMail>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET lease_until = ?
-             WHERE key IN (SELECT key FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
+        let rows = sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET lease_until = ?, lease_token = lease_token + 1
+             WHERE key IN (SELECT key FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? AND created_at <= ?
                            AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at, rowid LIMIT ? /*skip locked*/)
-             RETURNING key, instance_id, to_person, kind, vars, created_at, attempts, rowid AS seq")),
+             RETURNING key, instance_id, to_person, kind, vars, created_at, attempts, lease_token, rowid AS seq")),
         )
         .bind(to_micros(lease_until))
+        .bind(to_micros(now))
         .bind(to_micros(now))
         .bind(to_micros(now))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        // Send in the order the mails were queued.
+        // Send in the order the mails were queued. (A mail queued later than
+        // this process's `now` is not taken: a process whose clock lags must
+        // not lease it out on its own, shorter, reckoning.)
         let mut mails = rows
             .iter()
             .map(|r| Ok((r.try_get::<i64, _>("seq")?, outbox_row(r)?)))
@@ -320,37 +323,64 @@ impl Store for Me {
         Ok(mails.into_iter().map(|(_, m)| m).collect())
     }
 
-    async fn mail_sent(&self, key: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, lease_until = NULL WHERE key = ?"))).bind(to_micros(now)).bind(key).execute(&self.pool).await?;
-        Ok(())
+    async fn mail_lease_held(
+        &self,
+        key: &str,
+        lease: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let held: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT lease_token FROM outbox WHERE key = ? AND lease_token = ? AND lease_until > ? AND sent_at IS NULL",
+        )))
+        .bind(key)
+        .bind(lease)
+        .bind(to_micros(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(held.is_some())
+    }
+
+    async fn mail_sent(
+        &self,
+        key: &str,
+        lease: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, lease_until = NULL WHERE key = ? AND lease_token = ?")))
+            .bind(to_micros(now))
+            .bind(key)
+            .bind(lease)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn mail_attempt_failed(
         &self,
         key: &str,
+        lease: i64,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        match retry_at {
-            Some(at) => {
-                sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, lease_until = NULL WHERE key = ?")))
-                    .bind(error)
-                    .bind(to_micros(at))
-                    .bind(key)
-                    .execute(&self.pool)
-                    .await?;
-            }
-            None => {
-                sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed_at = ?, lease_until = NULL WHERE key = ?")))
-                    .bind(error)
-                    .bind(to_micros(now))
-                    .bind(key)
-                    .execute(&self.pool)
-                    .await?;
-            }
-        }
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        let (text, at) = match retry_at {
+            Some(at) => (
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, lease_until = NULL WHERE key = ? AND lease_token = ?",
+                at,
+            ),
+            None => (
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed_at = ?, lease_until = NULL WHERE key = ? AND lease_token = ?",
+                now,
+            ),
+        };
+        let r = sqlx::query(AssertSqlSafe(sql(text)))
+            .bind(error)
+            .bind(to_micros(at))
+            .bind(key)
+            .bind(lease)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn failed_mail(&self, limit: u32) -> Result<Vec<FailedMail>, StoreError> {
@@ -374,21 +404,29 @@ impl Store for Me {
             .collect()
     }
 
-    async fn delete_timer(&self, instance: Uuid, timer: &str) -> Result<(), StoreError> {
+    async fn delete_timer(
+        &self,
+        instance: Uuid,
+        timer: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(AssertSqlSafe(sql(
-            "DELETE FROM timers WHERE instance_id = ? AND timer = ?",
+            "DELETE FROM timers WHERE instance_id = ? AND timer = ? AND lease_owner = ?",
         )))
         .bind(instance.to_string())
         .bind(timer)
+        .bind(owner)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql("SELECT MIN(at) FROM timers")))
-            .fetch_one(&self.pool)
-            .await?;
+        let at: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT MIN(CASE WHEN lease_until > at THEN lease_until ELSE at END) FROM timers",
+        )))
+        .fetch_one(&self.pool)
+        .await?;
         Ok(at.map(from_micros))
     }
 
@@ -416,7 +454,7 @@ impl Store for Me {
     }
 
     async fn pending_mail(&self, limit: u32) -> Result<Vec<OutboxMail>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(sql("SELECT key, instance_id, to_person, kind, vars, created_at, attempts FROM outbox WHERE sent_at IS NULL ORDER BY created_at, rowid LIMIT ?")))
+        let rows = sqlx::query(AssertSqlSafe(sql("SELECT key, instance_id, to_person, kind, vars, created_at, attempts, lease_token FROM outbox WHERE sent_at IS NULL ORDER BY created_at, rowid LIMIT ?")))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
@@ -1195,6 +1233,12 @@ impl Store for Me {
             .await?;
         Ok(())
     }
+
+    async fn wakeups(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<crate::Wakeup>>, StoreError> {
+        wakeups_of(self).await
+    }
 }
 
 fn org_row(r: &DbRow) -> Result<Org, StoreError> {
@@ -1371,6 +1415,7 @@ fn outbox_row(r: &DbRow) -> Result<OutboxMail, StoreError> {
         },
         created_at: from_micros(r.try_get("created_at")?),
         attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
+        lease: r.try_get("lease_token")?,
     })
 }
 
@@ -1528,6 +1573,30 @@ async fn write_transition(
                         .bind(serde_json::to_string(inputs).map_err(corrupt)?)
                         .execute(&mut **tx)
                         .await?;
+            }
+        }
+    }
+    // Other nodes wake up for the new work when this commits (LISTEN/NOTIFY).
+    if POSTGRES {
+        for (channel, any) in [
+            (
+                "stageflow_timer",
+                t.effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::ArmTimer { .. })),
+            ),
+            (
+                "stageflow_mail",
+                t.effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::EnqueueMail(_))),
+            ),
+        ] {
+            if any {
+                sqlx::query(AssertSqlSafe(sql("SELECT pg_notify(?, '')")))
+                    .bind(channel)
+                    .execute(&mut **tx)
+                    .await?;
             }
         }
     }

@@ -174,6 +174,9 @@ pub struct OutboxMail {
     pub created_at: DateTime<Utc>,
     /// Attempts made so far.
     pub attempts: u32,
+    /// The fencing token of the claim that returned it: only its holder
+    /// can record the outcome.
+    pub lease: i64,
 }
 
 /// An organization.
@@ -420,22 +423,47 @@ pub trait Store: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OutboxMail>, StoreError>;
-    /// Marks a mail sent.
-    async fn mail_sent(&self, key: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Records a failed attempt; the mail is retried at `retry_at`, or
-    /// marked failed when `retry_at` is `None`.
+    /// Whether the claim with fencing token `lease` still holds the mail
+    /// (checked right before sending: a process whose lease ran out while
+    /// it stalled does not send what another has taken over).
+    async fn mail_lease_held(
+        &self,
+        key: &str,
+        lease: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Marks a mail sent, if `lease` is still the current claim; false
+    /// when another process has taken the mail over.
+    async fn mail_sent(
+        &self,
+        key: &str,
+        lease: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records a failed attempt (if `lease` is still the current claim);
+    /// the mail is retried at `retry_at`, or marked failed when `retry_at`
+    /// is `None`.
     async fn mail_attempt_failed(
         &self,
         key: &str,
+        lease: i64,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Mails that failed for good, newest first.
     async fn failed_mail(&self, limit: u32) -> Result<Vec<FailedMail>, StoreError>;
-    /// Removes a timer the engine refused to fire.
-    async fn delete_timer(&self, instance: Uuid, timer: &str) -> Result<(), StoreError>;
-    /// When the earliest armed timer is due.
+    /// Removes a timer the engine refused to fire, if `owner` still holds
+    /// its lease (a re-armed timer of the same name is left alone).
+    async fn delete_timer(
+        &self,
+        instance: Uuid,
+        timer: &str,
+        owner: &str,
+    ) -> Result<(), StoreError>;
+    /// When the earliest armed timer can be fired: its time, or for a
+    /// timer another process holds, the end of that lease (so a timer loop
+    /// does not spin on a timer it cannot claim).
     async fn next_timer_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// Tasks of an assignee with a status, by deadline.
     async fn tasks_for(
@@ -576,6 +604,23 @@ pub trait Store: Send + Sync {
         response: &SavedResponse,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Work reported by other processes on the same database (a timer
+    /// armed, a mail queued), so their loops wake without polling. `None`
+    /// where one process owns the database (SQLite).
+    async fn wakeups(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<Wakeup>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// New work another process committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// A timer was armed (it may be due sooner than the next one known).
+    Timer,
+    /// A mail was queued.
+    Mail,
 }
 
 /// Filters of the inbox query.

@@ -84,10 +84,48 @@ impl PgStore {
     }
 }
 
+/// Channels of the wake-up notifications (sent by `common.rs` on commit).
+const CHANNELS: [&str; 2] = ["stageflow_timer", "stageflow_mail"];
+
+impl PgStore {
+    /// Listens for other nodes' wake-ups on a connection of its own; the
+    /// listener reconnects by itself when the connection drops.
+    pub(crate) async fn listen(
+        &self,
+    ) -> Result<tokio::sync::mpsc::UnboundedReceiver<crate::Wakeup>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen_all(CHANNELS).await?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let wakeup = match listener.recv().await {
+                    Ok(n) if n.channel() == CHANNELS[0] => crate::Wakeup::Timer,
+                    Ok(_) => crate::Wakeup::Mail,
+                    // Lost connection: `recv` reconnects on the next call;
+                    // meanwhile wake everyone up, something may have been missed.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        crate::Wakeup::Timer
+                    }
+                };
+                if tx.send(wakeup).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
 /// The shared queries (`common.rs`), compiled for PostgreSQL.
 mod queries {
     type Db = sqlx::Postgres;
     type Me = super::PgStore;
     const POSTGRES: bool = true;
+    async fn wakeups_of(
+        me: &Me,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<crate::Wakeup>>, StoreError> {
+        me.listen().await.map(Some)
+    }
     include!("common.rs");
 }

@@ -98,5 +98,11 @@ mod queries {
     type Db = sqlx::Sqlite;
     type Me = super::SqliteStore;
     const POSTGRES: bool = false;
+    /// One process owns a SQLite file: nothing to listen for.
+    async fn wakeups_of(
+        _: &Me,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<crate::Wakeup>>, StoreError> {
+        Ok(None)
+    }
     include!("common.rs");
 }

@@ -7,13 +7,14 @@ mod library;
 mod library_e2e;
 mod mail;
 mod openapi;
-mod pg;
 mod reports;
 mod schedules;
 mod server;
 mod simulate;
 mod smtp;
 mod store;
+
+pub use stageflow_tests::pg;
 
 use std::path::PathBuf;
 

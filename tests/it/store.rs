@@ -11,7 +11,7 @@ use stageflow_engine::{Definition, apply};
 use stageflow_runtime::synthetic::SyntheticDirectory;
 use stageflow_runtime::{ExecError, Runtime, StartRequest};
 use stageflow_store::{
-    PgOptions, PgStore, SqliteOptions, SqliteStore, Store, StoreError, StoredDefinition,
+    PgOptions, PgStore, SqliteOptions, SqliteStore, Store, StoreError, StoredDefinition, Wakeup,
 };
 use uuid::Uuid;
 
@@ -210,6 +210,60 @@ async fn contract(store: Arc<dyn Store>) {
         .filter(|t| matches!(t.status, TaskStatus::Done(_)))
         .collect();
     assert_eq!(closed.len(), 2);
+
+    // Mail claims are leased and fenced: while one process holds a mail no
+    // other gets it; once the lease ran out another takes it over, and the
+    // first can then neither send it (its lease is gone) nor record it.
+    let first = store
+        .claim_mail(late, late + Duration::minutes(5), 1)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    let key = first[0].mail.key.clone();
+    let during = store
+        .claim_mail(
+            late + Duration::minutes(1),
+            late + Duration::minutes(6),
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(
+        during.iter().all(|m| m.mail.key != key),
+        "a held mail is not handed out twice"
+    );
+    let later = late + Duration::minutes(10);
+    let second = store
+        .claim_mail(later, later + Duration::minutes(5), 100)
+        .await
+        .unwrap();
+    let taken = second
+        .iter()
+        .find(|m| m.mail.key == key)
+        .expect("taken over after the lease");
+    assert_ne!(taken.lease, first[0].lease);
+    assert!(
+        !store
+            .mail_lease_held(&key, first[0].lease, later)
+            .await
+            .unwrap()
+    );
+    assert!(!store.mail_sent(&key, first[0].lease, later).await.unwrap());
+    assert!(
+        store
+            .mail_lease_held(&key, taken.lease, later)
+            .await
+            .unwrap()
+    );
+    assert!(store.mail_sent(&key, taken.lease, later).await.unwrap());
+    assert!(
+        store
+            .pending_mail(100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.mail.key != key)
+    );
 }
 
 #[tokio::test]
@@ -230,6 +284,45 @@ async fn concurrent_approvals_never_both_succeed_on_postgres() {
     let db = crate::pg::FreshDb::create().await;
     let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
     concurrent_approvals(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_armed_on_one_node_wakes_the_others_on_postgres() {
+    let db = crate::pg::FreshDb::create().await;
+    let one: Arc<dyn Store> = Arc::new(PgStore::open(&PgOptions::new(&db.url)).await.unwrap());
+    let other = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
+    let mut wakeups = other.wakeups().await.unwrap().expect("PostgreSQL listens");
+    let next = async |wakeups: &mut tokio::sync::mpsc::UnboundedReceiver<Wakeup>| {
+        tokio::time::timeout(std::time::Duration::from_secs(10), wakeups.recv())
+            .await
+            .expect("no wake-up within 10 s")
+            .unwrap()
+    };
+    // The start queues the 待办 mail for the applicant.
+    let (runtime, id) = started(one.clone()).await;
+    assert_eq!(next(&mut wakeups).await, Wakeup::Mail);
+    // Submitting arms the approval's deadline (and queues its mail).
+    let submit = one
+        .tasks_for("branch-1.applicant", "open", 1)
+        .await
+        .unwrap()[0]
+        .id;
+    let cmd = Command::Complete {
+        task: submit,
+        actor: "branch-1.applicant".into(),
+        outcome: None,
+        form: form(),
+        comment: None,
+        return_to: None,
+    };
+    runtime.execute(id, &cmd, t0()).await.unwrap();
+    assert!(one.next_timer_at().await.unwrap().is_some());
+    let mut seen = vec![next(&mut wakeups).await];
+    seen.push(next(&mut wakeups).await);
+    assert!(seen.contains(&Wakeup::Timer), "{seen:?}");
+    // SQLite: one process owns the file, nothing to listen for.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(sqlite_file(&dir).await.wakeups().await.unwrap().is_none());
 }
 
 #[tokio::test]

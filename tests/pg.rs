@@ -26,6 +26,7 @@ pub struct FreshDb {
 }
 
 impl FreshDb {
+    /// Creates it (PostgreSQL must be reachable: the test fails otherwise).
     pub async fn create() -> FreshDb {
         let admin = admin_url();
         let name = format!("sf_test_{}", uuid::Uuid::new_v4().simple());

@@ -109,42 +109,48 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`")
             })?;
-        if let Some(admin) = &state.config.admin_token
-            && constant_time_eq(admin.as_bytes(), token.as_bytes())
-        {
-            return Ok(Caller {
-                person: ADMIN.into(),
-                admin: true,
-                memberships: Vec::new(),
-                managed_paths: Vec::new(),
-            });
-        }
-        let person = state
-            .store
-            .token_person(&hash_token(token))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
-        let memberships = state
-            .store
-            .person(&person)
-            .await?
-            .map(|p| p.memberships)
-            .unwrap_or_default();
-        let mut managed_paths = Vec::new();
-        for m in &memberships {
-            if ORGANIZER_ROLES.contains(&m.role.as_str())
-                && let Some(o) = state.store.org(&m.org).await?
-            {
-                managed_paths.push(o.path);
-            }
-        }
-        Ok(Caller {
-            person,
-            admin: false,
-            memberships,
-            managed_paths,
-        })
+        caller_for_token(state, token).await
     }
+}
+
+/// Who a bearer or session token belongs to, with their roles and the
+/// organizations they manage.
+pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    if let Some(admin) = &state.config.admin_token
+        && constant_time_eq(admin.as_bytes(), token.as_bytes())
+    {
+        return Ok(Caller {
+            person: ADMIN.into(),
+            admin: true,
+            memberships: Vec::new(),
+            managed_paths: Vec::new(),
+        });
+    }
+    let person = state
+        .store
+        .token_person(&hash_token(token))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
+    let memberships = state
+        .store
+        .person(&person)
+        .await?
+        .map(|p| p.memberships)
+        .unwrap_or_default();
+    let mut managed_paths = Vec::new();
+    for m in &memberships {
+        if ORGANIZER_ROLES.contains(&m.role.as_str())
+            && let Some(o) = state.store.org(&m.org).await?
+        {
+            managed_paths.push(o.path);
+        }
+    }
+    Ok(Caller {
+        person,
+        admin: false,
+        memberships,
+        managed_paths,
+    })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -246,11 +246,15 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// a wrong method) into problem+json, so every error has one shape.
 pub async fn problem_for_plain_errors(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response
+    // Problems, and the web pages' own error pages, stay as they are.
+    let ours = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/problem+json")
+                || v.as_bytes().starts_with(b"text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || ours {
         return response;
     }
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)

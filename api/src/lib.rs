@@ -20,6 +20,7 @@ pub mod library;
 pub mod openapi;
 pub mod routes;
 pub mod views;
+pub mod web;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,6 +101,7 @@ pub struct AppState {
 /// The application: every route.
 pub fn router(state: AppState) -> Router {
     routes::router()
+        .merge(web::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(
             error::problem_for_plain_errors,

@@ -479,7 +479,8 @@ fn rating_view(def: &Definition, state: &InstanceState, t: &TaskState) -> Option
     })
 }
 
-fn default_label(id: &str) -> String {
+/// The words of an outcome a definition does not label.
+pub(crate) fn default_label(id: &str) -> String {
     match id {
         "approve" => "通过",
         "reject" => "驳回",

@@ -153,6 +153,10 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
             println!("  {:<24} {:<18} {}", l.label, l.person, l.token);
         }
         println!(
+            "网页：打开 http://{}/login ，用上面任一令牌登录（例如入党申请人的令牌，可办理“递交入党申请书”）。",
+            args.listen
+        );
+        println!(
             "试一试：curl -H 'Authorization: Bearer {}' 'http://{}/api/v1/tasks?assignee=me&status=pending'",
             logins[0].token, args.listen
         );

@@ -423,8 +423,11 @@ struct Tx<'a> {
 type R<T = ()> = Result<T, Rejection>;
 
 impl Tx<'_> {
+    /// The command's time, to the microsecond: what every store keeps, so a
+    /// history read back hashes the same as when it was written.
     fn now(&self) -> DateTime<Utc> {
-        self.ctx.now
+        use chrono::SubsecRound;
+        self.ctx.now.trunc_subsecs(6)
     }
 
     fn emit(&mut self, event: Event) -> R {

@@ -1193,6 +1193,14 @@ impl Store for Me {
         Ok(())
     }
 
+    async fn delete_token(&self, hash: &str) -> Result<(), StoreError> {
+        sqlx::query(AssertSqlSafe(sql("DELETE FROM tokens WHERE hash = ?")))
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn token_person(&self, hash: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(AssertSqlSafe(sql(
             "SELECT person_id FROM tokens WHERE hash = ?",

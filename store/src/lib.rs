@@ -595,6 +595,8 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The person a token hash belongs to.
     async fn token_person(&self, hash: &str) -> Result<Option<String>, StoreError>;
+    /// Revokes a token (a web session when its person signs out).
+    async fn delete_token(&self, hash: &str) -> Result<(), StoreError>;
     /// A saved response for an idempotency key.
     async fn saved_response(&self, key: &str) -> Result<Option<SavedResponse>, StoreError>;
     /// Saves a response for an idempotency key (the first one wins).

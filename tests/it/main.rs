@@ -2,6 +2,7 @@
 //! file, the shipped definitions, the real engine and store together.
 
 mod api;
+mod browser;
 mod diagnostics;
 mod library;
 mod library_e2e;
@@ -13,6 +14,7 @@ mod server;
 mod simulate;
 mod smtp;
 mod store;
+mod web;
 
 pub use stageflow_tests::pg;
 

@@ -82,7 +82,8 @@ pub async fn upload(
     Path(task): Path<Uuid>,
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<FileView>)> {
-    let row = state
+    // 404 before the body is read.
+    state
         .store
         .task(task)
         .await?
@@ -114,6 +115,26 @@ pub async fn upload(
             "send the file as a multipart part named `file`",
         )
     })?;
+    let meta = store_upload(&state, &caller, task, name, content_type, bytes).await?;
+    Ok((StatusCode::CREATED, Json(meta.into())))
+}
+
+/// Stores an uploaded file of a task (the API's upload and the web form
+/// share it): size limits, SHA-256, the upload recorded in the history
+/// first (which refuses a stranger), then the bytes.
+pub(crate) async fn store_upload(
+    state: &AppState,
+    caller: &Caller,
+    task: Uuid,
+    name: String,
+    content_type: String,
+    bytes: axum::body::Bytes,
+) -> ApiResult<FileMeta> {
+    let row = state
+        .store
+        .task(task)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task {task} not found")))?;
     if bytes.len() > MAX_FILE_BYTES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -153,7 +174,7 @@ pub async fn upload(
         .store
         .put_file(&meta, &bytes, state.clock.now())
         .await?;
-    Ok((StatusCode::CREATED, Json(meta.into())))
+    Ok(meta)
 }
 
 fn multipart_error(text: &str, status: StatusCode) -> ApiError {

@@ -332,7 +332,7 @@ pub async fn act(
     }
 }
 
-async fn act_inner(
+pub(crate) async fn act_inner(
     state: &AppState,
     caller: &Caller,
     id: Uuid,

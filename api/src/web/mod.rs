@@ -1,0 +1,811 @@
+//! The web pages, server-rendered (handlebars), in Simplified Chinese:
+//! sign-in with a personal token, 待办 / 已办, and the task page with the
+//! instance's stage map, its history and the form and buttons of the step.
+//! Every core action works without JavaScript.
+//!
+//! Sessions: signing in with a personal token creates a session token of
+//! its own (stored hashed, like every token) in an HttpOnly, SameSite=Strict
+//! cookie (Secure behind HTTPS); signing out deletes it. Every form carries
+//! a CSRF token derived from the session token.
+
+mod format;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use handlebars::Handlebars;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Caller, hash_token, new_token};
+use crate::error::ApiError;
+use crate::extract::Params;
+use crate::routes::tasks::{ActionRequest, InboxParams};
+
+const COOKIE: &str = "sf_session";
+
+static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
+    let mut h = Handlebars::new();
+    h.set_strict_mode(false);
+    for (name, text) in [
+        ("layout", include_str!("templates/layout.hbs")),
+        ("login", include_str!("templates/login.hbs")),
+        ("list", include_str!("templates/list.hbs")),
+        ("task", include_str!("templates/task.hbs")),
+    ] {
+        // The templates are part of the binary and tested: a broken one
+        // fails every page test.
+        if let Err(e) = h.register_template_string(name, text) {
+            tracing::error!(template = name, error = %e, "page template does not compile");
+        }
+    }
+    h
+});
+
+/// The page routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/inbox", get(inbox))
+        .route("/done", get(done))
+        .route("/tasks/{id}", get(task_page).post(task_action))
+        .route("/static/app.css", get(css))
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("templates/app.css"),
+    )
+}
+
+/// A signed-in person.
+struct Session {
+    caller: Caller,
+    name: String,
+    csrf: String,
+    token: String,
+}
+
+fn csrf_for(session_token: &str) -> String {
+    hex::encode(Sha256::digest(format!("csrf:{session_token}").as_bytes()))
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The session of the request, or a redirect to the sign-in page that
+/// comes back to `here`.
+async fn session(state: &AppState, headers: &HeaderMap, here: &str) -> Result<Session, Response> {
+    let to_login = || Redirect::to(&format!("/login?next={}", encode(here))).into_response();
+    let Some(token) = cookie_value(headers) else {
+        return Err(to_login());
+    };
+    let caller = match crate::auth::caller_for_token(state, &token).await {
+        Ok(c) => c,
+        Err(_) => return Err(to_login()),
+    };
+    let name = match state.store.person(&caller.person).await {
+        Ok(Some(p)) => p.name,
+        _ => caller.person.clone(),
+    };
+    Ok(Session {
+        csrf: csrf_for(&token),
+        caller,
+        name,
+        token,
+    })
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only paths of this site are followed after sign-in.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.into(),
+        _ => "/inbox".into(),
+    }
+}
+
+fn render(status: StatusCode, template: &str, title: &str, page: Value, frame: Value) -> Response {
+    let content = match PAGES.render(template, &page) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(template, error = %e, "rendering a page failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "页面生成失败").into_response();
+        }
+    };
+    let mut data = frame;
+    data["title"] = json!(title);
+    data["content"] = json!(content);
+    match PAGES.render("layout", &data) {
+        Ok(html) => (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the layout failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "页面生成失败").into_response()
+        }
+    }
+}
+
+fn frame(s: &Session, page: &str) -> Value {
+    json!({ "user": s.name, "csrf": s.csrf, "page": page })
+}
+
+// ----- sign-in ----------------------------------------------------------
+
+#[derive(Deserialize)]
+struct NextParam {
+    next: Option<String>,
+}
+
+async fn login_page(Query(q): Query<NextParam>) -> Response {
+    let next = safe_next(q.next.as_deref());
+    render(
+        StatusCode::OK,
+        "login",
+        "登录",
+        json!({ "next": next }),
+        json!({}),
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let token = form.token.trim();
+    let person = match state.store.token_person(&hash_token(token)).await {
+        Ok(Some(p)) => p,
+        _ => {
+            return render(
+                StatusCode::UNAUTHORIZED,
+                "login",
+                "登录",
+                json!({ "next": next }),
+                json!({ "error": "令牌无效，请核对后重新输入。" }),
+            );
+        }
+    };
+    let session = new_token();
+    if let Err(e) = state
+        .store
+        .put_token(&hash_token(&session), &person, state.clock.now())
+        .await
+    {
+        return ApiError::from(e).into_response();
+    }
+    let secure = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let cookie = format!(
+        "{COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    );
+    let mut response = Redirect::to(&next).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Response {
+    let s = match session(&state, &headers, "/inbox").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if form.csrf != s.csrf {
+        return forbidden_form();
+    }
+    if let Err(e) = state.store.delete_token(&hash_token(&s.token)).await {
+        return ApiError::from(e).into_response();
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("sf_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+fn forbidden_form() -> Response {
+    render(
+        StatusCode::FORBIDDEN,
+        "list",
+        "表单已失效",
+        json!({ "heading": "表单已失效", "tasks": [],
+                "empty": "安全校验未通过：请返回上一页，刷新后再提交。" }),
+        json!({}),
+    )
+}
+
+// ----- 待办 / 已办 --------------------------------------------------------
+
+fn today(state: &AppState) -> chrono::NaiveDate {
+    state
+        .clock
+        .now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+}
+
+async fn list(state: AppState, headers: HeaderMap, done: bool, ok: Option<Uuid>) -> Response {
+    let here = if done { "/done" } else { "/inbox" };
+    let s = match session(&state, &headers, here).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let params = InboxParams {
+        assignee: None,
+        status: Some(if done { "done" } else { "pending" }.into()),
+        org: None,
+        workflow: None,
+        due_before: None,
+        limit: Some(200),
+        offset: None,
+    };
+    let page =
+        match crate::routes::tasks::inbox(State(state.clone()), s.caller.clone(), Params(params))
+            .await
+        {
+            Ok(p) => p.0,
+            Err(e) => return e.into_response(),
+        };
+    let today = today(&state);
+    let tasks: Vec<Value> = page
+        .tasks
+        .iter()
+        .map(|t| {
+            let (when, overdue) = t
+                .due
+                .map(|d| format::due_in_words(d, today))
+                .unwrap_or_default();
+            let outcome = t
+                .outcome
+                .as_deref()
+                .map(|o| {
+                    t.outcomes
+                        .iter()
+                        .find(|x| x.id == o)
+                        .map_or(o.to_string(), |x| x.label.clone())
+                })
+                .unwrap_or_default();
+            json!({
+                "id": t.id, "step_name": t.step_name, "workflow_name": t.workflow_name,
+                "stage": t.stage, "due": t.due.map(format::date_zh), "due_iso": t.due,
+                "when": when, "overdue": overdue && !done, "outcome": outcome,
+            })
+        })
+        .collect();
+    let (heading, caption, empty) = if done {
+        ("已办", "我已办理的事项", "还没有已办事项。")
+    } else {
+        ("待办", "按期限排列，逾期的标红", "没有待办事项。")
+    };
+    let mut f = frame(&s, if done { "done" } else { "inbox" });
+    // Back from an action: say what was done.
+    if let Some(t) = ok.and_then(|ok| page.tasks.iter().find(|t| t.id == ok)) {
+        f["notice"] = json!(format!("「{}」已办理，已移入已办。", t.step_name));
+    }
+    render(
+        StatusCode::OK,
+        "list",
+        heading,
+        json!({ "heading": heading, "caption": caption, "empty": empty, "tasks": tasks, "done": done }),
+        f,
+    )
+}
+
+async fn inbox(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    list(state, headers, false, None).await
+}
+
+#[derive(Deserialize)]
+struct DoneParams {
+    ok: Option<Uuid>,
+}
+
+async fn done(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DoneParams>,
+) -> Response {
+    list(state, headers, true, q.ok).await
+}
+
+// ----- the task page ------------------------------------------------------
+
+async fn task_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let s = match session(&state, &headers, &format!("/tasks/{id}")).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    show_task(&state, &s, id, StatusCode::OK, json!({})).await
+}
+
+/// Renders the task page; `messages` carries `notice` / `error`.
+async fn show_task(
+    state: &AppState,
+    s: &Session,
+    id: Uuid,
+    status: StatusCode,
+    messages: Value,
+) -> Response {
+    let task = match crate::routes::tasks::get_one(State(state.clone()), s.caller.clone(), Path(id))
+        .await
+    {
+        Ok(t) => t.0,
+        Err(e) => return error_page(s, &e),
+    };
+    let Ok(Some(instance)) = state.store.instance(task.instance).await else {
+        return error_page(s, &ApiError::not_found("流程实例不存在"));
+    };
+    let def = match state
+        .runtime
+        .definition(&instance.definition, Some(instance.version))
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return error_page(s, &ApiError::from(e)),
+    };
+    let events = state.store.events(task.instance).await.unwrap_or_default();
+    let verified = stageflow_engine::state::verify_chain(&events).is_ok();
+    // The stage map: done before the current stage, the current, to come.
+    let current = instance.stage.clone();
+    let current_index = current
+        .as_deref()
+        .and_then(|c| def.stages.iter().position(|st| st.id == c));
+    let ended = !matches!(instance.status, stageflow_engine::state::Status::Running);
+    let stages: Vec<Value> = def
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let (state_class, label) = match current_index {
+                _ if ended => ("done", "已结束"),
+                Some(c) if i < c => ("done", "已完成"),
+                Some(c) if i == c => ("current", "进行中"),
+                _ => ("todo", "未开始"),
+            };
+            json!({ "name": st.name, "state": state_class, "label": label, "current": state_class == "current" })
+        })
+        .collect();
+    let tz = chrono_tz::Asia::Shanghai;
+    // People by name in the history.
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut steps: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
+    for e in &events {
+        use stageflow_engine::Event as E;
+        if let E::TaskCreated { task, record } = &e.event {
+            steps.insert(*task, record.step.clone());
+        }
+        let who = match &e.event {
+            E::InstanceStarted { initiator, .. } => initiator,
+            E::TaskCreated { record, .. } => &record.assignee,
+            E::TaskCompleted { actor, .. } => actor,
+            _ => continue,
+        };
+        if !names.contains_key(who) {
+            let name = match state.store.person(who).await {
+                Ok(Some(p)) => p.name,
+                _ => who.clone(),
+            };
+            names.insert(who.clone(), name);
+        }
+    }
+    let history: Vec<Value> = events
+        .iter()
+        .filter_map(|e| {
+            let text = describe(&e.event, &names, &steps, &def)?;
+            let local = e.at.with_timezone(&tz);
+            Some(json!({
+                "at": local.format("%Y年%-m月%-d日 %H:%M").to_string(),
+                "at_iso": e.at.to_rfc3339(),
+                "text": text,
+            }))
+        })
+        .collect();
+    let open = task.status == "pending" && task.assignees.contains(&s.caller.person);
+    let fields: Vec<Value> = task
+        .form
+        .iter()
+        .map(|f| {
+            let input = match f.kind.as_str() {
+                "date" => "date",
+                "integer" | "number" => "number",
+                _ => "text",
+            };
+            let value = f.default.as_ref().map(|d| match d {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            json!({
+                "id": f.id, "label": f.label, "type": f.kind, "required": f.required,
+                "options": f.options, "input": input, "value": value,
+                "step": if f.kind == "number" { Some("any") } else { None },
+            })
+        })
+        .collect();
+    let mut buttons: Vec<Value> = Vec::new();
+    if task.kind == "ballot" {
+        for c in &task.choices {
+            let label = match c.as_str() {
+                "yes" => "赞成".to_string(),
+                "no" => "反对".to_string(),
+                "abstain" => "弃权".to_string(),
+                other => task
+                    .outcomes
+                    .iter()
+                    .find(|o| o.id == other)
+                    .map_or(other.to_string(), |o| o.label.clone()),
+            };
+            buttons.push(json!({ "value": format!("vote:{c}"), "label": label }));
+        }
+    } else {
+        for (i, o) in task.outcomes.iter().enumerate() {
+            let value = match o.id.as_str() {
+                "approve" => "approve".to_string(),
+                "reject" => "reject".to_string(),
+                "return" => "return".to_string(),
+                other => format!("complete:{other}"),
+            };
+            buttons.push(json!({ "value": value, "label": o.label, "secondary": i > 0 }));
+        }
+        if buttons.is_empty() {
+            buttons.push(json!({ "value": "complete", "label": "办结" }));
+        }
+    }
+    let today = today(state);
+    let (when, overdue) = task
+        .due
+        .map(|d| format::due_in_words(d, today))
+        .unwrap_or_default();
+    let step = def.step(&task.step).map(|(_, st)| st);
+    let status_text = match task.status.as_str() {
+        "pending" if open => "待我办理",
+        "pending" => "待他人办理",
+        "done" => "已办理",
+        _ => "已取消",
+    };
+    let subject = instance
+        .subject
+        .person
+        .clone()
+        .unwrap_or_else(|| instance.subject.org.clone());
+    let subject = match state.store.person(&subject).await {
+        Ok(Some(p)) => p.name,
+        _ => match state.store.org(&subject).await {
+            Ok(Some(o)) => o.name,
+            _ => subject,
+        },
+    };
+    let page = json!({
+        "task": task, "stages": stages, "history": history, "verified": verified,
+        "open": open, "fields": fields, "buttons": buttons, "csrf": s.csrf,
+        "seen": events.len(), "due": task.due.map(format::date_zh), "due_iso": task.due,
+        "when": when, "overdue": overdue && open, "earliest": task.earliest.map(format::date_zh),
+        "status": status_text, "subject": subject,
+        "comment_required": step.is_some_and(|st| st.comment_required),
+    });
+    let mut f = frame(s, "task");
+    if let Some(m) = messages.as_object() {
+        for (k, v) in m {
+            f[k] = v.clone();
+        }
+    }
+    render(status, "task", &task.step_name, page, f)
+}
+
+fn error_page(s: &Session, e: &ApiError) -> Response {
+    let text = match e.status {
+        StatusCode::NOT_FOUND => "找不到该事项（可能已被删除）。".to_string(),
+        StatusCode::FORBIDDEN => "您无权查看该事项。".to_string(),
+        _ => e.detail.clone(),
+    };
+    render(
+        e.status,
+        "list",
+        "无法打开",
+        json!({ "heading": "无法打开", "tasks": [], "empty": text }),
+        frame(s, "task"),
+    )
+}
+
+/// One line of the history, in words; `None` for bookkeeping events.
+fn describe(
+    event: &stageflow_engine::Event,
+    names: &std::collections::HashMap<String, String>,
+    steps: &std::collections::HashMap<Uuid, String>,
+    def: &stageflow_engine::Definition,
+) -> Option<String> {
+    use stageflow_engine::Event as E;
+    let step_name = |id: &str| def.step(id).map_or(id.to_string(), |(_, s)| s.name.clone());
+    let name = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
+    Some(match event {
+        E::InstanceStarted { initiator, .. } => format!("{} 发起流程", name(initiator)),
+        E::StageEntered { stage } => {
+            let name = def
+                .stages
+                .iter()
+                .find(|s| &s.id == stage)
+                .map_or(stage.clone(), |s| s.name.clone());
+            format!("进入阶段「{name}」")
+        }
+        E::TaskCreated { record, .. } => {
+            format!(
+                "「{}」交由 {} 办理",
+                step_name(&record.step),
+                name(&record.assignee)
+            )
+        }
+        E::TaskCompleted {
+            task,
+            actor,
+            outcome,
+            comment,
+            automatic,
+            ..
+        } => {
+            let mut line = match automatic {
+                Some(reason) => format!("系统：{reason}"),
+                None => format!(
+                    "{} 办理：{}",
+                    name(actor),
+                    outcome_label(def, steps.get(task).map(String::as_str), outcome)
+                ),
+            };
+            if let Some(c) = comment.as_deref().filter(|c| !c.trim().is_empty()) {
+                line.push_str(&format!("，意见：{c}"));
+            }
+            line
+        }
+        E::StepCompleted { step, outcome, .. } => {
+            format!(
+                "环节「{}」完成（{}）",
+                step_name(step),
+                outcome_label(def, Some(step), outcome)
+            )
+        }
+        E::Escalated { reason, .. } => format!("督办：{reason}"),
+        E::InstanceEnded { end_state } => {
+            let name = def
+                .end_states
+                .iter()
+                .find(|e| &e.id == end_state)
+                .map_or(end_state.clone(), |e| e.name.clone());
+            format!("流程结束：{name}")
+        }
+        E::InstanceCancelled { .. } => "流程已撤销".to_string(),
+        _ => return None,
+    })
+}
+
+/// An outcome as the step's button said it.
+fn outcome_label(def: &stageflow_engine::Definition, step: Option<&str>, outcome: &str) -> String {
+    step.and_then(|id| def.step(id))
+        .and_then(|(_, st)| st.outcomes.get(outcome).map(|o| o.label.clone()))
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| crate::views::default_label(outcome))
+}
+
+async fn task_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    mut multipart: Multipart,
+) -> Response {
+    let s = match session(&state, &headers, &format!("/tasks/{id}")).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut text: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(String, String, String, axum::body::Bytes)> = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        if let Some(form_id) = name.strip_prefix("file.") {
+            let file_name = field.file_name().unwrap_or_default().to_string();
+            let content_type = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            match field.bytes().await {
+                Ok(b) if !b.is_empty() && !file_name.is_empty() => {
+                    files.push((form_id.to_string(), file_name, content_type, b));
+                }
+                Ok(_) => {}
+                Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
+            }
+        } else {
+            match field.text().await {
+                Ok(v) => text.push((name, v)),
+                Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
+            }
+        }
+    }
+    let get = |k: &str| text.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if get("csrf").as_deref() != Some(s.csrf.as_str()) {
+        return forbidden_form();
+    }
+    // The form as the step declares it: typed values; files uploaded first.
+    let task = match crate::routes::tasks::get_one(State(state.clone()), s.caller.clone(), Path(id))
+        .await
+    {
+        Ok(t) => t.0,
+        Err(e) => return error_page(&s, &e),
+    };
+    if task.status != "pending" {
+        return stale(&state, &s, id).await;
+    }
+    let mut form = serde_json::Map::new();
+    for f in &task.form {
+        let raw = get(&format!("f.{}", f.id)).unwrap_or_default();
+        let value = match f.kind.as_str() {
+            "file" => continue,
+            "boolean" => Value::Bool(raw == "true"),
+            _ if raw.trim().is_empty() => continue,
+            "integer" => match raw.trim().parse::<i64>() {
+                Ok(n) => json!(n),
+                Err(_) => {
+                    return show_task(
+                        &state,
+                        &s,
+                        id,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        json!({ "error": format!("「{}」须填写整数", f.label) }),
+                    )
+                    .await;
+                }
+            },
+            "number" => match raw.trim().parse::<f64>() {
+                Ok(n) => json!(n),
+                Err(_) => {
+                    return show_task(
+                        &state,
+                        &s,
+                        id,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        json!({ "error": format!("「{}」须填写数字", f.label) }),
+                    )
+                    .await;
+                }
+            },
+            _ => Value::String(raw),
+        };
+        form.insert(f.id.clone(), value);
+    }
+    for (form_id, name, content_type, bytes) in files {
+        if !task
+            .form
+            .iter()
+            .any(|f| f.id == form_id && f.kind == "file")
+        {
+            continue;
+        }
+        match crate::routes::files::store_upload(&state, &s.caller, id, name, content_type, bytes)
+            .await
+        {
+            Ok(meta) => {
+                form.insert(form_id, json!(meta.id.to_string()));
+            }
+            Err(e) => {
+                return show_task(
+                    &state,
+                    &s,
+                    id,
+                    e.status,
+                    json!({ "error": format!("附件上传失败：{}", e.detail) }),
+                )
+                .await;
+            }
+        }
+    }
+    let action = get("do").unwrap_or_else(|| "complete".into());
+    let comment = get("comment").filter(|c| !c.trim().is_empty());
+    let mut request = json!({ "comment": comment, "form": form });
+    match action.split_once(':') {
+        Some(("vote", choice)) => {
+            request["action"] = json!("vote");
+            request["choice"] = json!(choice);
+        }
+        Some(("complete", outcome)) => {
+            request["action"] = json!("complete");
+            request["outcome"] = json!(outcome);
+        }
+        _ => request["action"] = json!(action),
+    }
+    if request["action"] == "vote" {
+        request.as_object_mut().map(|m| m.remove("form"));
+    }
+    let request: ActionRequest = match serde_json::from_value(request) {
+        Ok(r) => r,
+        Err(_) => return ApiError::bad_request("unknown action").into_response(),
+    };
+    match crate::routes::tasks::act_inner(&state, &s.caller, id, request).await {
+        Ok(_) => Redirect::to(&format!("/done?ok={id}")).into_response(),
+        Err(e) if e.status == StatusCode::CONFLICT => stale(&state, &s, id).await,
+        Err(e) => {
+            show_task(
+                &state,
+                &s,
+                id,
+                e.status,
+                json!({ "error": format!("未能办理：{}", e.detail) }),
+            )
+            .await
+        }
+    }
+}
+
+/// Someone else acted first (or the step moved on): the fresh page, saying so.
+async fn stale(state: &AppState, s: &Session, id: Uuid) -> Response {
+    show_task(
+        state,
+        s,
+        id,
+        StatusCode::CONFLICT,
+        json!({ "error": "该事项已由他人办理或流程已推进，以下是最新情况。" }),
+    )
+    .await
+}

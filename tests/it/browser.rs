@@ -1,0 +1,351 @@
+//! The web pages in a real browser: headless Chromium driven over the W3C
+//! WebDriver protocol (Debian's `chromium` and `chromium-driver`, which
+//! `.ci/run` installs). A small client over reqwest speaks the protocol.
+//! Screenshots of the pages go to `target/screenshots/`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::server::Server;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// chromedriver and one browser session; both end when this is dropped.
+struct Browser {
+    driver: Child,
+    http: reqwest::Client,
+    session: String,
+    base: String,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "chromedriver is required for the browser tests ({e}); \
+                     install Debian's chromium and chromium-driver (.ci/run does)"
+                )
+            });
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if http.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=zh-CN"]
+            }
+        }}});
+        let r: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {r}"))
+            .to_string();
+        Browser {
+            driver,
+            http,
+            session,
+            base,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        if let Some(err) = v["value"]["error"].as_str() {
+            panic!("webdriver {path}: {err}: {}", v["value"]["message"]);
+        }
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
+    }
+
+    async fn find_all(&self, css: &str) -> Vec<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[ELEMENT].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let el = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits (up to 10 s) until the element exists and its text contains
+    /// `want`: a click that submits a form returns before the next page is
+    /// there.
+    async fn wait_text(&self, css: &str, want: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            let url = format!("{}/session/{}/element", self.base, self.session);
+            let v: Value = self
+                .http
+                .post(url)
+                .json(&json!({ "using": "css selector", "value": css }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(el) = v["value"][ELEMENT].as_str() {
+                let url = format!("{}/session/{}/element/{el}/text", self.base, self.session);
+                let t: Value = self
+                    .http
+                    .get(url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                last = t["value"].as_str().unwrap_or_default().to_string();
+                if last.contains(want) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never said {want:?} (last: {last:?})");
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    /// Sets a field's value as a user's picker would (date inputs take
+    /// keystrokes in the browser's locale format).
+    async fn set_value(&self, css: &str, value: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({
+                "script": "document.querySelector(arguments[0]).value = arguments[1];",
+                "args": [css, value],
+            })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Clicks the link or button whose text contains `text`.
+    async fn click_text(&self, css: &str, text: &str) {
+        for el in self.find_all(css).await {
+            let t = self
+                .call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+                .await;
+            if t.as_str().is_some_and(|t| t.contains(text)) {
+                self.call(
+                    reqwest::Method::POST,
+                    &format!("/element/{el}/click"),
+                    Some(json!({})),
+                )
+                .await;
+                return;
+            }
+        }
+        panic!("nothing matching {css} says {text:?}");
+    }
+
+    async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        use base64_decode::decode;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = decode(v.as_str().unwrap());
+        let dir = crate::root().join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Standard base64 (the screenshots), without another dependency.
+mod base64_decode {
+    pub fn decode(text: &str) -> Vec<u8> {
+        let value = |c: u8| -> Option<u32> {
+            Some(match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                _ => return None,
+            } as u32)
+        };
+        let mut out = Vec::with_capacity(text.len() * 3 / 4);
+        let mut acc = 0u32;
+        let mut bits = 0;
+        for v in text.bytes().filter_map(value) {
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+                acc &= (1 << bits) - 1;
+            }
+        }
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applicant_and_a_secretary_work_through_the_pages() {
+    let mut s = Server::start(Server::t0()).await;
+    let applicant = s.token("applicant-1").await;
+    let secretary = s.token("zb1-secretary").await;
+    let b = Browser::start().await;
+
+    // Not signed in: the inbox sends the browser to the sign-in page.
+    b.goto(&format!("{}/inbox", s.base)).await;
+    assert!(
+        b.url().await.contains("/login?next=/inbox"),
+        "{}",
+        b.url().await
+    );
+    b.wait_text("h1", "登录").await;
+    // A wrong token is refused with a message.
+    b.type_into("#token", "sf_wrong").await;
+    b.click("button[type=submit]").await;
+    b.wait_text("[role=alert]", "令牌无效").await;
+
+    // The applicant signs in and sees the 待办.
+    b.type_into("#token", &applicant).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "待办").await;
+    assert!(b.text("table.tasks").await.contains("1. 递交入党申请书"));
+
+    // The task page: stage map, form, history.
+    b.click_text("table.tasks a", "递交入党申请书").await;
+    b.wait_text("h1", "1. 递交入党申请书").await;
+    assert!(b.text(".stages li.current").await.contains("申请入党"));
+    assert!(b.text(".history").await.contains("交由"));
+    // Submitting without the required date: the browser itself asks for it
+    // (required fields); the server also refuses a missing scan.
+    let scan = tempfile::NamedTempFile::with_suffix(".pdf").unwrap();
+    std::fs::write(scan.path(), b"%PDF-1.4 scan").unwrap();
+    b.set_value("#f-applied_on", "2026-03-02").await;
+    b.type_into("#f-application_letter", scan.path().to_str().unwrap())
+        .await;
+    b.type_into("#comment", "本人自愿申请加入中国共产党").await;
+    b.screenshot("task-form").await;
+    b.click_text("button", "完成").await;
+
+    // Done: it moved to 已办 with a message.
+    b.wait_text("h1", "已办").await;
+    b.wait_text("[role=status]", "已办理").await;
+    assert!(b.text("table.tasks").await.contains("1. 递交入党申请书"));
+
+    // Signing out ends the session: the pages ask to sign in again.
+    b.click("form.logout button").await;
+    b.wait_text("h1", "登录").await;
+    b.goto(&format!("{}/done", s.base)).await;
+    b.wait_text("h1", "登录").await;
+
+    // The instance moved on: the 支部书记 has the talk in the 待办, with
+    // its deadline a month after the application.
+    b.goto(&format!("{}/login", s.base)).await;
+    b.type_into("#token", &secretary).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "待办").await;
+    let inbox = b.wait_text("table.tasks", "2. 党组织派人谈话").await;
+    assert!(inbox.contains("2. 党组织派人谈话"), "{inbox}");
+    assert!(inbox.contains("2026年4月2日"), "{inbox}");
+    assert!(inbox.contains("还剩 31 天"), "{inbox}");
+    b.screenshot("inbox").await;
+    // The history of the instance shows what the applicant did, by name.
+    b.click_text("table.tasks a", "党组织派人谈话").await;
+    b.wait_text("h1", "2. 党组织派人谈话").await;
+    let history = b.text(".history").await;
+    assert!(history.contains("办理：完成"), "{history}");
+    assert!(history.contains("本人自愿申请加入中国共产党"), "{history}");
+    assert!(b.text("#hist-h").await.contains("记录完整"));
+    b.screenshot("task").await;
+}

@@ -1,0 +1,110 @@
+//! The web pages over plain HTTP: the session cookie's flags, CSRF, and a
+//! stale page (someone acted first) answered with the fresh state and a
+//! message instead of an error page.
+
+use crate::server::Server;
+
+/// Signs in through the form; returns the session cookie (`sf_session=…`).
+async fn sign_in(s: &Server, token: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}/login", s.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}&next=%2Finbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/inbox");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+fn field<'a>(html: &'a str, name: &str) -> &'a str {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} in the page"));
+    let rest = &html[at + name.len() + 15..];
+    &rest[..rest.find('"').unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_need_their_csrf_token_and_a_stale_page_is_told_what_happened() {
+    let mut s = Server::start(Server::t0()).await;
+    let token = s.token("applicant-1").await;
+    let cookie = sign_in(&s, &token).await;
+    let client = reqwest::Client::new();
+    let inbox = s.get("applicant-1", "/api/v1/tasks").await.body;
+    let task = inbox["tasks"][0]["id"].as_str().unwrap().to_string();
+    let page = client
+        .get(format!("{}/tasks/{task}", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&page, "csrf").to_string();
+    let form = |csrf: &str| {
+        reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_string())
+            .text("f.applied_on", "2026-03-02")
+            .part(
+                "file.application_letter",
+                reqwest::multipart::Part::bytes(b"%PDF scan".to_vec()).file_name("申请书.pdf"),
+            )
+            .text("do", "complete:done")
+    };
+    // A form from elsewhere (no valid CSRF token) changes nothing.
+    let r = client
+        .post(format!("{}/tasks/{task}", s.base))
+        .header("cookie", &cookie)
+        .multipart(form("forged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("安全校验未通过"));
+    let still = s.get("applicant-1", &format!("/api/v1/tasks/{task}")).await;
+    assert_eq!(still.body["status"], "pending");
+    // The real form works once …
+    let r = client
+        .post(format!("{}/tasks/{task}", s.base))
+        .header("cookie", &cookie)
+        .multipart(form(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.url().path().starts_with("/done"), "{}", r.url());
+    // … and the same page sent again is told it is stale, with the fresh state.
+    let r = client
+        .post(format!("{}/tasks/{task}", s.base))
+        .header("cookie", &cookie)
+        .multipart(form(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("已由他人办理或流程已推进"), "{html}");
+    assert!(html.contains("已办理"), "the fresh state shows");
+    // One decision in the history, not two.
+    let instance = still.body["instance"].as_str().unwrap().to_string();
+    let history = s
+        .get("admin", &format!("/api/v1/instances/{instance}/history"))
+        .await
+        .body;
+    let decisions = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "task_completed" && e["data"]["task"] == task.as_str())
+        .count();
+    assert_eq!(decisions, 1);
+}

@@ -108,3 +108,80 @@ async fn forms_need_their_csrf_token_and_a_stale_page_is_told_what_happened() {
         .count();
     assert_eq!(decisions, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secretary_transfers_and_copies_a_task_from_the_page() {
+    let mut s = Server::start(Server::t0()).await;
+    // The applicant hands in the application (through the API).
+    let inbox = s.get("applicant-1", "/api/v1/tasks").await.body;
+    let task = inbox["tasks"][0].clone();
+    crate::api::act_choosing(&mut s, "applicant-1", &task, Server::t0().date_naive(), None).await;
+    let talk = s.get("zb1-secretary", "/api/v1/tasks").await.body["tasks"][0].clone();
+    assert_eq!(talk["step"], "talk");
+    let talk_id = talk["id"].as_str().unwrap().to_string();
+    let token = s.token("zb1-secretary").await;
+    let cookie = sign_in(&s, &token).await;
+    let client = reqwest::Client::new();
+    let page = client
+        .get(format!("{}/tasks/{talk_id}", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The 谈话人 field and the 转办 list offer the branch's people by name.
+    assert!(page.contains(r#"<select id="f-talker" name="f.talker" required>"#), "{page}");
+    assert!(page.contains(r#"<option value="zb1-member-1">"#));
+    assert!(page.contains("更多操作"));
+    let csrf = field(&page, "csrf").to_string();
+    let post = |parts: Vec<(&'static str, String)>| {
+        let mut form = reqwest::multipart::Form::new().text("csrf", csrf.clone());
+        for (k, v) in parts {
+            form = form.text(k, v);
+        }
+        client
+            .post(format!("{}/tasks/{talk_id}", s.base))
+            .header("cookie", &cookie)
+            .multipart(form)
+            .send()
+    };
+    // 抄送 to two members: the page says so and stays.
+    let r = post(vec![
+        ("people", "zb1-member-1".into()),
+        ("people", "zb1-member-2".into()),
+        ("do", "cc".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("已抄送"));
+    // 转办 to a member: it leaves the secretary's 待办 for theirs.
+    let r = post(vec![
+        ("to", "zb1-member-1".into()),
+        ("comment", "请代为谈话".into()),
+        ("do", "transfer".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("已转办"));
+    let theirs = s.get("zb1-member-1", "/api/v1/tasks").await.body;
+    assert!(
+        theirs["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == talk_id.as_str()),
+        "{theirs}"
+    );
+    let mine = s.get("zb1-secretary", "/api/v1/tasks").await.body;
+    assert!(
+        mine["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["id"] != talk_id.as_str())
+    );
+}

@@ -463,6 +463,50 @@ async fn show_task(
         })
         .collect();
     let open = task.status == "pending" && task.assignees.contains(&s.caller.person);
+    // People to choose from (person fields, 转办, 委派, 加签, 抄送): the
+    // organization the task is done for, and the one above it.
+    let mut people: Vec<Value> = Vec::new();
+    if open {
+        let mut orgs = vec![task.org.clone()];
+        if let Ok(Some(o)) = state.store.org(&task.org).await
+            && let Some(parent) = o.parent
+        {
+            orgs.push(parent);
+        }
+        for org in orgs {
+            for p in state
+                .store
+                .people_under(Some(&org))
+                .await
+                .unwrap_or_default()
+            {
+                if p.id != s.caller.person && !people.iter().any(|x| x["id"] == p.id.as_str()) {
+                    people.push(json!({ "id": p.id, "name": p.name }));
+                }
+            }
+        }
+    }
+    // Steps of this stage that ran before this one: where 退回 may go.
+    let returnable: Vec<Value> = if open && task.outcomes.iter().any(|o| o.id == "return") {
+        let stage = def.step(&task.step).map(|(st, _)| st);
+        stage
+            .map(|st| {
+                st.steps
+                    .iter()
+                    .take_while(|x| x.id != task.step)
+                    .filter(|x| {
+                        instance
+                            .steps
+                            .get(&x.id)
+                            .is_some_and(|r| r.status == stageflow_engine::state::StepStatus::Done)
+                    })
+                    .map(|x| json!({ "id": x.id, "name": x.name }))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let fields: Vec<Value> = task
         .form
         .iter()
@@ -478,7 +522,7 @@ async fn show_task(
             });
             json!({
                 "id": f.id, "label": f.label, "type": f.kind, "required": f.required,
-                "options": f.options, "input": input, "value": value,
+                "options": f.options, "input": input, "value": value, "people": people,
                 "step": if f.kind == "number" { Some("any") } else { None },
             })
         })
@@ -539,6 +583,7 @@ async fn show_task(
     let page = json!({
         "task": task, "stages": stages, "history": history, "verified": verified,
         "open": open, "fields": fields, "buttons": buttons, "csrf": s.csrf,
+        "people": people, "returnable": returnable, "work": task.kind == "work",
         "seen": events.len(), "due": task.due.map(format::date_zh), "due_iso": task.due,
         "when": when, "overdue": overdue && open, "earliest": task.earliest.map(format::date_zh),
         "status": status_text, "subject": subject,
@@ -764,6 +809,84 @@ async fn task_action(
     let action = get("do").unwrap_or_else(|| "complete".into());
     let comment = get("comment").filter(|c| !c.trim().is_empty());
     let mut request = json!({ "comment": comment, "form": form });
+    // 转办 / 委派 / 加签 / 抄送 / 退回 / 评论: no form values, a person or a step.
+    if matches!(
+        action.as_str(),
+        "transfer" | "delegate" | "add_signer" | "cc" | "return_to" | "comment"
+    ) {
+        let people: Vec<String> = text
+            .iter()
+            .filter(|(n, v)| n == "people" && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect();
+        let mut r = json!({ "comment": comment });
+        match action.as_str() {
+            "return_to" => {
+                r["action"] = json!("return");
+                r["to"] = json!(get("to"));
+            }
+            "cc" => {
+                r["action"] = json!("cc");
+                r["people"] = json!(people);
+            }
+            "add_signer" => {
+                r["action"] = json!("add_signer");
+                r["to"] = json!(get("to"));
+                r["position"] = json!(get("position").unwrap_or_else(|| "after".into()));
+            }
+            other => {
+                r["action"] = json!(other);
+                r["to"] = json!(get("to").filter(|t| !t.is_empty()));
+            }
+        }
+        let done_words = match action.as_str() {
+            "transfer" => "已转办",
+            "delegate" => "已委派，对方提出意见后事项回到您这里",
+            "add_signer" => "已加签",
+            "cc" => "已抄送",
+            "comment" => "意见已记录",
+            _ => "已退回",
+        };
+        let request: ActionRequest = match serde_json::from_value(r) {
+            Ok(r) => r,
+            Err(_) => return ApiError::bad_request("unknown action").into_response(),
+        };
+        return match crate::routes::tasks::act_inner(&state, &s.caller, id, request).await {
+            Ok(_) if matches!(action.as_str(), "cc" | "comment" | "add_signer") => {
+                show_task(
+                    &state,
+                    &s,
+                    id,
+                    StatusCode::OK,
+                    json!({ "notice": done_words }),
+                )
+                .await
+            }
+            Ok(_) => {
+                let f = frame(&s, "task");
+                let mut f = f;
+                f["notice"] = json!(format!("「{}」{done_words}。", task.step_name));
+                render(
+                    StatusCode::OK,
+                    "list",
+                    "已处理",
+                    json!({ "heading": "已处理", "tasks": [], "empty": "返回待办继续办理其他事项。" }),
+                    f,
+                )
+            }
+            Err(e) if e.status == StatusCode::CONFLICT => stale(&state, &s, id).await,
+            Err(e) => {
+                show_task(
+                    &state,
+                    &s,
+                    id,
+                    e.status,
+                    json!({ "error": format!("未能办理：{}", e.detail) }),
+                )
+                .await
+            }
+        };
+    }
     match action.split_once(':') {
         Some(("vote", choice)) => {
             request["action"] = json!("vote");

@@ -349,3 +349,47 @@ async fn an_applicant_and_a_secretary_work_through_the_pages() {
     assert!(b.text("#hist-h").await.contains("记录完整"));
     b.screenshot("task").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organizer_sees_a_broken_definition_s_problems_at_their_lines() {
+    let mut s = Server::start(Server::t0()).await;
+    let organizer = s.token("zb1-organizer").await;
+    let b = Browser::start().await;
+    b.goto(&format!("{}/login?next=/console/definitions", s.base))
+        .await;
+    b.type_into("#token", &organizer).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "流程定义").await;
+    b.wait_text("table.tasks", "发展党员").await;
+
+    // A definition with three bad times: not published, each problem at its line.
+    let bad =
+        std::fs::read_to_string(crate::root().join("tests/fixtures/bad/bad-times.yaml")).unwrap();
+    b.set_value("#yaml-text", &bad).await;
+    b.click_text("button", "校验并发布").await;
+    b.wait_text("#diag-h", "处问题，未发布").await;
+    let line = b.wait_text("#L13", "第 13 行第 14 列").await;
+    assert!(line.contains("fortnight"), "{line}");
+    assert!(b.text(".diagnostics").await.contains("第 15 行第 14 列"));
+    b.screenshot("definition-errors").await;
+
+    // A good one is published and shown with its source.
+    let good =
+        std::fs::read_to_string(crate::root().join("tests/fixtures/good/leave-request.yaml"))
+            .unwrap();
+    b.set_value("#yaml-text", &good).await;
+    b.click_text("button", "校验并发布").await;
+    b.wait_text("#src-h", "leave-request 第 1 版").await;
+    let listed = s.get("admin", "/api/v1/definitions/leave-request").await;
+    assert_eq!(listed.status, 200);
+
+    // Someone who organizes nothing is shown the door.
+    let member = s.token("zb1-member-1").await;
+    b.click("form.logout button").await;
+    b.wait_text("h1", "登录").await;
+    b.type_into("#token", &member).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "待办").await;
+    b.goto(&format!("{}/console/definitions", s.base)).await;
+    b.wait_text("h1", "无权访问").await;
+}

@@ -115,7 +115,14 @@ async fn a_secretary_transfers_and_copies_a_task_from_the_page() {
     // The applicant hands in the application (through the API).
     let inbox = s.get("applicant-1", "/api/v1/tasks").await.body;
     let task = inbox["tasks"][0].clone();
-    crate::api::act_choosing(&mut s, "applicant-1", &task, Server::t0().date_naive(), None).await;
+    crate::api::act_choosing(
+        &mut s,
+        "applicant-1",
+        &task,
+        Server::t0().date_naive(),
+        None,
+    )
+    .await;
     let talk = s.get("zb1-secretary", "/api/v1/tasks").await.body["tasks"][0].clone();
     assert_eq!(talk["step"], "talk");
     let talk_id = talk["id"].as_str().unwrap().to_string();
@@ -132,7 +139,10 @@ async fn a_secretary_transfers_and_copies_a_task_from_the_page() {
         .await
         .unwrap();
     // The 谈话人 field and the 转办 list offer the branch's people by name.
-    assert!(page.contains(r#"<select id="f-talker" name="f.talker" required>"#), "{page}");
+    assert!(
+        page.contains(r#"<select id="f-talker" name="f.talker" required>"#),
+        "{page}"
+    );
     assert!(page.contains(r#"<option value="zb1-member-1">"#));
     assert!(page.contains("更多操作"));
     let csrf = field(&page, "csrf").to_string();

@@ -8,6 +8,7 @@
 //! cookie (Secure behind HTTPS); signing out deletes it. Every form carries
 //! a CSRF token derived from the session token.
 
+mod console;
 mod format;
 
 use std::sync::LazyLock;
@@ -39,6 +40,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("login", include_str!("templates/login.hbs")),
         ("list", include_str!("templates/list.hbs")),
         ("task", include_str!("templates/task.hbs")),
+        ("definitions", include_str!("templates/definitions.hbs")),
     ] {
         // The templates are part of the binary and tested: a broken one
         // fails every page test.
@@ -59,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/done", get(done))
         .route("/tasks/{id}", get(task_page).post(task_action))
         .route("/static/app.css", get(css))
+        .merge(console::routes())
 }
 
 async fn css() -> impl IntoResponse {
@@ -165,7 +168,7 @@ fn render(status: StatusCode, template: &str, title: &str, page: Value, frame: V
 }
 
 fn frame(s: &Session, page: &str) -> Value {
-    json!({ "user": s.name, "csrf": s.csrf, "page": page })
+    json!({ "user": s.name, "csrf": s.csrf, "page": page, "organizer": s.caller.is_organizer() })
 }
 
 // ----- sign-in ----------------------------------------------------------

@@ -1193,6 +1193,24 @@ impl Store for Me {
         Ok(())
     }
 
+    async fn instances_of(
+        &self,
+        workflow: &str,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, String, String)>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(AssertSqlSafe(sql(
+            "SELECT id, subject_org, status FROM instances WHERE definition = ?
+             ORDER BY CASE WHEN status = 'running' THEN 0 ELSE 1 END, started_at DESC LIMIT ?",
+        )))
+        .bind(workflow)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, org, status)| Ok((parse_uuid(&id)?, org, status)))
+            .collect()
+    }
+
     async fn delete_token(&self, hash: &str) -> Result<(), StoreError> {
         sqlx::query(AssertSqlSafe(sql("DELETE FROM tokens WHERE hash = ?")))
             .bind(hash)

@@ -595,6 +595,13 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The person a token hash belongs to.
     async fn token_person(&self, hash: &str) -> Result<Option<String>, StoreError>;
+    /// Instances of a workflow, running first then newest: `(id, subject
+    /// organization, status)`, at most `limit`.
+    async fn instances_of(
+        &self,
+        workflow: &str,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, String, String)>, StoreError>;
     /// Revokes a token (a web session when its person signs out).
     async fn delete_token(&self, hash: &str) -> Result<(), StoreError>;
     /// A saved response for an idempotency key.

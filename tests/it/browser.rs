@@ -231,9 +231,8 @@ impl Browser {
     }
 
     async fn screenshot(&self, name: &str) {
-        use base64_decode::decode;
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        let png = decode(v.as_str().unwrap());
+        let png = crate::smtp::base64(v.as_str().unwrap());
         let dir = crate::root().join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -244,35 +243,6 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-    }
-}
-
-/// Standard base64 (the screenshots), without another dependency.
-mod base64_decode {
-    pub fn decode(text: &str) -> Vec<u8> {
-        let value = |c: u8| -> Option<u32> {
-            Some(match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                _ => return None,
-            } as u32)
-        };
-        let mut out = Vec::with_capacity(text.len() * 3 / 4);
-        let mut acc = 0u32;
-        let mut bits = 0;
-        for v in text.bytes().filter_map(value) {
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        out
     }
 }
 
@@ -329,14 +299,43 @@ async fn an_applicant_and_a_secretary_work_through_the_pages() {
     b.goto(&format!("{}/done", s.base)).await;
     b.wait_text("h1", "登录").await;
 
-    // The instance moved on: the 支部书记 has the talk in the 待办, with
-    // its deadline a month after the application.
-    b.goto(&format!("{}/login", s.base)).await;
+    // The instance moved on: the 支部书记 got a 待办 mail whose link opens
+    // the task page (through the sign-in).
+    let sink = crate::smtp::SmtpSink::start(0).await;
+    let mut mail = stageflow_runtime::mail::MailConfig::new(
+        stageflow_runtime::mail::Transport::smtp(&sink.url()).unwrap(),
+    );
+    mail.public_url = s.base.clone();
+    stageflow_runtime::mail::deliver_due(&s.state.runtime, &mail, Server::t0())
+        .await
+        .unwrap();
+    let to_secretary = sink
+        .received()
+        .into_iter()
+        .find(|m| m.subject().contains("2. 党组织派人谈话"))
+        .expect("a 待办 mail for the talk");
+    let body = to_secretary.body();
+    let at = body
+        .find(&format!("{}/tasks/", s.base))
+        .unwrap_or_else(|| panic!("no task link in {body}"));
+    let link: String = body[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    b.goto(&link).await;
+    b.wait_text("h1", "登录").await;
     b.type_into("#token", &secretary).await;
     b.click("button[type=submit]").await;
-    b.wait_text("h1", "待办").await;
+    b.wait_text("h1", "2. 党组织派人谈话").await;
+    // The deadline a month after the application, in words.
+    let facts = b.text(".facts").await;
+    assert!(
+        facts.contains("2026年4月2日") && facts.contains("还剩 31 天"),
+        "{facts}"
+    );
+    // The 待办 lists it the same way.
+    b.goto(&format!("{}/inbox", s.base)).await;
     let inbox = b.wait_text("table.tasks", "2. 党组织派人谈话").await;
-    assert!(inbox.contains("2. 党组织派人谈话"), "{inbox}");
     assert!(inbox.contains("2026年4月2日"), "{inbox}");
     assert!(inbox.contains("还剩 31 天"), "{inbox}");
     b.screenshot("inbox").await;
@@ -392,4 +391,64 @@ async fn an_organizer_sees_a_broken_definition_s_problems_at_their_lines() {
     b.wait_text("h1", "待办").await;
     b.goto(&format!("{}/console/definitions", s.base)).await;
     b.wait_text("h1", "无权访问").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_shows_its_phases_and_who_is_late_after_the_clock_moves() {
+    let mut s = Server::start(Server::t0()).await;
+    // The 党委 sets up the campaign (three steps), so each 党支部 gets its
+    // 实施方案 to write by the end of the first phase; one branch does it.
+    let today = Server::t0().date_naive();
+    for who in [
+        "jiguan-secretary",
+        "jiguan-secretary",
+        "jiguan-secretary",
+        "zb1-secretary",
+    ] {
+        let inbox = s.get(who, "/api/v1/tasks").await.body;
+        let task = inbox["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["workflow"] == "campaign-chuangxian-zhengyou")
+            .unwrap_or_else(|| panic!("{who} has no campaign task: {inbox}"))
+            .clone();
+        crate::api::act_choosing(&mut s, who, &task, today, None).await;
+    }
+    let organizer = s.token("jiguan-organizer").await;
+    let b = Browser::start().await;
+    b.goto(&format!("{}/login?next=/console/campaigns", s.base))
+        .await;
+    b.type_into("#token", &organizer).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "活动").await;
+    b.click_text("table.tasks a", "创先争优").await;
+    b.wait_text("h1", "创先争优").await;
+    // The phases with their dates; the first is on, today marked.
+    let timeline = b.wait_text(".timeline", "宣传动员").await;
+    assert!(timeline.contains("2026年3月2日"), "{timeline}");
+    assert!(b.text(".timeline li.current").await.contains("◀ 今天"));
+    let before = b.text("table.progress").await;
+    assert!(before.contains("第一党支部"), "{before}");
+    assert_eq!(
+        b.find_all("table.progress tr.overdue").await.len(),
+        0,
+        "{before}"
+    );
+    // Six weeks later the branches that did nothing are late, listed first.
+    let later = Server::t0() + chrono::Duration::days(42);
+    assert_eq!(s.set_clock(later).await.status, 200);
+    let url = b.url().await;
+    b.goto(&url).await;
+    b.wait_text("h1", "创先争优").await;
+    let late = b.find_all("table.progress tr.overdue").await;
+    assert!(!late.is_empty(), "{}", b.text("table.progress").await);
+    let first_row = b.text("table.progress tbody tr:first-child").await;
+    let first_late = b.text("table.progress tbody tr.overdue").await;
+    assert_eq!(first_row, first_late, "overdue organizations come first");
+    // The branch that handed in its plan is not among the late ones.
+    let last_row = b.text("table.progress tbody tr:last-child").await;
+    assert!(last_row.contains("第一党支部"), "{last_row}");
+    assert!(late.len() < b.find_all("table.progress tbody tr").await.len());
+    b.screenshot("campaign").await;
 }

@@ -58,7 +58,8 @@ impl Received {
     }
 }
 
-fn base64(text: &str) -> Vec<u8> {
+/// Standard base64 (mail bodies, browser screenshots).
+pub(crate) fn base64(text: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = 0u32;
     let mut bits = 0;

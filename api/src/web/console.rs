@@ -19,7 +19,11 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The signed-in organizer, or the page that says they are not one.
-async fn organizer(state: &AppState, headers: &HeaderMap, here: &str) -> Result<Session, Response> {
+pub(super) async fn organizer(
+    state: &AppState,
+    headers: &HeaderMap,
+    here: &str,
+) -> Result<Session, Response> {
     let s = session(state, headers, here).await?;
     if !s.caller.is_organizer() {
         let f = frame(&s, "definitions");

@@ -8,6 +8,7 @@
 //! cookie (Secure behind HTTPS); signing out deletes it. Every form carries
 //! a CSRF token derived from the session token.
 
+mod campaigns;
 mod console;
 mod format;
 
@@ -41,6 +42,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("list", include_str!("templates/list.hbs")),
         ("task", include_str!("templates/task.hbs")),
         ("definitions", include_str!("templates/definitions.hbs")),
+        ("campaigns", include_str!("templates/campaigns.hbs")),
     ] {
         // The templates are part of the binary and tested: a broken one
         // fails every page test.
@@ -62,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tasks/{id}", get(task_page).post(task_action))
         .route("/static/app.css", get(css))
         .merge(console::routes())
+        .merge(campaigns::routes())
 }
 
 async fn css() -> impl IntoResponse {
@@ -749,39 +752,22 @@ async fn task_action(
     let mut form = serde_json::Map::new();
     for f in &task.form {
         let raw = get(&format!("f.{}", f.id)).unwrap_or_default();
-        let value = match f.kind.as_str() {
-            "file" => continue,
-            "boolean" => Value::Bool(raw == "true"),
-            _ if raw.trim().is_empty() => continue,
-            "integer" => match raw.trim().parse::<i64>() {
-                Ok(n) => json!(n),
-                Err(_) => {
-                    return show_task(
-                        &state,
-                        &s,
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        json!({ "error": format!("「{}」须填写整数", f.label) }),
-                    )
-                    .await;
-                }
-            },
-            "number" => match raw.trim().parse::<f64>() {
-                Ok(n) => json!(n),
-                Err(_) => {
-                    return show_task(
-                        &state,
-                        &s,
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        json!({ "error": format!("「{}」须填写数字", f.label) }),
-                    )
-                    .await;
-                }
-            },
-            _ => Value::String(raw),
-        };
-        form.insert(f.id.clone(), value);
+        match typed(&f.kind, &f.label, &raw) {
+            Ok(Some(value)) => {
+                form.insert(f.id.clone(), value);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                return show_task(
+                    &state,
+                    &s,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({ "error": error }),
+                )
+                .await;
+            }
+        }
     }
     for (form_id, name, content_type, bytes) in files {
         if !task
@@ -924,6 +910,26 @@ async fn task_action(
     }
 }
 
+/// A form field's value as the step declares it (`None`: not given, or a
+/// file, which is uploaded separately); an error in words otherwise.
+fn typed(kind: &str, label: &str, raw: &str) -> Result<Option<Value>, String> {
+    let raw = raw.trim();
+    Ok(Some(match kind {
+        "file" => return Ok(None),
+        "boolean" => Value::Bool(raw == "true"),
+        _ if raw.is_empty() => return Ok(None),
+        "integer" => json!(
+            raw.parse::<i64>()
+                .map_err(|_| format!("「{label}」须填写整数"))?
+        ),
+        "number" => json!(
+            raw.parse::<f64>()
+                .map_err(|_| format!("「{label}」须填写数字"))?
+        ),
+        _ => Value::String(raw.to_string()),
+    }))
+}
+
 /// Someone else acted first (or the step moved on): the fresh page, saying so.
 async fn stale(state: &AppState, s: &Session, id: Uuid) -> Response {
     show_task(
@@ -934,4 +940,28 @@ async fn stale(state: &AppState, s: &Session, id: Uuid) -> Response {
         json!({ "error": "该事项已由他人办理或流程已推进，以下是最新情况。" }),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed;
+    use serde_json::json;
+
+    #[test]
+    fn form_values_take_the_type_the_step_declares() {
+        assert_eq!(typed("integer", "天数", " 3 "), Ok(Some(json!(3))));
+        assert_eq!(typed("number", "学时", "24.5"), Ok(Some(json!(24.5))));
+        assert_eq!(typed("boolean", "是否", "true"), Ok(Some(json!(true))));
+        assert_eq!(typed("boolean", "是否", ""), Ok(Some(json!(false))));
+        assert_eq!(
+            typed("date", "日期", "2026-03-02"),
+            Ok(Some(json!("2026-03-02")))
+        );
+        assert_eq!(typed("text", "意见", "  "), Ok(None));
+        assert_eq!(typed("file", "扫描件", "x"), Ok(None));
+        assert_eq!(
+            typed("integer", "天数", "三"),
+            Err("「天数」须填写整数".to_string())
+        );
+    }
 }

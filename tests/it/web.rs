@@ -195,3 +195,77 @@ async fn a_secretary_transfers_and_copies_a_task_from_the_page() {
             .all(|t| t["id"] != talk_id.as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overdue_list_page_shows_the_late_talk_and_exports_it() {
+    let mut s = Server::start(Server::t0()).await;
+    let inbox = s.get("applicant-1", "/api/v1/tasks").await.body;
+    let task = inbox["tasks"][0].clone();
+    crate::api::act_choosing(
+        &mut s,
+        "applicant-1",
+        &task,
+        Server::t0().date_naive(),
+        None,
+    )
+    .await;
+    // The talk was due 2026-04-02; on 04-10 it is 8 days late and the
+    // 党委书记 has been told.
+    let later = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 4, 10, 2, 0, 0).unwrap();
+    assert_eq!(s.set_clock(later).await.status, 200);
+    let token = s.token("jiguan-organizer").await;
+    let cookie = sign_in(&s, &token).await;
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        client
+            .get(format!("{}{path}", s.base))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let page = get("/console/overdue?org=jiguan".into()).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<h1>督办台账</h1>"));
+    // Most overdue first: the campaign's first step (due 04-01) leads.
+    let rows: Vec<&str> = html.split("<tr class=\"overdue\">").skip(1).collect();
+    assert!(rows.len() >= 2, "{html}");
+    assert!(rows[0].contains("<td>9 天</td>"), "{}", rows[0]);
+    let row = rows
+        .iter()
+        .find(|r| r.contains("党组织派人谈话"))
+        .unwrap_or_else(|| panic!("no overdue talk: {html}"));
+    assert!(row.contains("2. 党组织派人谈话"), "{row}");
+    assert!(row.contains("机关第一党支部"), "{row}");
+    assert!(row.contains("2026年4月2日"), "{row}");
+    assert!(row.contains("<td>8 天</td>"), "{row}");
+    assert!(row.contains("<td>1</td>"), "one 督办 so far: {row}");
+    // The export buttons give the same list as CSV and as an Excel workbook.
+    let csv = get("/console/overdue/export?org=jiguan&format=csv".into())
+        .await
+        .unwrap();
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(csv.text().await.unwrap().contains("2. 党组织派人谈话"));
+    let xlsx = get("/console/overdue/export?org=jiguan&format=xlsx".into())
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), 200);
+    assert!(
+        xlsx.bytes().await.unwrap().starts_with(b"PK"),
+        "an .xlsx is a zip"
+    );
+    // A branch member who organizes nothing may not see it.
+    let member = s.token("zb1-member-1").await;
+    let cookie = sign_in(&s, &member).await;
+    let r = client
+        .get(format!("{}/console/overdue?org=jiguan", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}

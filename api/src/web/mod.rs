@@ -11,6 +11,7 @@
 mod campaigns;
 mod console;
 mod format;
+mod overdue;
 
 use std::sync::LazyLock;
 
@@ -43,6 +44,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("task", include_str!("templates/task.hbs")),
         ("definitions", include_str!("templates/definitions.hbs")),
         ("campaigns", include_str!("templates/campaigns.hbs")),
+        ("overdue", include_str!("templates/overdue.hbs")),
     ] {
         // The templates are part of the binary and tested: a broken one
         // fails every page test.
@@ -65,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/app.css", get(css))
         .merge(console::routes())
         .merge(campaigns::routes())
+        .merge(overdue::routes())
 }
 
 async fn css() -> impl IntoResponse {

@@ -269,3 +269,32 @@ async fn the_overdue_list_page_shows_the_late_talk_and_exports_it() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admission_pipeline_page_counts_each_branch() {
+    let mut s = Server::start(Server::t0()).await;
+    let token = s.token("jiguan-organizer").await;
+    let cookie = sign_in(&s, &token).await;
+    let html = reqwest::Client::new()
+        .get(format!("{}/console/pipeline?org=jiguan", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<h1>发展党员进度</h1>"), "{html}");
+    // The demo's 入党申请人 in the first branch, her admission at its first stage.
+    let zb1 = html
+        .split("<section class=\"card branch\"")
+        .find(|s| s.contains("机关第一党支部"))
+        .unwrap_or_else(|| panic!("no first branch: {html}"));
+    assert!(zb1.contains("<th scope=\"col\">申请人</th>"), "{zb1}");
+    assert!(
+        zb1.contains("<th scope=\"row\">申请入党</th><td>1 人</td>"),
+        "{zb1}"
+    );
+    let counts = zb1.split("<tbody><tr>").nth(1).unwrap_or_default();
+    assert!(counts.starts_with("<td>1</td>"), "one 申请人: {counts}");
+}

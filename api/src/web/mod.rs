@@ -12,6 +12,7 @@ mod campaigns;
 mod console;
 mod format;
 mod overdue;
+mod pipeline;
 
 use std::sync::LazyLock;
 
@@ -45,6 +46,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("definitions", include_str!("templates/definitions.hbs")),
         ("campaigns", include_str!("templates/campaigns.hbs")),
         ("overdue", include_str!("templates/overdue.hbs")),
+        ("pipeline", include_str!("templates/pipeline.hbs")),
     ] {
         // The templates are part of the binary and tested: a broken one
         // fails every page test.
@@ -68,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .merge(console::routes())
         .merge(campaigns::routes())
         .merge(overdue::routes())
+        .merge(pipeline::routes())
 }
 
 async fn css() -> impl IntoResponse {

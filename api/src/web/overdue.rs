@@ -29,7 +29,7 @@ struct OrgParam {
 }
 
 /// The organizations the person manages (by an organizer role), by name.
-async fn managed(state: &AppState, s: &Session) -> Vec<(String, String)> {
+pub(super) async fn managed(state: &AppState, s: &Session) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for m in &s.caller.memberships {
         if ORGANIZER_ROLES.contains(&m.role.as_str())

@@ -39,6 +39,27 @@ pub(super) async fn organizer(
     Ok(s)
 }
 
+/// The organization a report page shows: the one asked for, or the first
+/// the person manages; with the choices for the page's selector and its
+/// name. `None` when they manage none by an organizer role.
+pub(super) async fn org_choice(
+    state: &AppState,
+    s: &Session,
+    wanted: Option<String>,
+) -> Option<(String, String, Vec<Value>)> {
+    let orgs = super::overdue::managed(state, s).await;
+    let org = wanted.or_else(|| orgs.first().map(|(id, _)| id.clone()))?;
+    let name = orgs
+        .iter()
+        .find(|(id, _)| *id == org)
+        .map_or(org.clone(), |(_, n)| n.clone());
+    let options = orgs
+        .iter()
+        .map(|(id, n)| json!({ "id": id, "name": n, "selected": *id == org }))
+        .collect();
+    Some((org, name, options))
+}
+
 /// Lines of a source, numbered, with the problems found on each.
 fn numbered(source: &str, problems: &[Value]) -> Vec<Value> {
     source

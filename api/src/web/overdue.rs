@@ -51,11 +51,7 @@ async fn page(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let orgs = managed(&state, &s).await;
-    let Some(org) = q
-        .org
-        .clone()
-        .or_else(|| orgs.first().map(|(id, _)| id.clone()))
+    let Some((org, org_name, orgs)) = super::console::org_choice(&state, &s, q.org.clone()).await
     else {
         return render(
             StatusCode::OK,
@@ -91,14 +87,6 @@ async fn page(
             }
             r
         })
-        .collect();
-    let org_name = orgs
-        .iter()
-        .find(|(id, _)| *id == org)
-        .map_or(org.clone(), |(_, n)| n.clone());
-    let orgs: Vec<Value> = orgs
-        .iter()
-        .map(|(id, name)| json!({ "id": id, "name": name, "selected": *id == org }))
         .collect();
     render(
         StatusCode::OK,

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::console::organizer;
-use super::overdue::managed;
 use super::{format, frame, render};
 use crate::AppState;
 use crate::extract::Params;
@@ -38,12 +37,7 @@ async fn page(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let orgs = managed(&state, &s).await;
-    let Some(org) = q
-        .org
-        .clone()
-        .or_else(|| orgs.first().map(|(id, _)| id.clone()))
-    else {
+    let Some((org, _, orgs)) = super::console::org_choice(&state, &s, q.org.clone()).await else {
         return render(
             StatusCode::OK,
             "pipeline",
@@ -96,10 +90,6 @@ async fn page(
             "admissions": admissions, "eligible": eligible,
         }));
     }
-    let orgs: Vec<Value> = orgs
-        .iter()
-        .map(|(id, name)| json!({ "id": id, "name": name, "selected": *id == org }))
-        .collect();
     render(
         StatusCode::OK,
         "pipeline",

@@ -298,3 +298,43 @@ async fn the_admission_pipeline_page_counts_each_branch() {
     let counts = zb1.split("<tbody><tr>").nth(1).unwrap_or_default();
     assert!(counts.starts_with("<td>1</td>"), "one 申请人: {counts}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organization_page_lists_units_people_and_roles() {
+    let mut s = Server::start(Server::t0()).await;
+    let token = s.token("jiguan-organizer").await;
+    let cookie = sign_in(&s, &token).await;
+    let html = reqwest::Client::new()
+        .get(format!("{}/console/orgs?org=jiguan", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<h1>组织和人员</h1>"), "{html}");
+    let zb1 = html
+        .split("<li style=")
+        .find(|u| u.contains("<strong>机关第一党支部</strong>"))
+        .unwrap_or_else(|| panic!("no first branch: {html}"));
+    // Its secretary by name with the role in words; the applicant as 申请人.
+    let secretary = s.get("admin", "/api/v1/people/zb1-secretary").await.body;
+    let name = secretary["name"].as_str().unwrap();
+    let row = zb1
+        .split("<tr>")
+        .find(|r| r.starts_with(&format!("<td>{name}</td>")))
+        .unwrap_or_else(|| panic!("no {name}: {zb1}"));
+    assert!(row.contains("书记</td>"), "{row}");
+    assert!(zb1.contains("申请人"), "{zb1}");
+    // A branch secretary manages only their branch.
+    let token = s.token("zb2-secretary").await;
+    let cookie = sign_in(&s, &token).await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/console/orgs?org=zb1", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}

@@ -11,6 +11,7 @@
 mod campaigns;
 mod console;
 mod format;
+mod orgs;
 mod overdue;
 mod pipeline;
 
@@ -47,6 +48,7 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("campaigns", include_str!("templates/campaigns.hbs")),
         ("overdue", include_str!("templates/overdue.hbs")),
         ("pipeline", include_str!("templates/pipeline.hbs")),
+        ("orgs", include_str!("templates/orgs.hbs")),
     ] {
         // The templates are part of the binary and tested: a broken one
         // fails every page test.
@@ -71,6 +73,7 @@ pub fn routes() -> Router<AppState> {
         .merge(campaigns::routes())
         .merge(overdue::routes())
         .merge(pipeline::routes())
+        .merge(orgs::routes())
 }
 
 async fn css() -> impl IntoResponse {

@@ -240,7 +240,21 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the browser session first (chromedriver then quits Chromium,
+    /// which killing the driver alone would leave running), then the driver.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let host = self.base.trim_start_matches("http://").to_string();
+        if let Ok(mut tcp) = std::net::TcpStream::connect(&host) {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if tcp.write_all(request.as_bytes()).is_ok() {
+                let _ = tcp.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

@@ -134,6 +134,15 @@ pub fn serve(db: &str, port: u16, demo: bool) -> Served {
     spawn_serve(db, port, extra, None)
 }
 
+/// A server the test forgot to stop (a failed assertion) is killed, not
+/// left running.
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Served {
     /// Lines printed until the server says it listens.
     pub fn ready(&self) -> Vec<String> {

@@ -98,6 +98,27 @@ pub struct AppState {
     pub config: Arc<Config>,
 }
 
+/// An instance with the definition version it runs on; `None` when there
+/// is no such instance.
+pub(crate) async fn instance_with_definition(
+    state: &AppState,
+    id: uuid::Uuid,
+) -> error::ApiResult<
+    Option<(
+        stageflow_engine::state::InstanceState,
+        Arc<stageflow_engine::Definition>,
+    )>,
+> {
+    let Some(instance) = state.store.instance(id).await? else {
+        return Ok(None);
+    };
+    let def = state
+        .runtime
+        .definition(&instance.definition, Some(instance.version))
+        .await?;
+    Ok(Some((instance, def)))
+}
+
 /// The application: every route.
 pub fn router(state: AppState) -> Router {
     routes::router()

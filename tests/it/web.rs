@@ -25,6 +25,17 @@ async fn sign_in(s: &Server, token: &str) -> String {
     cookie.split(';').next().unwrap().to_string()
 }
 
+/// A page as the signed-in browser gets it: status and HTML.
+async fn page(s: &Server, cookie: &str, path: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .get(format!("{}{path}", s.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
 fn field<'a>(html: &'a str, name: &str) -> &'a str {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
@@ -41,16 +52,8 @@ async fn forms_need_their_csrf_token_and_a_stale_page_is_told_what_happened() {
     let client = reqwest::Client::new();
     let inbox = s.get("applicant-1", "/api/v1/tasks").await.body;
     let task = inbox["tasks"][0]["id"].as_str().unwrap().to_string();
-    let page = client
-        .get(format!("{}/tasks/{task}", s.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = field(&page, "csrf").to_string();
+    let (_, html) = page(&s, &cookie, &format!("/tasks/{task}")).await;
+    let csrf = field(&html, "csrf").to_string();
     let form = |csrf: &str| {
         reqwest::multipart::Form::new()
             .text("csrf", csrf.to_string())
@@ -129,23 +132,15 @@ async fn a_secretary_transfers_and_copies_a_task_from_the_page() {
     let token = s.token("zb1-secretary").await;
     let cookie = sign_in(&s, &token).await;
     let client = reqwest::Client::new();
-    let page = client
-        .get(format!("{}/tasks/{talk_id}", s.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = page(&s, &cookie, &format!("/tasks/{talk_id}")).await;
     // The 谈话人 field and the 转办 list offer the branch's people by name.
     assert!(
-        page.contains(r#"<select id="f-talker" name="f.talker" required>"#),
-        "{page}"
+        html.contains(r#"<select id="f-talker" name="f.talker" required>"#),
+        "{html}"
     );
-    assert!(page.contains(r#"<option value="zb1-member-1">"#));
-    assert!(page.contains("更多操作"));
-    let csrf = field(&page, "csrf").to_string();
+    assert!(html.contains(r#"<option value="zb1-member-1">"#));
+    assert!(html.contains("更多操作"));
+    let csrf = field(&html, "csrf").to_string();
     let post = |parts: Vec<(&'static str, String)>| {
         let mut form = reqwest::multipart::Form::new().text("csrf", csrf.clone());
         for (k, v) in parts {
@@ -222,9 +217,8 @@ async fn the_overdue_list_page_shows_the_late_talk_and_exports_it() {
             .header("cookie", &cookie)
             .send()
     };
-    let page = get("/console/overdue?org=jiguan".into()).await.unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
+    let (status, html) = page(&s, &cookie, "/console/overdue?org=jiguan").await;
+    assert_eq!(status, 200);
     assert!(html.contains("<h1>督办台账</h1>"));
     // Most overdue first: the campaign's first step (due 04-01) leads.
     let rows: Vec<&str> = html.split("<tr class=\"overdue\">").skip(1).collect();
@@ -261,13 +255,10 @@ async fn the_overdue_list_page_shows_the_late_talk_and_exports_it() {
     // A branch member who organizes nothing may not see it.
     let member = s.token("zb1-member-1").await;
     let cookie = sign_in(&s, &member).await;
-    let r = client
-        .get(format!("{}/console/overdue?org=jiguan", s.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    assert_eq!(
+        page(&s, &cookie, "/console/overdue?org=jiguan").await.0,
+        403
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,15 +266,7 @@ async fn the_admission_pipeline_page_counts_each_branch() {
     let mut s = Server::start(Server::t0()).await;
     let token = s.token("jiguan-organizer").await;
     let cookie = sign_in(&s, &token).await;
-    let html = reqwest::Client::new()
-        .get(format!("{}/console/pipeline?org=jiguan", s.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = page(&s, &cookie, "/console/pipeline?org=jiguan").await;
     assert!(html.contains("<h1>发展党员进度</h1>"), "{html}");
     // The demo's 入党申请人 in the first branch, her admission at its first stage.
     let zb1 = html
@@ -304,15 +287,7 @@ async fn the_organization_page_lists_units_people_and_roles() {
     let mut s = Server::start(Server::t0()).await;
     let token = s.token("jiguan-organizer").await;
     let cookie = sign_in(&s, &token).await;
-    let html = reqwest::Client::new()
-        .get(format!("{}/console/orgs?org=jiguan", s.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = page(&s, &cookie, "/console/orgs?org=jiguan").await;
     assert!(html.contains("<h1>组织和人员</h1>"), "{html}");
     let zb1 = html
         .split("<li style=")
@@ -330,11 +305,5 @@ async fn the_organization_page_lists_units_people_and_roles() {
     // A branch secretary manages only their branch.
     let token = s.token("zb2-secretary").await;
     let cookie = sign_in(&s, &token).await;
-    let r = reqwest::Client::new()
-        .get(format!("{}/console/orgs?org=zb1", s.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    assert_eq!(page(&s, &cookie, "/console/orgs?org=zb1").await.0, 403);
 }

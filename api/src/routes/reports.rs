@@ -76,13 +76,10 @@ async fn overdue_rows(state: &AppState, org: &str) -> ApiResult<Vec<OverdueRow>>
     let mut out = Vec::with_capacity(rows.len());
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for row in rows {
-        let Some(instance) = state.store.instance(row.instance).await? else {
+        let Some((instance, def)) = crate::instance_with_definition(state, row.instance).await?
+        else {
             continue;
         };
-        let def = state
-            .runtime
-            .definition(&instance.definition, Some(instance.version))
-            .await?;
         let clock = Clock { tz: def.timezone };
         let step_name = def
             .step(&row.step)
@@ -329,16 +326,14 @@ pub async fn pipeline(
             if row.workflow != "member-admission" {
                 continue;
             }
-            let Some(instance) = state.store.instance(row.instance).await? else {
+            let Some((instance, def)) =
+                crate::instance_with_definition(&state, row.instance).await?
+            else {
                 continue;
             };
             if instance.status != Status::Running || instance.subject.org != org.id {
                 continue;
             }
-            let def = state
-                .runtime
-                .definition(&instance.definition, Some(instance.version))
-                .await?;
             let clock = Clock { tz: def.timezone };
             if let Some(t) = instance.tasks.get(&row.id)
                 && let Some(e) = t.earliest
@@ -363,11 +358,9 @@ pub async fn pipeline(
             if row.workflow != "member-admission" || !seen.insert(row.instance) {
                 continue;
             }
-            if let Some(instance) = state.store.instance(row.instance).await? {
-                let def = state
-                    .runtime
-                    .definition(&instance.definition, Some(instance.version))
-                    .await?;
+            if let Some((instance, def)) =
+                crate::instance_with_definition(&state, row.instance).await?
+            {
                 let stage = instance
                     .stage
                     .as_deref()
@@ -482,13 +475,10 @@ async fn calendar_events(
 ) -> ApiResult<Vec<(Uuid, String, chrono::NaiveDate, String)>> {
     let mut events = Vec::new();
     for row in rows {
-        let Some(instance) = state.store.instance(row.instance).await? else {
+        let Some((instance, def)) = crate::instance_with_definition(state, row.instance).await?
+        else {
             continue;
         };
-        let def = state
-            .runtime
-            .definition(&instance.definition, Some(instance.version))
-            .await?;
         let clock = Clock { tz: def.timezone };
         let Some(due) = instance.tasks.get(&row.id).and_then(|t| t.due) else {
             continue;

@@ -109,13 +109,10 @@ pub async fn inbox(
         .await?;
     let mut tasks = Vec::with_capacity(rows.len());
     for row in rows {
-        let Some(instance) = state.store.instance(row.instance).await? else {
+        let Some((instance, def)) = crate::instance_with_definition(&state, row.instance).await?
+        else {
             continue;
         };
-        let def = state
-            .runtime
-            .definition(&instance.definition, Some(instance.version))
-            .await?;
         if let Some(t) = instance.tasks.get(&row.id) {
             tasks.push(task_view(&def, &instance, row.id, t));
         }

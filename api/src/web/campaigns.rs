@@ -117,16 +117,10 @@ async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<U
                 );
             }
         };
-    let Ok(Some(instance)) = state.store.instance(id).await else {
-        return ApiError::not_found("活动不存在").into_response();
-    };
-    let def = match state
-        .runtime
-        .definition(&instance.definition, Some(instance.version))
-        .await
-    {
-        Ok(d) => d,
-        Err(e) => return ApiError::from(e).into_response(),
+    let (instance, def) = match crate::instance_with_definition(&state, id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return ApiError::not_found("活动不存在").into_response(),
+        Err(e) => return e.into_response(),
     };
     let today = today(&state);
     let current = instance.stage.clone();

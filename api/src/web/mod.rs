@@ -409,16 +409,10 @@ async fn show_task(
         Ok(t) => t.0,
         Err(e) => return error_page(s, &e),
     };
-    let Ok(Some(instance)) = state.store.instance(task.instance).await else {
-        return error_page(s, &ApiError::not_found("流程实例不存在"));
-    };
-    let def = match state
-        .runtime
-        .definition(&instance.definition, Some(instance.version))
-        .await
-    {
-        Ok(d) => d,
-        Err(e) => return error_page(s, &ApiError::from(e)),
+    let (instance, def) = match crate::instance_with_definition(state, task.instance).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return error_page(s, &ApiError::not_found("流程实例不存在")),
+        Err(e) => return error_page(s, &e),
     };
     let events = state.store.events(task.instance).await.unwrap_or_default();
     let verified = stageflow_engine::state::verify_chain(&events).is_ok();

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
-use stageflow_store::Membership;
+use stageflow_store::{Membership, TokenKind};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -61,6 +61,16 @@ impl Caller {
                 .any(|p| path.starts_with(p.as_str()))
     }
 
+    /// Whether the caller manages a top-level organization (and so the
+    /// schedules that run over the whole tree).
+    pub fn manages_a_root(&self) -> bool {
+        self.admin
+            || self
+                .managed_paths
+                .iter()
+                .any(|p| p.matches('/').count() == 2)
+    }
+
     /// Whether the caller organizes anything at all.
     pub fn is_organizer(&self) -> bool {
         self.admin || !self.managed_paths.is_empty()
@@ -109,14 +119,56 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`")
             })?;
-        caller_for_token(state, token).await
+        caller_for_token(state, token, TokenKind::Personal).await
     }
 }
 
-/// Who a bearer or session token belongs to, with their roles and the
-/// organizations they manage.
-pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+/// The caller of a calendar feed: a bearer token as everywhere, or the
+/// `?token=` of a feed subscription (calendar apps cannot send headers).
+/// A feed token opens the feeds and nothing else.
+#[derive(Debug, Clone)]
+pub struct FeedCaller(pub Caller);
+
+impl FromRequestParts<AppState> for FeedCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            return Caller::from_request_parts(parts, state)
+                .await
+                .map(FeedCaller);
+        }
+        let token = parts
+            .uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "send `Authorization: Bearer TOKEN`, or subscribe with the feed link from the 日历订阅 page (`?token=…`)",
+                )
+            })?;
+        caller_for_token(state, token, TokenKind::Feed)
+            .await
+            .map(FeedCaller)
+    }
+}
+
+/// Who a token of a kind belongs to (a bearer token, a web session, a
+/// feed subscription), with their roles and the organizations they manage.
+/// The admin token is a bearer token only.
+pub async fn caller_for_token(
+    state: &AppState,
+    token: &str,
+    kind: TokenKind,
+) -> Result<Caller, ApiError> {
     if let Some(admin) = &state.config.admin_token
+        && kind == TokenKind::Personal
         && constant_time_eq(admin.as_bytes(), token.as_bytes())
     {
         return Ok(Caller {
@@ -128,7 +180,7 @@ pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, A
     }
     let person = state
         .store
-        .token_person(&hash_token(token))
+        .token_person(&hash_token(token), kind, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
     let memberships = state

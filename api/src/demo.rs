@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 use stageflow_engine::state::{Subject, Values};
 use stageflow_runtime::StartRequest;
-use stageflow_store::{Membership, NewOrg, NewPerson};
+use stageflow_store::{Membership, NewOrg, NewPerson, TokenKind};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -196,7 +196,7 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
     ] {
         let token = new_token();
         store
-            .put_token(&hash_token(&token), person, now)
+            .put_token(&hash_token(&token), person, TokenKind::Personal, now, None)
             .await
             .map_err(err)?;
         logins.push(DemoLogin {

@@ -80,7 +80,9 @@ pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
             .put_token(
                 &stageflow_api::auth::hash_token(&token),
                 &person,
+                stageflow_store::TokenKind::Personal,
                 chrono::Utc::now(),
+                None,
             )
             .await
             .with_context(|| format!("creating a token for '{person}'"))?;
@@ -153,7 +155,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
             println!("  {:<24} {:<18} {}", l.label, l.person, l.token);
         }
         println!(
-            "网页：打开 http://{}/login ，用上面任一令牌登录（例如入党申请人的令牌，可办理“递交入党申请书”）。",
+            "网页：打开 http://{}/login ，用上面任一人员的令牌登录（管理员令牌只用于 API；例如入党申请人的令牌，可办理“递交入党申请书”；县委组织部的令牌可看到全部控制台）。",
             args.listen
         );
         println!(

@@ -2018,11 +2018,12 @@ impl Tx<'_> {
         let key = format!("{}:{}:urge:{}", self.state.id, task, self.state.seq);
         let mut vars = self.mail_vars(&t.step, Some(task));
         vars.insert("reason".into(), format!("{actor} 催办").into());
+        vars.insert("actor".into(), actor.into());
         self.emit(Event::MailQueued {
             mail: Mail {
                 key,
                 to: t.assignee.clone(),
-                kind: "reminder".into(),
+                kind: "urge".into(),
                 vars,
             },
         })

@@ -125,6 +125,18 @@ impl Runtime {
         &self.store
     }
 
+    /// Queues a mail that belongs to no instance (a sign-in link) and wakes
+    /// the mail loop.
+    pub async fn queue_mail(
+        &self,
+        mail: &stageflow_engine::state::Mail,
+        now: DateTime<Utc>,
+    ) -> Result<(), ExecError> {
+        self.store.queue_mail(mail, now).await?;
+        self.mailed.notify_one();
+        Ok(())
+    }
+
     /// Publishes a definition (immutable once published).
     pub async fn publish(
         &self,

@@ -140,6 +140,16 @@ const ZH: &[(&str, &str, &str)] = &[
         "【抄送】{{workflow}}：{{step}}",
         "{{recipient}}，您好：\n\n「{{workflow}}」（{{subject}}）中的「{{step}}」抄送给您，供知悉。{{reason}}\n\n查看：{{link}}\n",
     ),
+    (
+        "urge",
+        "【催办】{{step}}（期限 {{due}}）",
+        "{{recipient}}，您好：\n\n{{actor}} 催办：「{{workflow}}」（{{subject}}）中的「{{step}}」正等待您办理，期限：{{due}}。请尽快办理。\n\n办理入口：{{link}}\n",
+    ),
+    (
+        "login_link",
+        "【登录】您的登录链接",
+        "{{recipient}}，您好：\n\n请点击以下链接登录（{{reason}}内有效，仅可使用一次）：\n\n{{link}}\n\n如非本人操作，请忽略本邮件。\n",
+    ),
 ];
 
 const EN: &[(&str, &str, &str)] = &[
@@ -167,6 +177,16 @@ const EN: &[(&str, &str, &str)] = &[
         "notice",
         "[For your information] {{workflow}}: {{step}}",
         "Dear {{recipient}},\n\n\"{{step}}\" in \"{{workflow}}\" ({{subject}}) was copied to you. {{reason}}\n\nOpen: {{link}}\n",
+    ),
+    (
+        "urge",
+        "[Urged] {{step}} (due {{due}})",
+        "Dear {{recipient}},\n\n{{actor}} asks you to act on \"{{step}}\" in \"{{workflow}}\" ({{subject}}), due {{due}}.\n\nOpen: {{link}}\n",
+    ),
+    (
+        "login_link",
+        "[Sign in] Your sign-in link",
+        "Dear {{recipient}},\n\nOpen this link to sign in (valid for {{reason}}, once):\n\n{{link}}\n\nIf you did not ask for it, ignore this mail.\n",
     ),
 ];
 
@@ -318,9 +338,14 @@ async fn send_one(runtime: &Runtime, config: &MailConfig, mail: &OutboxMail) -> 
     };
     let mut vars = mail.mail.vars.clone();
     vars.insert("recipient".into(), person.name.clone().into());
-    let link = match vars.get("task").and_then(|t| t.as_str()) {
-        Some(task) => format!("{}/tasks/{task}", config.public_url.trim_end_matches('/')),
-        None => format!(
+    let base = config.public_url.trim_end_matches('/');
+    let link = match (
+        vars.get("task").and_then(|t| t.as_str()),
+        vars.get("login").and_then(|t| t.as_str()),
+    ) {
+        (Some(task), _) => format!("{base}/tasks/{task}"),
+        (None, Some(token)) => format!("{base}/login/link?token={token}"),
+        (None, None) => format!(
             "{}/instances/{}",
             config.public_url.trim_end_matches('/'),
             mail.instance
@@ -352,8 +377,16 @@ async fn send_one(runtime: &Runtime, config: &MailConfig, mail: &OutboxMail) -> 
             vars.insert("subject".into(), o.name.into());
         }
     }
+    if let Some(actor) = vars
+        .get("actor")
+        .and_then(|s| s.as_str())
+        .map(str::to_string)
+        && let Ok(Some(p)) = store.person(&actor).await
+    {
+        vars.insert("actor".into(), p.name.into());
+    }
     for v in [
-        "workflow", "instance", "stage", "step", "task", "subject", "reason",
+        "workflow", "instance", "stage", "step", "task", "subject", "reason", "actor",
     ] {
         vars.entry(v.to_string()).or_insert_with(|| "".into());
     }
@@ -412,6 +445,7 @@ mod tests {
             "reason",
             "recipient",
             "link",
+            "actor",
         ] {
             vars.insert(v.into(), format!("<{v}>").into());
         }

@@ -118,6 +118,94 @@ pub struct SimReport {
     pub chain_verified: bool,
 }
 
+/// The timeline in words, one line per event worth reading (tasks created
+/// at once for one step and role, as ballots and ratings are, make one line
+/// with `×N`): `(when, line)`, indented under the stage lines. Shared by
+/// `stageflow simulate` and the definition page's preview.
+pub fn timeline_lines(events: &[SimEvent]) -> Vec<(DateTime<FixedOffset>, String)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < events.len() {
+        let e = &events[i];
+        i += 1;
+        let mut same = 1;
+        if e.kind == "task_created" {
+            while let Some(n) = events.get(i) {
+                if n.kind == "task_created" && n.step == e.step && n.role == e.role && n.at == e.at
+                {
+                    same += 1;
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        let times = if same > 1 {
+            format!(" ×{same}")
+        } else {
+            String::new()
+        };
+        let name = e.name.clone().unwrap_or_default();
+        let step = e
+            .step
+            .as_deref()
+            .map(|s| format!(" [{s}]"))
+            .unwrap_or_default();
+        let due = e.due.map(|d| format!("  期限 {d}")).unwrap_or_default();
+        let earliest = e
+            .earliest
+            .map(|d| format!("  不早于 {d}"))
+            .unwrap_or_default();
+        let prov = if e.provisional { "  (暂算)" } else { "" };
+        let detail = e.detail.clone().unwrap_or_default();
+        let who = e.assignee.clone().unwrap_or_default();
+        let line = match e.kind.as_str() {
+            "stage_entered" => format!("▶ 进入阶段：{name}"),
+            "task_created" => format!(
+                "  待办 {name}{step} → {}{times}{due}{earliest}{prov}",
+                e.role.clone().unwrap_or_else(|| who.clone())
+            ),
+            "task_completed" | "step_activated" => continue,
+            "step_completed" => format!(
+                "  ✓ {name}{step}：{}{}",
+                e.outcome.clone().unwrap_or_default(),
+                e.detail
+                    .as_deref()
+                    .map(|d| format!("（{d}）"))
+                    .unwrap_or_default()
+            ),
+            "wait_ended" => format!("  ⏱ {name}{step} 期满"),
+            "step_skipped" => format!("  - 跳过 {name}{step}"),
+            "vote_closed" => format!("  ☑ 表决 {name}{step}：{detail}"),
+            "rating_closed" => format!("  ☑ 评议 {name}{step}：{detail}"),
+            "reminder_planned" | "escalation_planned" | "timeout_planned" => {
+                let what = match e.kind.as_str() {
+                    "reminder_planned" => "提醒",
+                    "escalation_planned" => "督办",
+                    _ => "超时自动处理",
+                };
+                let at = e
+                    .fires_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                format!("    （如未办理：{at} {what}）{step}")
+            }
+            "reminder" => format!("  ✉ 提醒 {name} → {who}"),
+            "escalation" => format!("  ⚠ 督办 {name}{step} → {who}：{detail}"),
+            "occurrence" => format!("  ↻ {name}{step} {detail}"),
+            "var_set" => format!("  = {name} = {detail}"),
+            "instance_ended" => format!(
+                "■ 结束：{}（{}）",
+                e.outcome.clone().unwrap_or_default(),
+                name
+            ),
+            other => format!("  {other}{step}"),
+        };
+        out.push((e.at, line));
+    }
+    out
+}
+
 /// Errors of a simulation.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {

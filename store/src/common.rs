@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::{
     DefinitionSummary, DueTimer, FailedMail, FileMeta, InboxQuery, Membership, NewOrg, NewPerson,
     Org, OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, ScheduleRow, ScheduleRun, Store,
-    StoreError, StoredDefinition, TaskRow, from_micros, to_micros,
+    StoreError, StoredDefinition, TaskRow, TokenKind, from_micros, to_micros,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -1175,21 +1175,33 @@ impl Store for Me {
         &self,
         hash: &str,
         person: &str,
+        kind: TokenKind,
         now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         if self.person(person).await?.is_none() {
             return Err(StoreError::NotFound(format!(
                 "person '{person}' does not exist"
             )));
         }
+        let mut tx = self.pool.begin().await?;
         sqlx::query(AssertSqlSafe(sql(
-            "INSERT INTO tokens (hash, person_id, created_at) VALUES (?, ?, ?)",
+            "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= ?",
+        )))
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(AssertSqlSafe(sql(
+            "INSERT INTO tokens (hash, person_id, created_at, kind, expires_at) VALUES (?, ?, ?, ?, ?)",
         )))
         .bind(hash)
         .bind(person)
         .bind(to_micros(now))
-        .execute(&self.pool)
+        .bind(kind.as_str())
+        .bind(expires_at.map(to_micros))
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1219,13 +1231,81 @@ impl Store for Me {
         Ok(())
     }
 
-    async fn token_person(&self, hash: &str) -> Result<Option<String>, StoreError> {
+    async fn token_person(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(AssertSqlSafe(sql(
-            "SELECT person_id FROM tokens WHERE hash = ?",
+            "SELECT person_id FROM tokens WHERE hash = ? AND kind = ?
+             AND (expires_at IS NULL OR expires_at > ?)",
         )))
         .bind(hash)
+        .bind(kind.as_str())
+        .bind(to_micros(now))
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    async fn take_token(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(sql(
+            "DELETE FROM tokens WHERE hash = ? AND kind = ? RETURNING person_id, expires_at",
+        )))
+        .bind(hash)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(person, expires)| match expires {
+            Some(e) if e <= to_micros(now) => None,
+            _ => Some(person),
+        }))
+    }
+
+    async fn person_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT id FROM people WHERE lower(email) = lower(?) ORDER BY id LIMIT 1",
+        )))
+        .bind(email.trim())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn delete_tokens_of(&self, person: &str, kind: TokenKind) -> Result<u64, StoreError> {
+        Ok(sqlx::query(AssertSqlSafe(sql(
+            "DELETE FROM tokens WHERE person_id = ? AND kind = ?",
+        )))
+        .bind(person)
+        .bind(kind.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    async fn queue_mail(&self, mail: &Mail, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(AssertSqlSafe(sql("INSERT INTO outbox (key, instance_id, to_person, kind, vars, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")))
+            .bind(&mail.key)
+            .bind(Uuid::nil().to_string())
+            .bind(&mail.to)
+            .bind(&mail.kind)
+            .bind(serde_json::to_string(&mail.vars).map_err(corrupt)?)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        if POSTGRES {
+            sqlx::query(AssertSqlSafe(sql("SELECT pg_notify(?, '')")))
+                .bind("stageflow_mail")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn saved_response(&self, key: &str) -> Result<Option<SavedResponse>, StoreError> {

@@ -179,6 +179,31 @@ pub struct OutboxMail {
     pub lease: i64,
 }
 
+/// What a token opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A bearer token of the API (`stageflow token create`); no expiry.
+    Personal,
+    /// A signed-in browser (the `sf_session` cookie); expires.
+    Session,
+    /// A one-time sign-in link sent by mail; expires, used once.
+    LoginLink,
+    /// A calendar subscription: opens the calendar feeds, nothing else.
+    Feed,
+}
+
+impl TokenKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "personal",
+            TokenKind::Session => "session",
+            TokenKind::LoginLink => "login_link",
+            TokenKind::Feed => "feed",
+        }
+    }
+}
+
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Org {
@@ -586,15 +611,37 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<TaskRow>, StoreError>;
     /// Counters for `/metrics`: `(name, labels, value)`.
     async fn metrics(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
-    /// Stores a token hash for a person.
+    /// Stores a token hash for a person: what it opens and, for sessions
+    /// and login links, when it expires. Expired tokens are purged.
     async fn put_token(
         &self,
         hash: &str,
         person: &str,
+        kind: TokenKind,
         now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
-    /// The person a token hash belongs to.
-    async fn token_person(&self, hash: &str) -> Result<Option<String>, StoreError>;
+    /// The person a token hash of this kind belongs to, unless it expired.
+    async fn token_person(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+    /// Uses up a one-time token: deletes it and returns its person, unless
+    /// it expired or was used already (then `None`).
+    async fn take_token(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+    /// The person with this e-mail address (compared without case).
+    async fn person_by_email(&self, email: &str) -> Result<Option<String>, StoreError>;
+    /// Revokes every token of a kind a person holds; returns how many.
+    async fn delete_tokens_of(&self, person: &str, kind: TokenKind) -> Result<u64, StoreError>;
+    /// Queues a mail that belongs to no instance (a login link).
+    async fn queue_mail(&self, mail: &Mail, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Instances of a workflow, running first then newest: `(id, subject
     /// organization, status)`, at most `limit`.
     async fn instances_of(

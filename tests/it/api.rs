@@ -415,7 +415,7 @@ async fn task_operations_and_their_refusals() {
     assert!(
         mails
             .iter()
-            .any(|m| m.mail.kind == "reminder" && m.mail.to == "zb1-secretary")
+            .any(|m| m.mail.kind == "urge" && m.mail.to == "zb1-secretary")
     );
 
     // 转办: the organizer now holds the task; the secretary no longer can act.

@@ -454,6 +454,11 @@ async fn a_campaign_shows_its_phases_and_who_is_late_after_the_clock_moves() {
     assert_eq!(s.set_clock(later).await.status, 200);
     let url = b.url().await;
     b.goto(&url).await;
+    // Six weeks is past the session's 12 hours: sign in again, and land
+    // back on the page.
+    b.wait_text("[role=alert]", "登录已失效").await;
+    b.type_into("#token", &organizer).await;
+    b.click("button[type=submit]").await;
     b.wait_text("h1", "创先争优").await;
     let late = b.find_all("table.progress tr.overdue").await;
     assert!(!late.is_empty(), "{}", b.text("table.progress").await);
@@ -465,4 +470,142 @@ async fn a_campaign_shows_its_phases_and_who_is_late_after_the_clock_moves() {
     assert!(last_row.contains("第一党支部"), "{last_row}");
     assert!(late.len() < b.find_all("table.progress tbody tr").await.len());
     b.screenshot("campaign").await;
+}
+
+/// Signs out whoever is signed in and signs in with a token; lands on 待办.
+async fn switch_to(b: &Browser, base: &str, token: &str) {
+    b.goto(&format!("{base}/inbox")).await;
+    if !b.url().await.contains("/login") {
+        b.click("form.logout button").await;
+        b.wait_text("h1", "登录").await;
+    }
+    b.type_into("#token", token).await;
+    b.click("button[type=submit]").await;
+    b.wait_text("h1", "待办").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committee_starts_votes_and_rates_in_the_browser() {
+    let mut s = Server::start(Server::t0()).await;
+    let organizer = s.token("jiguan-organizer").await;
+    let b = Browser::start().await;
+    switch_to(&b, &s.base, &organizer).await;
+
+    // The organizer publishes the definition and starts it from the form
+    // generated from its inputs.
+    b.goto(&format!("{}/console/definitions", s.base)).await;
+    let yaml = std::fs::read_to_string(
+        crate::root().join("tests/fixtures/web/committee-vote-and-rating.yaml"),
+    )
+    .unwrap();
+    b.set_value("#yaml-text", &yaml).await;
+    b.click_text("button", "校验并发布").await;
+    b.wait_text("#start-h", "发起「党委会表决和支部书记测评」")
+        .await;
+    assert!(b.text("label[for=in-seats-s]").await.contains("拟定名额"));
+    b.set_value("#s-org", "jiguan").await;
+    b.type_into("#in-topic-s", "表彰先进基层党组织").await;
+    b.click_text("button", "发起").await;
+    b.wait_text("[role=status]", "流程已发起").await;
+    assert!(b.text("h1").await.contains("党委会表决"));
+
+    // The three 党委委员 vote, each signed in on their own: two for, one
+    // against, with comments.
+    for (who, choice, comment) in [
+        ("jiguan-secretary", "赞成", "同意"),
+        ("jiguan-organizer", "赞成", ""),
+        ("jiguan-officer", "反对", "建议下次再议"),
+    ] {
+        let token = s.token(who).await;
+        switch_to(&b, &s.base, &token).await;
+        b.click_text("table.tasks a", "党委会表决").await;
+        b.wait_text("h1", "党委会表决").await;
+        let buttons = b.text(".buttons").await;
+        assert!(
+            buttons.contains("赞成") && buttons.contains("反对") && buttons.contains("弃权"),
+            "{buttons}"
+        );
+        if !comment.is_empty() {
+            b.type_into("#comment", comment).await;
+        }
+        b.click_text("button", choice).await;
+        b.wait_text("h1", "已办").await;
+        assert!(b.text("[role=status]").await.contains("已办理"));
+    }
+
+    // The last ballot closed the vote (2 of 3 for): the rating is open.
+    b.goto(&format!("{}/inbox", s.base)).await;
+    b.click_text("table.tasks a", "支部书记测评").await;
+    b.wait_text("h1", "支部书记测评").await;
+    let history = b.text(".history").await;
+    assert!(
+        history.contains("「党委会表决」计票：应到 3 人，实到 3 人，投票 3 人（反对 1，赞成 2）"),
+        "{history}"
+    );
+    assert!(history.contains("已投票"), "{history}");
+    assert!(history.contains("建议下次再议"), "{history}");
+    assert!(b.text(".stages li.current").await.contains("支部书记测评"));
+    // One select per 支部书记, by name; the grades of the scale.
+    let ratees = b.find_all("fieldset.rating select").await;
+    assert_eq!(ratees.len(), 3);
+    let form = b.text("fieldset.rating").await;
+    let first = s.store.person("zb1-secretary").await.unwrap().unwrap().name;
+    assert!(form.contains(&first), "{form}");
+    // Submitting with a grade missing: the server says what is missing.
+    b.set_value("#r-0", "good").await;
+    b.set_value("#r-1", "fair").await;
+    b.call(
+        reqwest::Method::POST,
+        "/execute/sync",
+        Some(json!({ "script": "document.querySelector('#r-2').removeAttribute('required');", "args": [] })),
+    )
+    .await;
+    b.click_text("button", "提交评议").await;
+    b.wait_text("[role=alert]", "请为每一位评议对象选择等次")
+        .await;
+    b.set_value("#r-0", "good").await;
+    b.set_value("#r-1", "fair").await;
+    b.set_value("#r-2", "good").await;
+    b.screenshot("rating").await;
+    b.click_text("button", "提交评议").await;
+    b.wait_text("h1", "已办").await;
+
+    // The ratings are on record, as chosen.
+    let done = s
+        .get("jiguan-officer", "/api/v1/tasks?status=done")
+        .await
+        .body;
+    let rating_task = done["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["step"] == "secretary_rating")
+        .unwrap_or_else(|| panic!("{done}"))
+        .clone();
+    let history = s
+        .get(
+            "jiguan-officer",
+            &format!(
+                "/api/v1/instances/{}/history",
+                rating_task["instance"].as_str().unwrap()
+            ),
+        )
+        .await
+        .body;
+    let submitted = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "rating_submitted")
+        .unwrap_or_else(|| panic!("{history}"))
+        .clone();
+    let data = &submitted["data"];
+    assert_eq!(data["rater"], "jiguan-officer", "{submitted}");
+    assert_eq!(
+        data["ratings"]["zb1-secretary"],
+        json!({ "grade": "good" }),
+        "{submitted}"
+    );
+    assert_eq!(data["ratings"]["zb2-secretary"], json!({ "grade": "fair" }));
+    assert_eq!(data["ratings"]["zb3-secretary"], json!({ "grade": "good" }));
 }

@@ -15,6 +15,8 @@ mod simulate;
 mod smtp;
 mod store;
 mod web;
+mod web_console;
+mod web_signin;
 
 pub use stageflow_tests::pg;
 

@@ -96,7 +96,13 @@ impl Server {
         }
         let t = stageflow_api::auth::new_token();
         self.store
-            .put_token(&stageflow_api::auth::hash_token(&t), person, Self::t0())
+            .put_token(
+                &stageflow_api::auth::hash_token(&t),
+                person,
+                stageflow_store::TokenKind::Personal,
+                Self::t0(),
+                None,
+            )
             .await
             .unwrap();
         self.tokens.insert(person.into(), t.clone());

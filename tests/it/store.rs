@@ -266,6 +266,150 @@ async fn contract(store: Arc<dyn Store>) {
     );
 }
 
+/// Tokens by kind: a token opens only its own kind, expires, a one-time
+/// token is used once, and a person's feed tokens are revoked together.
+async fn tokens(store: Arc<dyn Store>) {
+    use stageflow_store::{NewPerson, TokenKind};
+    store
+        .create_person(
+            &NewPerson {
+                id: Some("p1".into()),
+                name: "王芳".into(),
+                email: Some("Wang.Fang@Example.org".into()),
+                ..Default::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let hour = Duration::hours(1);
+    store
+        .put_token("h-personal", "p1", TokenKind::Personal, t0(), None)
+        .await
+        .unwrap();
+    store
+        .put_token(
+            "h-session",
+            "p1",
+            TokenKind::Session,
+            t0(),
+            Some(t0() + hour),
+        )
+        .await
+        .unwrap();
+    let person = |hash: &'static str, kind, at| {
+        let store = store.clone();
+        async move { store.token_person(hash, kind, at).await.unwrap() }
+    };
+    assert_eq!(
+        person("h-personal", TokenKind::Personal, t0())
+            .await
+            .as_deref(),
+        Some("p1")
+    );
+    assert_eq!(person("h-personal", TokenKind::Session, t0()).await, None);
+    assert_eq!(person("h-session", TokenKind::Personal, t0()).await, None);
+    assert_eq!(
+        person("h-session", TokenKind::Session, t0())
+            .await
+            .as_deref(),
+        Some("p1")
+    );
+    assert_eq!(
+        person("h-session", TokenKind::Session, t0() + hour).await,
+        None
+    );
+    // Making a token later purges the expired session.
+    store
+        .put_token(
+            "h-link",
+            "p1",
+            TokenKind::LoginLink,
+            t0() + hour * 2,
+            Some(t0() + hour * 3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        person("h-session", TokenKind::Session, t0()).await,
+        None,
+        "purged"
+    );
+    // A one-time link: used once; an expired one is used up and refused.
+    assert_eq!(
+        store
+            .take_token("h-link", TokenKind::LoginLink, t0() + hour * 2)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("p1")
+    );
+    assert_eq!(
+        store
+            .take_token("h-link", TokenKind::LoginLink, t0() + hour * 2)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .put_token(
+            "h-old-link",
+            "p1",
+            TokenKind::LoginLink,
+            t0(),
+            Some(t0() + hour),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_token("h-old-link", TokenKind::LoginLink, t0() + hour)
+            .await
+            .unwrap(),
+        None
+    );
+    // Feeds are revoked together; other kinds stay.
+    for h in ["h-feed-1", "h-feed-2"] {
+        store
+            .put_token(h, "p1", TokenKind::Feed, t0(), None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.delete_tokens_of("p1", TokenKind::Feed).await.unwrap(),
+        2
+    );
+    assert_eq!(person("h-feed-1", TokenKind::Feed, t0()).await, None);
+    assert_eq!(
+        person("h-personal", TokenKind::Personal, t0())
+            .await
+            .as_deref(),
+        Some("p1")
+    );
+    // Addresses compare without case.
+    assert_eq!(
+        store
+            .person_by_email("wang.fang@example.ORG")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("p1")
+    );
+    assert_eq!(
+        store.person_by_email("nobody@example.org").await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn tokens_open_their_own_kind_expire_and_are_used_once() {
+    let dir = tempfile::tempdir().unwrap();
+    tokens(sqlite_file(&dir).await).await;
+    let db = crate::pg::FreshDb::create().await;
+    let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
+    tokens(Arc::new(store)).await;
+}
+
 /// A system clock reads nanoseconds; the stores keep microseconds. A
 /// history written at such an instant still verifies when read back.
 async fn nanosecond_instants_verify(store: Arc<dyn Store>) {

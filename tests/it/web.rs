@@ -5,7 +5,7 @@
 use crate::server::Server;
 
 /// Signs in through the form; returns the session cookie (`sf_session=…`).
-async fn sign_in(s: &Server, token: &str) -> String {
+pub(crate) async fn sign_in(s: &Server, token: &str) -> String {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -26,7 +26,7 @@ async fn sign_in(s: &Server, token: &str) -> String {
 }
 
 /// A page as the signed-in browser gets it: status and HTML.
-async fn page(s: &Server, cookie: &str, path: &str) -> (u16, String) {
+pub(crate) async fn page(s: &Server, cookie: &str, path: &str) -> (u16, String) {
     let r = reqwest::Client::new()
         .get(format!("{}{path}", s.base))
         .header("cookie", cookie)
@@ -36,7 +36,7 @@ async fn page(s: &Server, cookie: &str, path: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-fn field<'a>(html: &'a str, name: &str) -> &'a str {
+pub(crate) fn field<'a>(html: &'a str, name: &str) -> &'a str {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
         .unwrap_or_else(|| panic!("no {name} in the page"));

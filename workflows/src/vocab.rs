@@ -50,6 +50,7 @@ pub const MAIL_KINDS: &[&str] = &[
     "overdue",
     "escalation",
     "notice",
+    "urge",
 ];
 
 /// Variables a mail template may use.
@@ -64,6 +65,7 @@ pub const MAIL_VARS: &[&str] = &[
     "reason",
     "recipient",
     "link",
+    "actor",
 ];
 
 /// The name of a built-in role.

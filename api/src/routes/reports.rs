@@ -17,7 +17,7 @@ use stageflow_engine::time::Clock;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, FeedCaller};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
 use crate::routes::instances::{load, require_visible};
@@ -502,7 +502,7 @@ async fn calendar_events(
     responses((status = 200, description = "text/calendar", body = String), (status = 403, body = crate::error::Problem)))]
 pub async fn person_calendar(
     State(state): State<AppState>,
-    caller: Caller,
+    FeedCaller(caller): FeedCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = id.trim_end_matches(".ics").to_string();
@@ -527,7 +527,7 @@ pub async fn person_calendar(
     responses((status = 200, description = "text/calendar", body = String), (status = 403, body = crate::error::Problem)))]
 pub async fn org_calendar(
     State(state): State<AppState>,
-    caller: Caller,
+    FeedCaller(caller): FeedCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = id.trim_end_matches(".ics").to_string();

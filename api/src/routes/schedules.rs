@@ -100,7 +100,7 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Schedule
         .ok_or_else(|| ApiError::not_found(format!("schedule '{id}' not found")))?;
     let allowed = match &row.org_under {
         Some(org) => caller.manages(state, org).await?,
-        None => caller.admin,
+        None => caller.manages_a_root(),
     };
     if !allowed {
         return Err(ApiError::forbidden(format!(
@@ -108,7 +108,9 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Schedule
             row.org_under
                 .as_deref()
                 .map(|o| format!("under '{o}'"))
-                .unwrap_or_else(|| "in the whole tree (admin)".into())
+                .unwrap_or_else(|| {
+                    "in the whole tree (the organizers of a top-level organization)".into()
+                })
         )));
     }
     Ok(row)
@@ -124,7 +126,7 @@ pub async fn list(
     for row in state.store.schedules().await? {
         let visible = match &row.org_under {
             Some(org) => caller.manages(&state, org).await?,
-            None => caller.admin,
+            None => caller.manages_a_root(),
         };
         if visible {
             out.push(view(&state, row).await?);

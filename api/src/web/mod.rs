@@ -3,17 +3,20 @@
 //! instance's stage map, its history and the form and buttons of the step.
 //! Every core action works without JavaScript.
 //!
-//! Sessions: signing in with a personal token creates a session token of
-//! its own (stored hashed, like every token) in an HttpOnly, SameSite=Strict
-//! cookie (Secure behind HTTPS); signing out deletes it. Every form carries
-//! a CSRF token derived from the session token.
+//! Sessions: signing in with a personal token, or with a one-time link sent
+//! by mail, creates a session token of its own (stored hashed, like every
+//! token, and expiring after [`SESSION_HOURS`]) in an HttpOnly,
+//! SameSite=Strict cookie (Secure behind HTTPS); signing out deletes it.
+//! Every form carries a CSRF token derived from the session token.
 
 mod campaigns;
 mod console;
+mod feeds;
 mod format;
 mod orgs;
 mod overdue;
 mod pipeline;
+mod schedules;
 
 use std::sync::LazyLock;
 
@@ -32,9 +35,14 @@ use crate::AppState;
 use crate::auth::{Caller, hash_token, new_token};
 use crate::error::ApiError;
 use crate::extract::Params;
-use crate::routes::tasks::{ActionRequest, InboxParams};
+use crate::routes::tasks::{Action, ActionRequest, InboxParams};
+use stageflow_store::TokenKind;
 
 const COOKIE: &str = "sf_session";
+/// How long a web session lasts.
+pub const SESSION_HOURS: i64 = 12;
+/// How long a sign-in link sent by mail stays valid.
+pub const LOGIN_LINK_MINUTES: i64 = 15;
 
 static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
     let mut h = Handlebars::new();
@@ -49,6 +57,9 @@ static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
         ("overdue", include_str!("templates/overdue.hbs")),
         ("pipeline", include_str!("templates/pipeline.hbs")),
         ("orgs", include_str!("templates/orgs.hbs")),
+        ("schedules", include_str!("templates/schedules.hbs")),
+        ("feeds", include_str!("templates/feeds.hbs")),
+        ("inputs", include_str!("templates/inputs.hbs")),
     ] {
         // The templates are part of the binary and tested: a broken one
         // fails every page test.
@@ -64,6 +75,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/login", get(login_page).post(login))
+        .route("/login/mail", post(login_mail))
+        .route("/login/link", get(link_page).post(link_login))
         .route("/logout", post(logout))
         .route("/inbox", get(inbox))
         .route("/done", get(done))
@@ -74,6 +87,8 @@ pub fn routes() -> Router<AppState> {
         .merge(overdue::routes())
         .merge(pipeline::routes())
         .merge(orgs::routes())
+        .merge(schedules::routes())
+        .merge(feeds::routes())
 }
 
 async fn css() -> impl IntoResponse {
@@ -112,13 +127,16 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
 /// The session of the request, or a redirect to the sign-in page that
 /// comes back to `here`.
 async fn session(state: &AppState, headers: &HeaderMap, here: &str) -> Result<Session, Response> {
-    let to_login = || Redirect::to(&format!("/login?next={}", encode(here))).into_response();
-    let Some(token) = cookie_value(headers) else {
-        return Err(to_login());
+    let to_login = |expired: bool| {
+        let flag = if expired { "&expired=1" } else { "" };
+        Redirect::to(&format!("/login?next={}{flag}", encode(here))).into_response()
     };
-    let caller = match crate::auth::caller_for_token(state, &token).await {
+    let Some(token) = cookie_value(headers) else {
+        return Err(to_login(false));
+    };
+    let caller = match crate::auth::caller_for_token(state, &token, TokenKind::Session).await {
         Ok(c) => c,
-        Err(_) => return Err(to_login()),
+        Err(_) => return Err(to_login(true)),
     };
     let name = match state.store.person(&caller.person).await {
         Ok(Some(p)) => p.name,
@@ -188,16 +206,27 @@ fn frame(s: &Session, page: &str) -> Value {
 #[derive(Deserialize)]
 struct NextParam {
     next: Option<String>,
+    expired: Option<String>,
 }
 
 async fn login_page(Query(q): Query<NextParam>) -> Response {
     let next = safe_next(q.next.as_deref());
+    let mut f = json!({});
+    if q.expired.is_some() {
+        f["error"] = json!(format!(
+            "登录已失效（超过 {SESSION_HOURS} 小时或已在别处退出），请重新登录。"
+        ));
+    }
+    login_form(StatusCode::OK, &next, f)
+}
+
+fn login_form(status: StatusCode, next: &str, frame: Value) -> Response {
     render(
-        StatusCode::OK,
+        status,
         "login",
         "登录",
-        json!({ "next": next }),
-        json!({}),
+        json!({ "next": next, "link_minutes": LOGIN_LINK_MINUTES }),
+        frame,
     )
 }
 
@@ -214,22 +243,39 @@ async fn login(
 ) -> Response {
     let next = safe_next(form.next.as_deref());
     let token = form.token.trim();
-    let person = match state.store.token_person(&hash_token(token)).await {
-        Ok(Some(p)) => p,
-        _ => {
-            return render(
-                StatusCode::UNAUTHORIZED,
-                "login",
-                "登录",
-                json!({ "next": next }),
-                json!({ "error": "令牌无效，请核对后重新输入。" }),
-            );
-        }
-    };
+    let now = state.clock.now();
+    match state
+        .store
+        .token_person(&hash_token(token), TokenKind::Personal, now)
+        .await
+    {
+        Ok(Some(person)) => start_session(&state, &headers, &person, &next).await,
+        _ => login_form(
+            StatusCode::UNAUTHORIZED,
+            &next,
+            json!({ "error": "令牌无效，请核对后重新输入。" }),
+        ),
+    }
+}
+
+/// A new session for a person: the cookie, and on to `next`.
+async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    person: &str,
+    next: &str,
+) -> Response {
     let session = new_token();
+    let now = state.clock.now();
     if let Err(e) = state
         .store
-        .put_token(&hash_token(&session), &person, state.clock.now())
+        .put_token(
+            &hash_token(&session),
+            person,
+            TokenKind::Session,
+            now,
+            Some(now + chrono::Duration::hours(SESSION_HOURS)),
+        )
         .await
     {
         return ApiError::from(e).into_response();
@@ -238,14 +284,112 @@ async fn login(
         .get("x-forwarded-proto")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
     let cookie = format!(
-        "{COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict{}",
+        "{COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_HOURS * 3600,
         if secure { "; Secure" } else { "" }
     );
-    let mut response = Redirect::to(&next).into_response();
+    let mut response = Redirect::to(next).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
+}
+
+#[derive(Deserialize)]
+struct MailForm {
+    email: String,
+    next: Option<String>,
+}
+
+/// Sends a one-time sign-in link to a registered address. The answer is the
+/// same whether the address is known or not (nobody learns who is
+/// registered); at most one link a minute per person goes out.
+async fn login_mail(
+    State(state): State<AppState>,
+    axum::Form(form): axum::Form<MailForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let now = state.clock.now();
+    let person = match state.store.person_by_email(&form.email).await {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if let Some(person) = person {
+        let token = new_token();
+        let stored = state
+            .store
+            .put_token(
+                &hash_token(&token),
+                &person,
+                TokenKind::LoginLink,
+                now,
+                Some(now + chrono::Duration::minutes(LOGIN_LINK_MINUTES)),
+            )
+            .await;
+        if let Err(e) = stored {
+            return ApiError::from(e).into_response();
+        }
+        let mut vars = stageflow_engine::state::Values::new();
+        vars.insert("login".into(), token.into());
+        vars.insert("reason".into(), format!("{LOGIN_LINK_MINUTES} 分钟").into());
+        let mail = stageflow_engine::state::Mail {
+            key: format!("login:{person}:{}", now.timestamp() / 60),
+            to: person,
+            kind: "login_link".into(),
+            vars,
+        };
+        if let Err(e) = state.runtime.queue_mail(&mail, now).await {
+            return ApiError::from(e).into_response();
+        }
+    }
+    login_form(
+        StatusCode::OK,
+        &next,
+        json!({ "notice": format!(
+            "如果该邮箱已登记，登录链接已发送，请在 {LOGIN_LINK_MINUTES} 分钟内打开（仅可使用一次）。"
+        ) }),
+    )
+}
+
+#[derive(Deserialize)]
+struct LinkParam {
+    token: Option<String>,
+}
+
+/// The page a sign-in link opens: one button that signs in. Opening the
+/// link alone (a mail scanner fetching it) does not use it up.
+async fn link_page(Query(q): Query<LinkParam>) -> Response {
+    render(
+        StatusCode::OK,
+        "login",
+        "登录",
+        json!({ "link_token": q.token.unwrap_or_default() }),
+        json!({}),
+    )
+}
+
+async fn link_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<LinkParam>,
+) -> Response {
+    let token = form.token.unwrap_or_default();
+    let now = state.clock.now();
+    match state
+        .store
+        .take_token(&hash_token(token.trim()), TokenKind::LoginLink, now)
+        .await
+    {
+        Ok(Some(person)) => start_session(&state, &headers, &person, "/inbox").await,
+        Ok(None) => login_form(
+            StatusCode::UNAUTHORIZED,
+            "/inbox",
+            json!({ "error": format!(
+                "登录链接无效或已过期（{LOGIN_LINK_MINUTES} 分钟内有效，仅可使用一次），请重新获取。"
+            ) }),
+        ),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -383,16 +527,26 @@ async fn done(
 
 // ----- the task page ------------------------------------------------------
 
+#[derive(Deserialize)]
+struct TaskParams {
+    started: Option<String>,
+}
+
 async fn task_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
+    Query(q): Query<TaskParams>,
 ) -> Response {
     let s = match session(&state, &headers, &format!("/tasks/{id}")).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    show_task(&state, &s, id, StatusCode::OK, json!({})).await
+    let messages = match q.started {
+        Some(_) => json!({ "notice": "流程已发起，以下是它的第一项待办。" }),
+        None => json!({}),
+    };
+    show_task(&state, &s, id, StatusCode::OK, messages).await
 }
 
 /// Renders the task page; `messages` carries `notice` / `error`.
@@ -445,18 +599,31 @@ async fn show_task(
         if let E::TaskCreated { task, record } = &e.event {
             steps.insert(*task, record.step.clone());
         }
-        let who = match &e.event {
-            E::InstanceStarted { initiator, .. } => initiator,
-            E::TaskCreated { record, .. } => &record.assignee,
-            E::TaskCompleted { actor, .. } => actor,
+        let who: Vec<&String> = match &e.event {
+            E::InstanceStarted { initiator, .. } => vec![initiator],
+            E::TaskCreated { record, .. } => vec![&record.assignee],
+            E::TaskCompleted { actor, .. }
+            | E::Urged { actor, .. }
+            | E::Commented { actor, .. } => vec![actor],
+            E::CopiedTo { actor, to, .. } => std::iter::once(actor).chain(to).collect(),
+            E::TaskTransferred { from, to, .. } | E::TaskDelegated { from, to, .. } => {
+                vec![from, to]
+            }
+            E::SignerAdded { by, signer, .. } => vec![by, signer],
+            E::Withdrawn { by, .. } => vec![by],
+            E::BallotCast { voter, .. } => vec![voter],
+            E::RatingSubmitted { rater, .. } => vec![rater],
+            E::RatingClosed { results, .. } => results.keys().collect(),
             _ => continue,
         };
-        if !names.contains_key(who) {
-            let name = match state.store.person(who).await {
-                Ok(Some(p)) => p.name,
-                _ => who.clone(),
-            };
-            names.insert(who.clone(), name);
+        for who in who {
+            if !names.contains_key(who) {
+                let name = match state.store.person(who).await {
+                    Ok(Some(p)) => p.name,
+                    _ => who.clone(),
+                };
+                names.insert(who.clone(), name);
+            }
         }
     }
     let history: Vec<Value> = events
@@ -589,7 +756,63 @@ async fn show_task(
             _ => subject,
         },
     };
+    // 催办 (the initiator, the organizers), 撤回 of my own decision while
+    // nobody has acted since, and 撤回 of the whole instance (its initiator).
+    let me = s.caller.person.as_str();
+    let running = !ended;
+    let can_urge = task.status == "pending"
+        && !open
+        && (instance.initiator == me
+            || s.caller
+                .manages(state, &instance.subject.org)
+                .await
+                .unwrap_or(false));
+    let can_retract = running
+        && instance.tasks.get(&id).is_some_and(|t| {
+            t.assignee == me
+                && t.kind == stageflow_engine::state::TaskKind::Work
+                && matches!(t.status, stageflow_engine::state::TaskStatus::Done(_))
+                && t.decided_seq == Some(instance.last_decision_seq)
+        });
+    let can_withdraw = running && instance.initiator == me;
+    let assignees: Vec<String> = {
+        let mut out = Vec::new();
+        for a in &task.assignees {
+            out.push(match state.store.person(a).await {
+                Ok(Some(p)) => p.name,
+                _ => a.clone(),
+            });
+        }
+        out
+    };
+    // The rating form: each ratee by name, a grade or the rubric's scores.
+    let rating = match (&task.rating, open) {
+        (Some(r), true) => {
+            let mut ratees = Vec::new();
+            for (i, p) in r.ratees.iter().enumerate() {
+                let name = match state.store.person(p).await {
+                    Ok(Some(x)) => x.name,
+                    _ => p.clone(),
+                };
+                let items: Vec<Value> = r
+                    .items
+                    .iter()
+                    .map(|it| json!({ "id": it.id, "name": it.name, "min": it.min, "max": it.max, "ratee": p, "n": i }))
+                    .collect();
+                ratees.push(
+                    json!({ "id": p, "name": name, "n": i, "grades": r.grades, "items": items }),
+                );
+            }
+            Some(json!({ "ratees": ratees, "scale": !r.grades.is_empty() }))
+        }
+        _ => None,
+    };
+    if rating.is_some() {
+        buttons = vec![json!({ "value": "rate", "label": "提交评议" })];
+    }
     let page = json!({
+        "can_urge": can_urge, "can_retract": can_retract, "can_withdraw": can_withdraw,
+        "assignees": assignees.join("、"), "rating": rating,
         "task": task, "stages": stages, "history": history, "verified": verified,
         "open": open, "fields": fields, "buttons": buttons, "csrf": s.csrf,
         "people": people, "returnable": returnable, "work": task.kind == "work",
@@ -649,6 +872,13 @@ fn describe(
                 name(&record.assignee)
             )
         }
+        // A ballot or a rating completes its task; its own line says so.
+        E::TaskCompleted {
+            outcome,
+            automatic: None,
+            ..
+        } if outcome == "voted" || outcome == "rated" => return None,
+        E::Commented { actor, text, .. } => format!("{} 意见：{text}", name(actor)),
         E::TaskCompleted {
             task,
             actor,
@@ -678,6 +908,104 @@ fn describe(
             )
         }
         E::Escalated { reason, .. } => format!("督办：{reason}"),
+        E::Urged { actor, .. } => format!("{} 催办", name(actor)),
+        E::CopiedTo {
+            actor, to, comment, ..
+        } => {
+            let to: Vec<String> = to.iter().map(name).collect();
+            let note = comment
+                .as_deref()
+                .map(|c| format!("，附言：{c}"))
+                .unwrap_or_default();
+            format!("{} 抄送给 {}{note}", name(actor), to.join("、"))
+        }
+        E::TaskTransferred {
+            from, to, comment, ..
+        } => {
+            let note = comment
+                .as_deref()
+                .map(|c| format!("，说明：{c}"))
+                .unwrap_or_default();
+            format!("{} 转办给 {}{note}", name(from), name(to))
+        }
+        E::TaskDelegated {
+            from, to, comment, ..
+        } => {
+            let note = comment
+                .as_deref()
+                .map(|c| format!("，说明：{c}"))
+                .unwrap_or_default();
+            format!("{} 委派 {} 提出意见{note}", name(from), name(to))
+        }
+        E::SignerAdded {
+            by,
+            signer,
+            position,
+            ..
+        } => format!(
+            "{} {}加签 {}",
+            name(by),
+            if position == "before" { "前" } else { "后" },
+            name(signer)
+        ),
+        E::Withdrawn { by, .. } => format!("{} 撤回了自己的办理", name(by)),
+        E::BallotCast { voter, .. } => format!("{} 已投票", name(voter)),
+        E::VoteClosed {
+            step,
+            tally,
+            quorum,
+            ..
+        } => {
+            let choice = |c: &str| match c {
+                "yes" => "赞成".to_string(),
+                "no" => "反对".to_string(),
+                "abstain" => "弃权".to_string(),
+                other => outcome_label(def, Some(step), other),
+            };
+            let counts: Vec<String> = tally
+                .counts
+                .iter()
+                .map(|(c, n)| format!("{} {n}", choice(c)))
+                .collect();
+            format!(
+                "「{}」计票：应到 {} 人，实到 {} 人，投票 {} 人（{}）{}",
+                step_name(step),
+                tally.eligible,
+                tally.present,
+                tally.cast,
+                counts.join("，"),
+                if *quorum { "" } else { "，到会人数不足" }
+            )
+        }
+        E::RatingSubmitted { rater, .. } => format!("{} 提交评议", name(rater)),
+        E::RatingClosed { step, results } => {
+            let grade = |g: &str| {
+                def.step(step)
+                    .and_then(|(_, st)| match &st.kind {
+                        stageflow_engine::model::StepKind::Rating(r) => match &r.scheme {
+                            stageflow_engine::model::RatingScheme::Scale { grades } => {
+                                grades.iter().find(|x| x.id == g).map(|x| x.name.clone())
+                            }
+                            stageflow_engine::model::RatingScheme::Rubric { grades, .. } => {
+                                grades.iter().find(|x| x.id == g).map(|x| x.name.clone())
+                            }
+                        },
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| {
+                        if g == "no_grade" {
+                            "不评等次".into()
+                        } else {
+                            g.to_string()
+                        }
+                    })
+            };
+            let list: Vec<String> = results
+                .iter()
+                .map(|(p, g)| format!("{} {}", name(p), grade(g)))
+                .collect();
+            format!("「{}」评议结果：{}", step_name(step), list.join("，"))
+        }
         E::InstanceEnded { end_state } => {
             let name = def
                 .end_states
@@ -749,6 +1077,10 @@ async fn task_action(
         Ok(t) => t.0,
         Err(e) => return error_page(&s, &e),
     };
+    let action = get("do").unwrap_or_else(|| "complete".into());
+    if matches!(action.as_str(), "urge" | "retract" | "withdraw_instance") {
+        return side_action(&state, &s, id, task.instance, &action, get("comment")).await;
+    }
     if task.status != "pending" {
         return stale(&state, &s, id).await;
     }
@@ -798,7 +1130,6 @@ async fn task_action(
             }
         }
     }
-    let action = get("do").unwrap_or_else(|| "complete".into());
     let comment = get("comment").filter(|c| !c.trim().is_empty());
     let mut request = json!({ "comment": comment, "form": form });
     // 转办 / 委派 / 加签 / 抄送 / 退回 / 评论: no form values, a person or a step.
@@ -893,10 +1224,46 @@ async fn task_action(
     if request["action"] == "vote" {
         request.as_object_mut().map(|m| m.remove("form"));
     }
+    if request["action"] == "rate" {
+        match ratings_from(&task, &text) {
+            Ok(r) => request["ratings"] = r,
+            Err(error) => {
+                return show_task(
+                    &state,
+                    &s,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({ "error": error }),
+                )
+                .await;
+            }
+        }
+    }
     let request: ActionRequest = match serde_json::from_value(request) {
         Ok(r) => r,
         Err(_) => return ApiError::bad_request("unknown action").into_response(),
     };
+    // A ballot or a rating carries no comment of its own: the comment is
+    // recorded on the task first.
+    if matches!(request.action, Action::Vote | Action::Rate)
+        && let Some(text) = request.comment.clone()
+    {
+        let note = ActionRequest {
+            action: Action::Comment,
+            comment: Some(text),
+            ..empty_request()
+        };
+        if let Err(e) = crate::routes::tasks::act_inner(&state, &s.caller, id, note).await {
+            return show_task(
+                &state,
+                &s,
+                id,
+                e.status,
+                json!({ "error": format!("未能办理：{}", e.detail) }),
+            )
+            .await;
+        }
+    }
     match crate::routes::tasks::act_inner(&state, &s.caller, id, request).await {
         Ok(_) => Redirect::to(&format!("/done?ok={id}")).into_response(),
         Err(e) if e.status == StatusCode::CONFLICT => stale(&state, &s, id).await,
@@ -904,6 +1271,107 @@ async fn task_action(
             show_task(
                 &state,
                 &s,
+                id,
+                e.status,
+                json!({ "error": format!("未能办理：{}", e.detail) }),
+            )
+            .await
+        }
+    }
+}
+
+fn empty_request() -> ActionRequest {
+    ActionRequest {
+        action: Action::Comment,
+        comment: None,
+        form: Default::default(),
+        outcome: None,
+        to: None,
+        people: Vec::new(),
+        choice: None,
+        written: false,
+        position: None,
+        ratings: None,
+    }
+}
+
+/// The ratings of the rating form: `r.N` is the grade of the N-th ratee,
+/// `r.N.ITEM` a rubric item's score. Every ratee must be rated.
+fn ratings_from(task: &crate::views::TaskView, text: &[(String, String)]) -> Result<Value, String> {
+    let Some(r) = &task.rating else {
+        return Err("该事项不是评议".into());
+    };
+    let get = |k: &str| {
+        text.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let mut out = serde_json::Map::new();
+    for (i, ratee) in r.ratees.iter().enumerate() {
+        if r.items.is_empty() {
+            let grade = get(&format!("r.{i}")).ok_or("请为每一位评议对象选择等次")?;
+            out.insert(ratee.clone(), json!(grade));
+        } else {
+            let mut scores = serde_json::Map::new();
+            for item in &r.items {
+                let raw = get(&format!("r.{i}.{}", item.id))
+                    .ok_or_else(|| format!("请为每一位评议对象填写「{}」的得分", item.name))?;
+                let score: f64 = raw
+                    .parse()
+                    .map_err(|_| format!("「{}」的得分须为数字", item.name))?;
+                scores.insert(item.id.clone(), json!(score));
+            }
+            out.insert(ratee.clone(), Value::Object(scores));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// 催办, 撤回 (my decision) and 撤回 (the whole instance, its initiator):
+/// actions on a task that is not, or no longer, mine to decide.
+async fn side_action(
+    state: &AppState,
+    s: &Session,
+    id: Uuid,
+    instance: Uuid,
+    action: &str,
+    comment: Option<String>,
+) -> Response {
+    let result = match action {
+        "withdraw_instance" => crate::routes::instances::withdraw(
+            State(state.clone()),
+            s.caller.clone(),
+            Path(instance),
+        )
+        .await
+        .map(|_| "流程已撤回。"),
+        other => {
+            let request = json!({
+                "action": if other == "urge" { "urge" } else { "withdraw" },
+                "comment": comment.filter(|c| !c.trim().is_empty()),
+            });
+            let request: ActionRequest = match serde_json::from_value(request) {
+                Ok(r) => r,
+                Err(_) => return ApiError::bad_request("unknown action").into_response(),
+            };
+            crate::routes::tasks::act_inner(state, &s.caller, id, request)
+                .await
+                .map(|_| {
+                    if other == "urge" {
+                        "已催办：办理人将收到提醒邮件。"
+                    } else {
+                        "已撤回您的办理，事项回到您的待办。"
+                    }
+                })
+        }
+    };
+    match result {
+        Ok(notice) => show_task(state, s, id, StatusCode::OK, json!({ "notice": notice })).await,
+        Err(e) => {
+            show_task(
+                state,
+                s,
                 id,
                 e.status,
                 json!({ "error": format!("未能办理：{}", e.detail) }),

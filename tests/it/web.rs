@@ -252,6 +252,34 @@ async fn the_overdue_list_page_shows_the_late_talk_and_exports_it() {
         xlsx.bytes().await.unwrap().starts_with(b"PK"),
         "an .xlsx is a zip"
     );
+    // The 支部书记's 待办 filters: only overdue, one workflow.
+    let secretary = s.token("zb1-secretary").await;
+    let sc = sign_in(&s, &secretary).await;
+    let (_, late) = page(&s, &sc, "/inbox?overdue=1").await;
+    assert!(late.contains("2. 党组织派人谈话"), "{late}");
+    let rows = late.matches("<tr class=").count();
+    assert!(rows >= 1);
+    assert_eq!(
+        rows,
+        late.matches("<tr class=\"overdue\">").count(),
+        "only overdue rows: {late}"
+    );
+    assert!(late.contains(r#"name="overdue" value="1" checked"#));
+    // Another branch's secretary has the 民主评议 to do (no deadline):
+    // listed, but not among the overdue.
+    let other = s.token("zb2-secretary").await;
+    let oc = sign_in(&s, &other).await;
+    let (_, all) = page(&s, &oc, "/inbox").await;
+    assert!(all.contains("学习教育和动员部署"), "{all}");
+    let (_, late) = page(&s, &oc, "/inbox?overdue=1").await;
+    assert!(!late.contains("学习教育和动员部署"), "{late}");
+    assert!(late.contains("没有符合条件的待办事项"));
+    let (_, one) = page(&s, &oc, "/inbox?workflow=democratic-appraisal").await;
+    assert!(one.contains("学习教育和动员部署"), "{one}");
+    assert!(one.contains(r#"<option value="democratic-appraisal" selected>"#));
+    let (_, none) = page(&s, &oc, "/inbox?workflow=member-admission").await;
+    assert!(none.contains("没有符合条件的待办事项"), "{none}");
+    assert!(none.contains("清除筛选"));
     // A branch member who organizes nothing may not see it.
     let member = s.token("zb1-member-1").await;
     let cookie = sign_in(&s, &member).await;

@@ -220,3 +220,86 @@ async fn an_organizer_previews_a_timeline_and_starts_an_admission_from_the_form(
     assert_eq!(i.body["inputs"]["rule_set"], "fzdy-2026", "{}", i.body);
     assert_eq!(i.body["initiator"], "zb1-secretary");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chair_closes_a_vote_early_from_the_page() {
+    let mut s = Server::start(Server::t0()).await;
+    let yaml = std::fs::read_to_string(
+        crate::root().join("tests/fixtures/web/committee-vote-and-rating.yaml"),
+    )
+    .unwrap();
+    let t = s.token("admin").await;
+    let published = s
+        .raw(
+            s.client
+                .post(format!("{}/api/v1/definitions", s.base))
+                .bearer_auth(t)
+                .header("content-type", "application/yaml")
+                .body(yaml),
+        )
+        .await;
+    assert_eq!(published.status, 201, "{}", published.body);
+    let started = s
+        .post(
+            "jiguan-organizer",
+            "/api/v1/instances",
+            serde_json::json!({ "definition": "committee-vote-and-rating", "org": "jiguan",
+                                "inputs": { "topic": "表彰先进" } }),
+        )
+        .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    // Two of three vote for; the third is away.
+    for who in ["jiguan-organizer", "jiguan-officer"] {
+        let ballot = s
+            .inbox(who)
+            .await
+            .into_iter()
+            .find(|t| t["step"] == "committee_vote")
+            .unwrap();
+        let r = s
+            .post(
+                who,
+                &format!("/api/v1/tasks/{}/actions", ballot["id"].as_str().unwrap()),
+                serde_json::json!({ "action": "vote", "choice": "yes" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // The 党委书记 chairs: the page of their own ballot offers to close.
+    let ballot = s
+        .inbox("jiguan-secretary")
+        .await
+        .into_iter()
+        .find(|t| t["step"] == "committee_vote")
+        .unwrap();
+    let id = ballot["id"].as_str().unwrap().to_string();
+    let token = s.token("jiguan-secretary").await;
+    let cookie = sign_in(&s, &token).await;
+    let (_, html) = page(&s, &cookie, &format!("/tasks/{id}")).await;
+    assert!(html.contains("结束表决并计票"), "{html}");
+    let csrf = field(&html, "csrf").to_string();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("do", "close");
+    let r = client()
+        .post(format!("{}/tasks/{id}", s.base))
+        .header("cookie", &cookie)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("已结束，按已投（已评）的结果计算"), "{html}");
+    assert!(
+        html.contains("「党委会表决」计票：应到 3 人，实到 2 人，投票 2 人（赞成 2）"),
+        "{html}"
+    );
+    // 2 of 3 for: passed; the rating is open.
+    assert!(
+        s.inbox("jiguan-secretary")
+            .await
+            .iter()
+            .any(|t| t["step"] == "secretary_rating")
+    );
+}

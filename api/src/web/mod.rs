@@ -441,18 +441,35 @@ fn today(state: &AppState) -> chrono::NaiveDate {
         .date_naive()
 }
 
-async fn list(state: AppState, headers: HeaderMap, done: bool, ok: Option<Uuid>) -> Response {
-    let here = if done { "/done" } else { "/inbox" };
-    let s = match session(&state, &headers, here).await {
+/// Filters of 待办 / 已办: one workflow; only overdue (待办).
+#[derive(Deserialize, Default)]
+struct ListFilter {
+    ok: Option<Uuid>,
+    workflow: Option<String>,
+    overdue: Option<String>,
+}
+
+async fn list(state: AppState, headers: HeaderMap, done: bool, q: ListFilter) -> Response {
+    let path = if done { "/done" } else { "/inbox" };
+    let workflow = q.workflow.clone().filter(|w| !w.is_empty());
+    let only_overdue = !done && q.overdue.is_some();
+    let mut here = path.to_string();
+    if let Some(w) = &workflow {
+        here.push_str(&format!("?workflow={}", encode(w)));
+    }
+    let s = match session(&state, &headers, &here).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    // Overdue: the deadline was missed (its instant, the end of the last
+    // day, has passed).
+    let due_before = only_overdue.then(|| state.clock.now());
     let params = InboxParams {
         assignee: None,
         status: Some(if done { "done" } else { "pending" }.into()),
         org: None,
-        workflow: None,
-        due_before: None,
+        workflow: workflow.clone(),
+        due_before,
         limit: Some(200),
         offset: None,
     };
@@ -489,40 +506,60 @@ async fn list(state: AppState, headers: HeaderMap, done: bool, ok: Option<Uuid>)
             })
         })
         .collect();
-    let (heading, caption, empty) = if done {
-        ("已办", "我已办理的事项", "还没有已办事项。")
-    } else {
-        ("待办", "按期限排列，逾期的标红", "没有待办事项。")
+    let filtered = workflow.is_some() || only_overdue;
+    let (heading, caption, empty) = match (done, filtered) {
+        (true, false) => ("已办", "我已办理的事项", "还没有已办事项。"),
+        (true, true) => (
+            "已办",
+            "我已办理的事项（已筛选）",
+            "没有符合条件的已办事项。",
+        ),
+        (false, false) => ("待办", "按期限排列，逾期的标红", "没有待办事项。"),
+        (false, true) => ("待办", "按期限排列（已筛选）", "没有符合条件的待办事项。"),
     };
+    // The workflows to filter by: every published one, by name.
+    let mut seen = std::collections::HashSet::new();
+    let workflows: Vec<Value> = state
+        .store
+        .list_definitions()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| seen.insert(d.id.clone()))
+        .map(
+            |d| json!({ "id": d.id, "name": d.name, "selected": Some(&d.id) == workflow.as_ref() }),
+        )
+        .collect();
     let mut f = frame(&s, if done { "done" } else { "inbox" });
     // Back from an action: say what was done.
-    if let Some(t) = ok.and_then(|ok| page.tasks.iter().find(|t| t.id == ok)) {
+    if let Some(t) = q.ok.and_then(|ok| page.tasks.iter().find(|t| t.id == ok)) {
         f["notice"] = json!(format!("「{}」已办理，已移入已办。", t.step_name));
     }
     render(
         StatusCode::OK,
         "list",
         heading,
-        json!({ "heading": heading, "caption": caption, "empty": empty, "tasks": tasks, "done": done }),
+        json!({ "heading": heading, "caption": caption, "empty": empty, "tasks": tasks,
+                "done": done, "filters": { "path": path, "workflows": workflows,
+                "overdue": only_overdue, "active": filtered } }),
         f,
     )
 }
 
-async fn inbox(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    list(state, headers, false, None).await
-}
-
-#[derive(Deserialize)]
-struct DoneParams {
-    ok: Option<Uuid>,
+async fn inbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListFilter>,
+) -> Response {
+    list(state, headers, false, q).await
 }
 
 async fn done(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<DoneParams>,
+    Query(q): Query<ListFilter>,
 ) -> Response {
-    list(state, headers, true, q.ok).await
+    list(state, headers, true, q).await
 }
 
 // ----- the task page ------------------------------------------------------
@@ -775,6 +812,21 @@ async fn show_task(
                 && t.decided_seq == Some(instance.last_decision_seq)
         });
     let can_withdraw = running && instance.initiator == me;
+    // The chair (the step's assignee, usually the 书记) may close a vote or
+    // a rating early; offered to the organizers and the initiator, the
+    // engine checks who the chair is.
+    let manages = s
+        .caller
+        .manages(state, &instance.subject.org)
+        .await
+        .unwrap_or(false);
+    let can_close = running
+        && (task.kind == "ballot" || task.kind == "rate")
+        && instance
+            .steps
+            .get(&task.step)
+            .is_some_and(|st| st.status == stageflow_engine::state::StepStatus::Active)
+        && (manages || instance.initiator == me);
     let assignees: Vec<String> = {
         let mut out = Vec::new();
         for a in &task.assignees {
@@ -812,6 +864,7 @@ async fn show_task(
     }
     let page = json!({
         "can_urge": can_urge, "can_retract": can_retract, "can_withdraw": can_withdraw,
+        "can_close": can_close, "close_what": if task.kind == "ballot" { "表决" } else { "评议" },
         "assignees": assignees.join("、"), "rating": rating,
         "task": task, "stages": stages, "history": history, "verified": verified,
         "open": open, "fields": fields, "buttons": buttons, "csrf": s.csrf,
@@ -1078,8 +1131,12 @@ async fn task_action(
         Err(e) => return error_page(&s, &e),
     };
     let action = get("do").unwrap_or_else(|| "complete".into());
-    if matches!(action.as_str(), "urge" | "retract" | "withdraw_instance") {
-        return side_action(&state, &s, id, task.instance, &action, get("comment")).await;
+    if matches!(
+        action.as_str(),
+        "urge" | "retract" | "withdraw_instance" | "close"
+    ) {
+        let target = (task.instance, task.step.clone());
+        return side_action(&state, &s, id, target, &action, get("comment")).await;
     }
     if task.status != "pending" {
         return stale(&state, &s, id).await;
@@ -1328,13 +1385,14 @@ fn ratings_from(task: &crate::views::TaskView, text: &[(String, String)]) -> Res
     Ok(Value::Object(out))
 }
 
-/// 催办, 撤回 (my decision) and 撤回 (the whole instance, its initiator):
-/// actions on a task that is not, or no longer, mine to decide.
+/// 催办, 撤回 (my decision), 撤回 (the whole instance, its initiator) and
+/// closing a vote or rating early (its chair): actions on a task that is
+/// not, or no longer, mine to decide.
 async fn side_action(
     state: &AppState,
     s: &Session,
     id: Uuid,
-    instance: Uuid,
+    (instance, step): (Uuid, String),
     action: &str,
     comment: Option<String>,
 ) -> Response {
@@ -1346,6 +1404,14 @@ async fn side_action(
         )
         .await
         .map(|_| "流程已撤回。"),
+        "close" => crate::routes::tasks::close_step(
+            State(state.clone()),
+            s.caller.clone(),
+            Path((instance, step)),
+            crate::extract::Body(crate::routes::tasks::CloseStep {}),
+        )
+        .await
+        .map(|_| "已结束，按已投（已评）的结果计算。"),
         other => {
             let request = json!({
                 "action": if other == "urge" { "urge" } else { "withdraw" },

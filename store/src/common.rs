@@ -189,14 +189,14 @@ impl Store for Me {
         if t.events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         write_transition(&mut tx, expected_seq, t).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         let mut written = 0;
         for t in transitions {
             if t.events.is_empty() {
@@ -514,14 +514,14 @@ impl Store for Me {
 
     async fn create_org(&self, org: &NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError> {
         let id = org.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         let created = insert_org(&mut tx, &id, org, now).await?;
         tx.commit().await?;
         Ok(created)
     }
 
     async fn update_org(&self, id: &str, patch: &OrgPatch) -> Result<Org, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         let row = sqlx::query(AssertSqlSafe(sql(
             "SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE id = ?",
         )))
@@ -595,7 +595,7 @@ impl Store for Me {
     }
 
     async fn delete_org(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         let exists: Option<String> =
             sqlx::query_scalar(AssertSqlSafe(sql("SELECT id FROM orgs WHERE id = ?")))
                 .bind(id)
@@ -642,7 +642,7 @@ impl Store for Me {
             .person(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("person '{id}' does not exist")))?;
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         if let Some(v) = &patch.name {
             person.name = v.clone();
         }
@@ -709,7 +709,7 @@ impl Store for Me {
     }
 
     async fn delete_person(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         let exists: Option<String> =
             sqlx::query_scalar(AssertSqlSafe(sql("SELECT id FROM people WHERE id = ?")))
                 .bind(id)
@@ -796,7 +796,7 @@ impl Store for Me {
 
     async fn create_person(&self, p: &NewPerson, now: DateTime<Utc>) -> Result<Person, StoreError> {
         let id = p.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         let created = insert_person(&mut tx, &id, p, now).await?;
         tx.commit().await?;
         Ok(created)
@@ -910,7 +910,7 @@ impl Store for Me {
         people: &[NewPerson],
         now: DateTime<Utc>,
     ) -> Result<(usize, usize), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         for org in orgs {
             let id = org.id.clone().ok_or_else(|| {
                 StoreError::Invalid("an imported organization needs an id".into())
@@ -1065,7 +1065,7 @@ impl Store for Me {
         runs: &[ScheduleRun],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         for run in runs {
             sqlx::query(AssertSqlSafe(sql("INSERT INTO schedule_runs (schedule_id, occurrence, fired_at, started, skipped) VALUES (?, ?, ?, ?, ?) ON CONFLICT (schedule_id, occurrence) DO UPDATE SET fired_at = excluded.fired_at, started = excluded.started, skipped = excluded.skipped")))
                 .bind(id)
@@ -1121,17 +1121,28 @@ impl Store for Me {
             },
             None => "/".to_string(),
         };
-        let rows = sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
+        // Overdue (a `due_before`): walk the open tasks in deadline order
+        // (index `tasks_open_due`) and stop at the page's end.
+        let rows = match due_before {
+            Some(before) => sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
+             WHERE t.status = 'open' AND t.due_at IS NOT NULL AND t.due_at < ?
+               AND (i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?) OR t.org IN (SELECT id FROM orgs WHERE path LIKE ?))
+             ORDER BY t.due_at, t.id LIMIT ?"))))
+            .bind(to_micros(before))
+            .bind(format!("{prefix}%"))
+            .bind(format!("{prefix}%"))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?,
+            None => sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
              WHERE t.status = 'open' AND (i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?) OR t.org IN (SELECT id FROM orgs WHERE path LIKE ?))
-               AND (? IS NULL OR (t.due_at IS NOT NULL AND t.due_at < ?))
              ORDER BY t.due_at IS NULL, t.due_at, t.id LIMIT ?"))))
-        .bind(format!("{prefix}%"))
-        .bind(format!("{prefix}%"))
-        .bind(due_before.map(to_micros))
-        .bind(due_before.map(to_micros))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(format!("{prefix}%"))
+            .bind(format!("{prefix}%"))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?,
+        };
         rows.iter().map(task_row).collect()
     }
 
@@ -1184,7 +1195,7 @@ impl Store for Me {
                 "person '{person}' does not exist"
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         sqlx::query(AssertSqlSafe(sql(
             "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= ?",
         )))
@@ -1288,7 +1299,7 @@ impl Store for Me {
     }
 
     async fn queue_mail(&self, mail: &Mail, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = write_tx(self).await?;
         sqlx::query(AssertSqlSafe(sql("INSERT INTO outbox (key, instance_id, to_person, kind, vars, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")))
             .bind(&mail.key)
             .bind(Uuid::nil().to_string())
@@ -1579,18 +1590,33 @@ async fn write_transition(
             return Err(StoreError::Conflict(s.id));
         }
     }
-    for e in &t.events {
-        let body = serde_json::to_string(&e.event).map_err(corrupt)?;
-        sqlx::query(AssertSqlSafe(sql("INSERT INTO events (instance_id, seq, at, type, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")))
+    // The events in as few statements as possible (one per 64): each
+    // statement is a round trip to the database (on SQLite, to the
+    // connection's thread), which dominates the cost of a command.
+    for chunk in t.events.chunks(64) {
+        let mut text = String::from(
+            "INSERT INTO events (instance_id, seq, at, type, body, prev_hash, hash) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            text.push_str(if i == 0 {
+                "(?, ?, ?, ?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?, ?, ?, ?)"
+            });
+        }
+        let text = sql(&text);
+        let mut q = sqlx::query(AssertSqlSafe(text.as_str()));
+        for e in chunk {
+            q = q
                 .bind(&id)
                 .bind(i64::try_from(e.seq).map_err(corrupt)?)
                 .bind(to_micros(e.at))
                 .bind(event_type(&e.event))
-                .bind(body)
+                .bind(serde_json::to_string(&e.event).map_err(corrupt)?)
                 .bind(&e.prev_hash)
-                .bind(&e.hash)
-                .execute(&mut **tx)
-                .await?;
+                .bind(&e.hash);
+        }
+        q.execute(&mut **tx).await?;
     }
     for effect in &t.effects {
         match effect {

@@ -127,5 +127,17 @@ mod queries {
     ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<crate::Wakeup>>, StoreError> {
         me.listen().await.map(Some)
     }
+    /// A write transaction: PostgreSQL's row locks order the writers.
+    async fn write_tx(
+        me: &Me,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            sqlx::Transaction<'static, Db>,
+        ),
+        StoreError,
+    > {
+        Ok((None, me.pool.begin().await?))
+    }
     include!("common.rs");
 }

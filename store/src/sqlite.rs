@@ -31,10 +31,15 @@ impl SqliteOptions {
 }
 
 /// SQLite store: one file, WAL journal, foreign writers serialized by
-/// SQLite's lock and the version check.
+/// SQLite's lock and the version check. Writers of this process take turns
+/// on an async lock before they begin: SQLite has one writer at a time, and
+/// waiting in line costs nothing, while waiting in SQLite's busy handler
+/// sleeps (1, 2, 5 … 100 ms) and made the slowest commits under load
+/// hundreds of times slower than the median.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    write: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -84,7 +89,10 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(crate::migrate_error)?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            write: Default::default(),
+        })
     }
 
     /// The connection pool (for tests and tools).
@@ -103,6 +111,20 @@ mod queries {
         _: &Me,
     ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<crate::Wakeup>>, StoreError> {
         Ok(None)
+    }
+    /// A write transaction, begun once this process's earlier writers are
+    /// done.
+    async fn write_tx(
+        me: &Me,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            sqlx::Transaction<'static, Db>,
+        ),
+        StoreError,
+    > {
+        let turn = me.write.clone().lock_owned().await;
+        Ok((Some(turn), me.pool.begin().await?))
     }
     include!("common.rs");
 }

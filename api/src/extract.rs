@@ -36,6 +36,14 @@ where
                 "Unsupported media type",
                 "send the body as JSON with `Content-Type: application/json`",
             )),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Payload too large",
+                    "the body is larger than the API accepts (2 MB); send files through the file upload",
+                ))
+            }
             Err(e) => Err(ApiError::bad_request(e.body_text())),
         }
     }

@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod diagnostics;
+mod hostile;
 mod library;
 mod library_e2e;
 mod mail;

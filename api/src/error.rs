@@ -123,11 +123,14 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(kind = self.kind, detail = %self.detail, "request failed");
         }
-        let detail = if self.status.is_server_error() {
-            "internal error".to_string()
-        } else {
-            self.detail
-        };
+        // A 503 says what is unavailable (it leaks nothing); other server
+        // errors are logged and answered without detail.
+        let detail =
+            if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
+                "internal error".to_string()
+            } else {
+                self.detail
+            };
         let mut problem = Problem {
             kind: format!("{TYPE_BASE}{}", self.kind),
             title: self.title.to_string(),
@@ -152,9 +155,10 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            let wait = if self.kind == "busy" { "1" } else { "5" };
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(wait));
         }
         response
     }
@@ -202,7 +206,15 @@ impl From<StoreError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
                 "Busy",
-                "the database is busy; retry",
+                "the database is busy (another writer holds it); nothing was changed, retry",
+            ),
+            StoreError::Database(sqlx_error) if is_unavailable(&sqlx_error) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "Database unavailable",
+                format!(
+                    "the database cannot be reached or is out of space ({sqlx_error}); nothing was changed, retry in a few seconds"
+                ),
             ),
             other => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -211,6 +223,28 @@ impl From<StoreError> for ApiError {
                 other.to_string(),
             ),
         }
+    }
+}
+
+/// The database is down, restarting, unreachable or full: the request
+/// changed nothing and may be retried.
+fn is_unavailable(e: &stageflow_store::SqlxError) -> bool {
+    use stageflow_store::SqlxError as E;
+    match e {
+        E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        E::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08…), insufficient
+            // resources such as a full disk (53…), shutting down (57P…).
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                // SQLite: SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN.
+                || d.message().contains("disk is full")
+                || d.message().contains("disk I/O error")
+                || d.message().contains("unable to open")
+        }
+        _ => false,
     }
 }
 

@@ -1,0 +1,252 @@
+//! The database unavailable under a running `serve`: a SQLite file locked
+//! by another process, PostgreSQL going away and coming back. Requests get
+//! a 503 problem with `Retry-After` (never a 500, nothing half-done), and
+//! the server recovers by itself when the database is back.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "kill-test-admin";
+
+fn raw(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (status, head.to_lowercase(), body.to_string())
+}
+
+#[test]
+fn a_locked_sqlite_file_gets_503_with_retry_after_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("locked.db").display().to_string();
+    let port = free_port();
+    let server = serve_with(&db, port, &["--demo", "--clock", "manual"]);
+    let printed = server.ready();
+    let applicant = printed
+        .iter()
+        .find(|l| l.contains("applicant-1"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_string();
+    let (_, text) = http(port, "GET", "/api/v1/tasks", Some(&applicant), None);
+    let task = serde_json::from_str::<Value>(&text).unwrap()["tasks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let comment = json!({ "action": "comment", "comment": "补充材料" }).to_string();
+
+    // Another process takes the write lock and keeps it past the server's
+    // busy timeout (10 s).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (locked, is_locked) = std::sync::mpsc::channel::<()>();
+    let path = db.clone();
+    let holder = std::thread::spawn(move || {
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+                .await
+                .unwrap();
+            sqlx::raw_sql("BEGIN EXCLUSIVE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            locked.send(()).unwrap();
+            let _ = released.recv();
+            sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
+        })
+    });
+    is_locked.recv().unwrap();
+    let began = Instant::now();
+    let (status, head, body) = raw(
+        port,
+        "POST",
+        &format!("/api/v1/tasks/{task}/actions"),
+        &applicant,
+        &comment,
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        began.elapsed() >= Duration::from_secs(9),
+        "waited the busy timeout"
+    );
+    assert!(head.contains("retry-after: 1"), "{head}");
+    assert!(head.contains("application/problem+json"), "{head}");
+    assert!(body.contains("the database is busy"), "{body}");
+    // Reads still work (WAL readers are not blocked by the writer).
+    assert_eq!(http(port, "GET", "/healthz", None, None).0, 200);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+
+    // Released: the same request goes through, once.
+    let (status, _, body) = raw(
+        port,
+        "POST",
+        &format!("/api/v1/tasks/{task}/actions"),
+        &applicant,
+        &comment,
+    );
+    assert_eq!(status, 200, "{body}");
+    let instance = serde_json::from_str::<Value>(&body).unwrap()["instance"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, history) = http(
+        port,
+        "GET",
+        &format!("/api/v1/instances/{instance}/history"),
+        Some(ADMIN),
+        None,
+    );
+    let history: Value = serde_json::from_str(&history).unwrap();
+    let comments = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "commented")
+        .count();
+    assert_eq!(comments, 1, "the refused attempt left nothing");
+    assert_eq!(history["verified"], true);
+    drop(server);
+}
+
+/// A TCP proxy in front of PostgreSQL that can go down (every connection
+/// cut, new ones refused) and come back on the same port: a restart as
+/// the server sees it.
+struct Proxy {
+    port: u16,
+    rt: tokio::runtime::Runtime,
+    tasks: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn new() -> Proxy {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut p = Proxy {
+            port: free_port(),
+            rt,
+            tasks: None,
+        };
+        p.up();
+        p
+    }
+
+    fn up(&mut self) {
+        let port = self.port;
+        let listener = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+            .unwrap();
+        self.tasks = Some(self.rt.spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Cuts every connection and refuses new ones.
+    fn down(&mut self) {
+        if let Some(t) = self.tasks.take() {
+            t.abort();
+            let _ = self.rt.block_on(t);
+        }
+    }
+}
+
+#[test]
+fn postgresql_going_away_gets_503_and_the_server_recovers_by_itself() {
+    let mut proxy = Proxy::new();
+    let db = proxy.rt.block_on(stageflow_tests::pg::FreshDb::create());
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let url = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
+    let port = free_port();
+    let server = serve_with(
+        &url,
+        port,
+        &["--demo", "--clock", "manual", "--db-pool", "4"],
+    );
+    let printed = server.ready();
+    let applicant = printed
+        .iter()
+        .find(|l| l.contains("applicant-1"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_string();
+    let (_, text) = http(port, "GET", "/api/v1/tasks", Some(&applicant), None);
+    let task = serde_json::from_str::<Value>(&text).unwrap()["tasks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let comment = json!({ "action": "comment", "comment": "补充材料" }).to_string();
+    let act = format!("/api/v1/tasks/{task}/actions");
+
+    // PostgreSQL goes away: a 503 problem with Retry-After, not a 500.
+    proxy.down();
+    let (status, head, body) = raw(port, "POST", &act, &applicant, &comment);
+    assert_eq!(status, 503, "{body}");
+    assert!(head.contains("retry-after:"), "{head}");
+    assert!(head.contains("application/problem+json"), "{head}");
+    assert!(
+        body.contains("database-unavailable") || body.contains("busy"),
+        "{body}"
+    );
+    // The server itself is alive.
+    assert_eq!(http(port, "GET", "/healthz", None, None).0, 200);
+
+    // Back: the server reconnects by itself; the retried request works once.
+    proxy.up();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let instance = loop {
+        let (status, _, body) = raw(port, "POST", &act, &applicant, &comment);
+        if status == 200 {
+            break serde_json::from_str::<Value>(&body).unwrap()["instance"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "no recovery within a minute");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let (_, history) = http(
+        port,
+        "GET",
+        &format!("/api/v1/instances/{instance}/history"),
+        Some(ADMIN),
+        None,
+    );
+    let history: Value = serde_json::from_str(&history).unwrap();
+    let comments = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "commented")
+        .count();
+    assert_eq!(comments, 1, "the refused attempts left nothing");
+    assert_eq!(history["verified"], true);
+    drop(server);
+    proxy.down();
+    drop(db);
+}

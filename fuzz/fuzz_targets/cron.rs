@@ -8,6 +8,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
         && let Ok(normalized) = stageflow_workflows::check::parse_cron(text)
     {
-        assert!(stageflow_workflows::check::parse_cron(&normalized).is_ok(), "{normalized}");
+        assert!(
+            stageflow_workflows::check::parse_cron(&normalized).is_ok(),
+            "{normalized}"
+        );
     }
 });

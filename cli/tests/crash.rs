@@ -41,32 +41,6 @@ fn start(db: &str, port: u16, smtp: &str, demo: bool) -> Served {
     serve_with(db, port, &flags)
 }
 
-/// Runs `f(i)` for `0..n` on `threads` threads; the results in order.
-fn parallel<T: Send + 'static>(
-    n: usize,
-    threads: usize,
-    f: impl Fn(usize) -> T + Send + Sync + 'static,
-) -> Vec<T> {
-    let f = Arc::new(f);
-    let out: Arc<Mutex<Vec<Option<T>>>> = Arc::new(Mutex::new((0..n).map(|_| None).collect()));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (f, out) = (f.clone(), out.clone());
-            std::thread::spawn(move || {
-                for i in (t..n).step_by(threads) {
-                    let r = f(i);
-                    out.lock().unwrap()[i] = Some(r);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    let mut out = out.lock().unwrap();
-    out.iter_mut().map(|r| r.take().unwrap()).collect()
-}
-
 fn approve(port: u16, token: &str, task: &str) -> Option<u16> {
     let body = json!({ "action": "approve", "comment": "同意" }).to_string();
     request(
@@ -93,12 +67,7 @@ fn twenty_sigkills_during_approvals_lose_and_double_nothing() {
 
     let server = start(&db, port, &smtp_url, true);
     let printed = server.ready();
-    let secretary = printed
-        .iter()
-        .find(|l| l.contains("zb1-secretary"))
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap()
-        .to_string();
+    let secretary = printed_token(&printed, "zb1-secretary");
     let started = parallel(INSTANCES, CLIENTS, move |i| {
         let (status, text) = http_with_headers(
             port,

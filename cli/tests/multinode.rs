@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use common::*;
@@ -66,33 +65,6 @@ fn start_node(db: &str, port: u16, smtp: &str, clock: &str, demo: bool) -> Node 
     }
 }
 
-/// Runs `f(i)` for `0..n` on `threads` threads; returns the results in order.
-fn parallel<T: Send + 'static>(
-    n: usize,
-    threads: usize,
-    f: impl Fn(usize) -> T + Send + Sync + 'static,
-) -> Vec<T> {
-    let f = Arc::new(f);
-    let out: Arc<Mutex<Vec<Option<T>>>> = Arc::new(Mutex::new((0..n).map(|_| None).collect()));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let f = f.clone();
-            let out = out.clone();
-            std::thread::spawn(move || {
-                for i in (t..n).step_by(threads) {
-                    let r = f(i);
-                    out.lock().unwrap()[i] = Some(r);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    let mut out = out.lock().unwrap();
-    out.iter_mut().map(|r| r.take().unwrap()).collect()
-}
-
 /// An HTTP call that reports a dead node (no connection, no answer)
 /// instead of panicking; slow answers (a clock move firing thousands of
 /// timers) are waited for.
@@ -129,12 +101,7 @@ fn three_nodes_and_a_sigkill_lose_and_double_nothing() {
         n.served.as_ref().unwrap().ready();
         nodes.push(n);
     }
-    let secretary = printed
-        .iter()
-        .find(|l| l.contains("zb1-secretary"))
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap()
-        .to_string();
+    let secretary = printed_token(&printed, "zb1-secretary");
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
 
     // Instances started through the three nodes, each with an idempotency key.

@@ -35,12 +35,7 @@ fn a_locked_sqlite_file_gets_503_with_retry_after_and_recovers() {
     let port = free_port();
     let server = serve_with(&db, port, &["--demo", "--clock", "manual"]);
     let printed = server.ready();
-    let applicant = printed
-        .iter()
-        .find(|l| l.contains("applicant-1"))
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap()
-        .to_string();
+    let applicant = printed_token(&printed, "applicant-1");
     let (_, text) = http(port, "GET", "/api/v1/tasks", Some(&applicant), None);
     let task = serde_json::from_str::<Value>(&text).unwrap()["tasks"][0]["id"]
         .as_str()
@@ -104,22 +99,9 @@ fn a_locked_sqlite_file_gets_503_with_retry_after_and_recovers() {
         .as_str()
         .unwrap()
         .to_string();
-    let (_, history) = http(
-        port,
-        "GET",
-        &format!("/api/v1/instances/{instance}/history"),
-        Some(ADMIN),
-        None,
-    );
-    let history: Value = serde_json::from_str(&history).unwrap();
-    let comments = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "commented")
-        .count();
+    let (comments, verified) = history_count(port, ADMIN, &instance, "commented");
     assert_eq!(comments, 1, "the refused attempt left nothing");
-    assert_eq!(history["verified"], true);
+    assert!(verified);
     drop(server);
 }
 
@@ -188,12 +170,7 @@ fn postgresql_going_away_gets_503_and_the_server_recovers_by_itself() {
         &["--demo", "--clock", "manual", "--db-pool", "4"],
     );
     let printed = server.ready();
-    let applicant = printed
-        .iter()
-        .find(|l| l.contains("applicant-1"))
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap()
-        .to_string();
+    let applicant = printed_token(&printed, "applicant-1");
     let (_, text) = http(port, "GET", "/api/v1/tasks", Some(&applicant), None);
     let task = serde_json::from_str::<Value>(&text).unwrap()["tasks"][0]["id"]
         .as_str()
@@ -230,22 +207,9 @@ fn postgresql_going_away_gets_503_and_the_server_recovers_by_itself() {
         assert!(Instant::now() < deadline, "no recovery within a minute");
         std::thread::sleep(Duration::from_millis(500));
     };
-    let (_, history) = http(
-        port,
-        "GET",
-        &format!("/api/v1/instances/{instance}/history"),
-        Some(ADMIN),
-        None,
-    );
-    let history: Value = serde_json::from_str(&history).unwrap();
-    let comments = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "commented")
-        .count();
+    let (comments, verified) = history_count(port, ADMIN, &instance, "commented");
     assert_eq!(comments, 1, "the refused attempts left nothing");
-    assert_eq!(history["verified"], true);
+    assert!(verified);
     drop(server);
     proxy.down();
     drop(db);

@@ -99,6 +99,21 @@ pub(crate) async fn act_on(server: &mut Server, who: &str, task: &Value, today: 
     act_choosing(server, who, task, today, None).await
 }
 
+/// The applicant hands in the application (the demo's first task, done on
+/// the first day): the 支部书记 then has the talk, due a month later.
+pub(crate) async fn hand_in(server: &mut Server) {
+    let apply = server.inbox("applicant-1").await[0].clone();
+    assert_eq!(apply["step"], "apply", "{apply}");
+    act_choosing(
+        server,
+        "applicant-1",
+        &apply,
+        Server::t0().date_naive(),
+        None,
+    )
+    .await;
+}
+
 /// Acts on a task with a chosen outcome (work tasks: `approve`, `reject`
 /// or any declared outcome) or ballot choice (votes); `None` takes the
 /// first one, the way a willing approver would.

@@ -316,13 +316,7 @@ async fn an_applicant_and_a_secretary_work_through_the_pages() {
     // The instance moved on: the 支部书记 got a 待办 mail whose link opens
     // the task page (through the sign-in).
     let sink = crate::smtp::SmtpSink::start(0).await;
-    let mut mail = stageflow_runtime::mail::MailConfig::new(
-        stageflow_runtime::mail::Transport::smtp(&sink.url()).unwrap(),
-    );
-    mail.public_url = s.base.clone();
-    stageflow_runtime::mail::deliver_due(&s.state.runtime, &mail, Server::t0())
-        .await
-        .unwrap();
+    s.deliver_mail(&sink, Server::t0()).await;
     let to_secretary = sink
         .received()
         .into_iter()

@@ -26,6 +26,15 @@ async fn post_big(s: &Server, path: &str, token: &str, ctype: &str, body: Vec<u8
     }
 }
 
+async fn history_of(s: &mut Server, instance: &str) -> serde_json::Value {
+    s.get(
+        "applicant-1",
+        &format!("/api/v1/instances/{instance}/history"),
+    )
+    .await
+    .body
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_and_yaml_bombs_are_refused_with_problems() {
     let mut s = Server::start(Server::t0()).await;
@@ -70,13 +79,7 @@ async fn oversized_bodies_and_yaml_bombs_are_refused_with_problems() {
         .as_str()
         .unwrap()
         .to_string();
-    let history = s
-        .get(
-            "applicant-1",
-            &format!("/api/v1/instances/{instance}/history"),
-        )
-        .await
-        .body;
+    let history = history_of(&mut s, &instance).await;
     assert!(
         history["events"]
             .as_array()
@@ -186,13 +189,7 @@ async fn sql_metacharacters_are_data_and_html_is_shown_escaped() {
         None,
     )
     .await;
-    let history = s
-        .get(
-            "applicant-1",
-            &format!("/api/v1/instances/{instance}/history"),
-        )
-        .await
-        .body;
+    let history = history_of(&mut s, &instance).await;
     assert!(
         history.to_string().contains("DELETE FROM events"),
         "{history}"
@@ -221,13 +218,7 @@ async fn sql_metacharacters_are_data_and_html_is_shown_escaped() {
         .await;
     assert_eq!(cc.status, 200, "{}", cc.body);
     let sink = crate::smtp::SmtpSink::start(0).await;
-    let mut mail = stageflow_runtime::mail::MailConfig::new(
-        stageflow_runtime::mail::Transport::smtp(&sink.url()).unwrap(),
-    );
-    mail.public_url = s.base.clone();
-    stageflow_runtime::mail::deliver_due(&s.state.runtime, &mail, Server::t0())
-        .await
-        .unwrap();
+    s.deliver_mail(&sink, Server::t0()).await;
     let notice = sink
         .received()
         .into_iter()

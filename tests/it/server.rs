@@ -158,6 +158,18 @@ impl Server {
             .await
     }
 
+    /// Delivers the queued mail to an SMTP sink, as the mail loop does,
+    /// with links to this server.
+    pub async fn deliver_mail(&self, sink: &crate::smtp::SmtpSink, now: DateTime<Utc>) {
+        let mut mail = stageflow_runtime::mail::MailConfig::new(
+            stageflow_runtime::mail::Transport::smtp(&sink.url()).unwrap(),
+        );
+        mail.public_url = self.base.clone();
+        stageflow_runtime::mail::deliver_due(&self.state.runtime, &mail, now)
+            .await
+            .unwrap();
+    }
+
     /// The pending tasks of a person.
     pub async fn inbox(&mut self, who: &str) -> Vec<Value> {
         let r = self

@@ -14,17 +14,6 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// Delivers the queued mail to a sink and returns what arrived.
-async fn deliver(s: &Server, sink: &SmtpSink, now: chrono::DateTime<chrono::Utc>) {
-    let mut mail = stageflow_runtime::mail::MailConfig::new(
-        stageflow_runtime::mail::Transport::smtp(&sink.url()).unwrap(),
-    );
-    mail.public_url = s.base.clone();
-    stageflow_runtime::mail::deliver_due(&s.state.runtime, &mail, now)
-        .await
-        .unwrap();
-}
-
 /// The first link to this site in a mail body.
 fn link_in(body: &str, base: &str) -> String {
     let at = body
@@ -61,7 +50,7 @@ async fn a_sign_in_link_by_mail_works_once_and_a_session_ends_after_twelve_hours
         "{known}"
     );
     assert!(unknown.contains("如果该邮箱已登记，登录链接已发送"));
-    deliver(&s, &sink, Server::t0()).await;
+    s.deliver_mail(&sink, Server::t0()).await;
     let mails: Vec<_> = sink
         .received()
         .into_iter()
@@ -134,7 +123,7 @@ async fn a_sign_in_link_by_mail_works_once_and_a_session_ends_after_twelve_hours
 
     // At most one link a minute goes out: asking again at once sends nothing.
     ask_for_link(&s, "zb1-secretary@example.org").await;
-    deliver(&s, &sink, Server::t0()).await;
+    s.deliver_mail(&sink, Server::t0()).await;
     let links = |sink: &SmtpSink| {
         sink.received()
             .into_iter()
@@ -146,7 +135,8 @@ async fn a_sign_in_link_by_mail_works_once_and_a_session_ends_after_twelve_hours
     // has expired.
     s.set_clock(Server::t0() + Duration::minutes(1)).await;
     ask_for_link(&s, "zb1-secretary@example.org").await;
-    deliver(&s, &sink, Server::t0() + Duration::minutes(1)).await;
+    s.deliver_mail(&sink, Server::t0() + Duration::minutes(1))
+        .await;
     assert_eq!(links(&sink), 2);
     let late = sink
         .received()
@@ -202,15 +192,7 @@ async fn a_calendar_feed_link_opens_the_feed_and_nothing_else() {
     let mut s = Server::start(Server::t0()).await;
     // The applicant hands in the application: the 支部书记 has the talk,
     // due 2 April.
-    let apply = s.inbox("applicant-1").await[0].clone();
-    crate::api::act_choosing(
-        &mut s,
-        "applicant-1",
-        &apply,
-        Server::t0().date_naive(),
-        None,
-    )
-    .await;
+    crate::api::hand_in(&mut s).await;
     let token = s.token("zb1-secretary").await;
     let cookie = sign_in(&s, &token).await;
     let (_, html) = page(&s, &cookie, "/calendar").await;
@@ -326,15 +308,7 @@ async fn the_initiator_urges_a_late_task_and_an_applicant_takes_back_a_decision(
         "the talk it had opened is gone"
     );
     // Hand it in again; the talk waits with the 支部书记.
-    let apply = s.inbox("applicant-1").await[0].clone();
-    crate::api::act_choosing(
-        &mut s,
-        "applicant-1",
-        &apply,
-        Server::t0().date_naive(),
-        None,
-    )
-    .await;
+    crate::api::hand_in(&mut s).await;
     let talk = s
         .inbox("zb1-secretary")
         .await
@@ -367,7 +341,7 @@ async fn the_initiator_urges_a_late_task_and_an_applicant_takes_back_a_decision(
     let r = urge().await.unwrap();
     assert_eq!(r.status(), 429, "urged again within the hour");
     assert!(r.text().await.unwrap().contains("未能办理"));
-    deliver(&s, &sink, Server::t0()).await;
+    s.deliver_mail(&sink, Server::t0()).await;
     let urged = sink
         .received()
         .into_iter()

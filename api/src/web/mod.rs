@@ -908,6 +908,12 @@ fn describe(
     use stageflow_engine::Event as E;
     let step_name = |id: &str| def.step(id).map_or(id.to_string(), |(_, s)| s.name.clone());
     let name = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
+    let note = |what: &str, c: &Option<String>| {
+        c.as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| format!("，{what}：{c}"))
+            .unwrap_or_default()
+    };
     Some(match event {
         E::InstanceStarted { initiator, .. } => format!("{} 发起流程", name(initiator)),
         E::StageEntered { stage } => {
@@ -966,29 +972,32 @@ fn describe(
             actor, to, comment, ..
         } => {
             let to: Vec<String> = to.iter().map(name).collect();
-            let note = comment
-                .as_deref()
-                .map(|c| format!("，附言：{c}"))
-                .unwrap_or_default();
-            format!("{} 抄送给 {}{note}", name(actor), to.join("、"))
+            format!(
+                "{} 抄送给 {}{}",
+                name(actor),
+                to.join("、"),
+                note("附言", comment)
+            )
         }
         E::TaskTransferred {
             from, to, comment, ..
         } => {
-            let note = comment
-                .as_deref()
-                .map(|c| format!("，说明：{c}"))
-                .unwrap_or_default();
-            format!("{} 转办给 {}{note}", name(from), name(to))
+            format!(
+                "{} 转办给 {}{}",
+                name(from),
+                name(to),
+                note("说明", comment)
+            )
         }
         E::TaskDelegated {
             from, to, comment, ..
         } => {
-            let note = comment
-                .as_deref()
-                .map(|c| format!("，说明：{c}"))
-                .unwrap_or_default();
-            format!("{} 委派 {} 提出意见{note}", name(from), name(to))
+            format!(
+                "{} 委派 {} 提出意见{}",
+                name(from),
+                name(to),
+                note("说明", comment)
+            )
         }
         E::SignerAdded {
             by,

@@ -301,3 +301,61 @@ pub fn wait_for(
     }
     mails.lock().unwrap().clone()
 }
+
+/// Runs `f(i)` for `0..n` on `threads` threads; returns the results in order.
+pub fn parallel<T: Send + 'static>(
+    n: usize,
+    threads: usize,
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    use std::sync::{Arc, Mutex};
+    let f = Arc::new(f);
+    let out: Arc<Mutex<Vec<Option<T>>>> = Arc::new(Mutex::new((0..n).map(|_| None).collect()));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (f, out) = (f.clone(), out.clone());
+            std::thread::spawn(move || {
+                for i in (t..n).step_by(threads) {
+                    let r = f(i);
+                    out.lock().unwrap()[i] = Some(r);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut out = out.lock().unwrap();
+    out.iter_mut().map(|r| r.take().unwrap()).collect()
+}
+
+/// The demo token `serve --demo` printed for a person.
+pub fn printed_token(printed: &[String], person: &str) -> String {
+    printed
+        .iter()
+        .find(|l| l.split_whitespace().any(|w| w == person))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("no token printed for {person}"))
+        .to_string()
+}
+
+/// An instance's history through the API: how many events of a type, and
+/// whether the hash chain verifies.
+pub fn history_count(port: u16, token: &str, instance: &str, kind: &str) -> (usize, bool) {
+    let (status, text) = http(
+        port,
+        "GET",
+        &format!("/api/v1/instances/{instance}/history"),
+        Some(token),
+        None,
+    );
+    assert_eq!(status, 200, "{text}");
+    let history: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let count = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .count();
+    (count, history["verified"] == true)
+}

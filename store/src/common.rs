@@ -189,10 +189,7 @@ impl Store for Me {
         if t.events.is_empty() {
             return Ok(());
         }
-        let (_turn, mut tx) = write_tx(self).await?;
-        write_transition(&mut tx, expected_seq, t).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_transition(self, expected_seq, t).await
     }
 
     async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError> {

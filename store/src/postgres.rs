@@ -139,5 +139,17 @@ mod queries {
     > {
         Ok((None, me.pool.begin().await?))
     }
+    /// Each command commits on its own connection: PostgreSQL runs the
+    /// transactions side by side and groups their WAL flushes itself.
+    async fn commit_transition(
+        me: &Me,
+        expected_seq: u64,
+        t: &stageflow_engine::Transition,
+    ) -> Result<(), StoreError> {
+        let (_turn, mut tx) = write_tx(me).await?;
+        write_transition(&mut tx, expected_seq, t).await?;
+        tx.commit().await?;
+        Ok(())
+    }
     include!("common.rs");
 }

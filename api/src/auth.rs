@@ -43,6 +43,8 @@ pub fn hash_token(token: &str) -> String {
 pub struct Caller {
     /// Person id (`admin` for the admin token).
     pub person: String,
+    /// The person's name as the pages show it (the id when unknown).
+    pub name: String,
     /// Whether this is the admin.
     pub admin: bool,
     /// The caller's roles.
@@ -173,6 +175,7 @@ pub async fn caller_for_token(
     {
         return Ok(Caller {
             person: ADMIN.into(),
+            name: ADMIN.into(),
             admin: true,
             memberships: Vec::new(),
             managed_paths: Vec::new(),
@@ -183,12 +186,10 @@ pub async fn caller_for_token(
         .token_person(&hash_token(token), kind, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
-    let memberships = state
-        .store
-        .person(&person)
-        .await?
-        .map(|p| p.memberships)
-        .unwrap_or_default();
+    let (name, memberships) = match state.store.person(&person).await? {
+        Some(p) => (p.name, p.memberships),
+        None => (person.clone(), Vec::new()),
+    };
     let mut managed_paths = Vec::new();
     for m in &memberships {
         if ORGANIZER_ROLES.contains(&m.role.as_str())
@@ -199,6 +200,7 @@ pub async fn caller_for_token(
     }
     Ok(Caller {
         person,
+        name,
         admin: false,
         memberships,
         managed_paths,

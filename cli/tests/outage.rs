@@ -28,20 +28,26 @@ fn raw(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, St
     (status, head.to_lowercase(), body.to_string())
 }
 
-#[test]
-fn a_locked_sqlite_file_gets_503_with_retry_after_and_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("locked.db").display().to_string();
-    let port = free_port();
-    let server = serve_with(&db, port, &["--demo", "--clock", "manual"]);
-    let printed = server.ready();
-    let applicant = printed_token(&printed, "applicant-1");
+/// The demo applicant's token, their first task, and a comment to post on
+/// it (an action that writes).
+fn applicant_comment(server: &Served, port: u16) -> (String, String, String) {
+    let applicant = printed_token(&server.ready(), "applicant-1");
     let (_, text) = http(port, "GET", "/api/v1/tasks", Some(&applicant), None);
     let task = serde_json::from_str::<Value>(&text).unwrap()["tasks"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let comment = json!({ "action": "comment", "comment": "补充材料" }).to_string();
+    (applicant, task, comment)
+}
+
+#[test]
+fn a_locked_sqlite_file_gets_503_with_retry_after_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("locked.db").display().to_string();
+    let port = free_port();
+    let server = serve_with(&db, port, &["--demo", "--clock", "manual"]);
+    let (applicant, task, comment) = applicant_comment(&server, port);
 
     // Another process takes the write lock and keeps it past the server's
     // busy timeout (10 s).
@@ -169,14 +175,7 @@ fn postgresql_going_away_gets_503_and_the_server_recovers_by_itself() {
         port,
         &["--demo", "--clock", "manual", "--db-pool", "4"],
     );
-    let printed = server.ready();
-    let applicant = printed_token(&printed, "applicant-1");
-    let (_, text) = http(port, "GET", "/api/v1/tasks", Some(&applicant), None);
-    let task = serde_json::from_str::<Value>(&text).unwrap()["tasks"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let comment = json!({ "action": "comment", "comment": "补充材料" }).to_string();
+    let (applicant, task, comment) = applicant_comment(&server, port);
     let act = format!("/api/v1/tasks/{task}/actions");
 
     // PostgreSQL goes away: a 503 problem with Retry-After, not a 500.

@@ -116,16 +116,7 @@ async fn forms_need_their_csrf_token_and_a_stale_page_is_told_what_happened() {
 async fn a_secretary_transfers_and_copies_a_task_from_the_page() {
     let mut s = Server::start(Server::t0()).await;
     // The applicant hands in the application (through the API).
-    let inbox = s.get("applicant-1", "/api/v1/tasks").await.body;
-    let task = inbox["tasks"][0].clone();
-    crate::api::act_choosing(
-        &mut s,
-        "applicant-1",
-        &task,
-        Server::t0().date_naive(),
-        None,
-    )
-    .await;
+    crate::api::hand_in(&mut s).await;
     let talk = s.get("zb1-secretary", "/api/v1/tasks").await.body["tasks"][0].clone();
     assert_eq!(talk["step"], "talk");
     let talk_id = talk["id"].as_str().unwrap().to_string();
@@ -194,16 +185,7 @@ async fn a_secretary_transfers_and_copies_a_task_from_the_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overdue_list_page_shows_the_late_talk_and_exports_it() {
     let mut s = Server::start(Server::t0()).await;
-    let inbox = s.get("applicant-1", "/api/v1/tasks").await.body;
-    let task = inbox["tasks"][0].clone();
-    crate::api::act_choosing(
-        &mut s,
-        "applicant-1",
-        &task,
-        Server::t0().date_naive(),
-        None,
-    )
-    .await;
+    crate::api::hand_in(&mut s).await;
     // The talk was due 2026-04-02; on 04-10 it is 8 days late and the
     // 党委书记 has been told.
     let later = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 4, 10, 2, 0, 0).unwrap();

@@ -25,14 +25,19 @@ fn link_in(body: &str, base: &str) -> String {
         .collect()
 }
 
-async fn ask_for_link(s: &Server, email: &str) -> String {
-    let r = client()
-        .post(format!("{}/login/mail", s.base))
+/// Posts a url-encoded form without a session: status and body.
+async fn post_form(s: &Server, path: &str, body: String) -> reqwest::Response {
+    client()
+        .post(format!("{}{path}", s.base))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("email={email}&next=%2Finbox"))
+        .body(body)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn ask_for_link(s: &Server, email: &str) -> String {
+    let r = post_form(s, "/login/mail", format!("email={email}&next=%2Finbox")).await;
     assert_eq!(r.status(), 200);
     r.text().await.unwrap()
 }
@@ -78,14 +83,8 @@ async fn a_sign_in_link_by_mail_works_once_and_a_session_ends_after_twelve_hours
             .unwrap();
         assert!(html.contains("继续登录"), "{html}");
     }
-    let use_link = || {
-        client()
-            .post(format!("{}/login/link", s.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("token={token}"))
-            .send()
-    };
-    let r = use_link().await.unwrap();
+    let use_link = || post_form(&s, "/login/link", format!("token={token}"));
+    let r = use_link().await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/inbox");
     let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
@@ -102,7 +101,7 @@ async fn a_sign_in_link_by_mail_works_once_and_a_session_ends_after_twelve_hours
         "signed in as the 支部书记: {html}"
     );
     // Used once: the same link again is refused with a message.
-    let r = use_link().await.unwrap();
+    let r = use_link().await;
     assert_eq!(r.status(), 401);
     assert!(
         r.text()
@@ -151,13 +150,7 @@ async fn a_sign_in_link_by_mail_works_once_and_a_session_ends_after_twelve_hours
         .to_string();
     assert_ne!(late_token, token);
     s.set_clock(Server::t0() + Duration::minutes(16)).await;
-    let r = client()
-        .post(format!("{}/login/link", s.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={late_token}"))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&s, "/login/link", format!("token={late_token}")).await;
     assert_eq!(r.status(), 401);
 
     // Twelve hours after signing in the session is over: the page sends

@@ -24,6 +24,12 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
+/// The organization a report page is asked for (`?org=`).
+#[derive(serde::Deserialize)]
+pub(super) struct OrgParam {
+    pub(super) org: Option<String>,
+}
+
 /// The signed-in organizer, or the page that says they are not one.
 pub(super) async fn organizer(
     state: &AppState,

@@ -138,10 +138,7 @@ async fn session(state: &AppState, headers: &HeaderMap, here: &str) -> Result<Se
         Ok(c) => c,
         Err(_) => return Err(to_login(true)),
     };
-    let name = match state.store.person(&caller.person).await {
-        Ok(Some(p)) => p.name,
-        _ => caller.person.clone(),
-    };
+    let name = caller.name.clone();
     Ok(Session {
         csrf: csrf_for(&token),
         caller,
@@ -797,13 +794,12 @@ async fn show_task(
     // nobody has acted since, and 撤回 of the whole instance (its initiator).
     let me = s.caller.person.as_str();
     let running = !ended;
-    let can_urge = task.status == "pending"
-        && !open
-        && (instance.initiator == me
-            || s.caller
-                .manages(state, &instance.subject.org)
-                .await
-                .unwrap_or(false));
+    let manages = s
+        .caller
+        .manages(state, &instance.subject.org)
+        .await
+        .unwrap_or(false);
+    let can_urge = task.status == "pending" && !open && (instance.initiator == me || manages);
     let can_retract = running
         && instance.tasks.get(&id).is_some_and(|t| {
             t.assignee == me
@@ -815,11 +811,6 @@ async fn show_task(
     // The chair (the step's assignee, usually the 书记) may close a vote or
     // a rating early; offered to the organizers and the initiator, the
     // engine checks who the chair is.
-    let manages = s
-        .caller
-        .manages(state, &instance.subject.org)
-        .await
-        .unwrap_or(false);
     let can_close = running
         && (task.kind == "ballot" || task.kind == "rate")
         && instance
@@ -1159,14 +1150,7 @@ async fn task_action(
             }
             Ok(None) => {}
             Err(error) => {
-                return show_task(
-                    &state,
-                    &s,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    json!({ "error": error }),
-                )
-                .await;
+                return task_error(&state, &s, id, StatusCode::UNPROCESSABLE_ENTITY, error).await;
             }
         }
     }
@@ -1185,12 +1169,12 @@ async fn task_action(
                 form.insert(form_id, json!(meta.id.to_string()));
             }
             Err(e) => {
-                return show_task(
+                return task_error(
                     &state,
                     &s,
                     id,
                     e.status,
-                    json!({ "error": format!("附件上传失败：{}", e.detail) }),
+                    format!("附件上传失败：{}", e.detail),
                 )
                 .await;
             }
@@ -1264,16 +1248,7 @@ async fn task_action(
                 )
             }
             Err(e) if e.status == StatusCode::CONFLICT => stale(&state, &s, id).await,
-            Err(e) => {
-                show_task(
-                    &state,
-                    &s,
-                    id,
-                    e.status,
-                    json!({ "error": format!("未能办理：{}", e.detail) }),
-                )
-                .await
-            }
+            Err(e) => refused(&state, &s, id, &e).await,
         };
     }
     match action.split_once(':') {
@@ -1294,14 +1269,7 @@ async fn task_action(
         match ratings_from(&task, &text) {
             Ok(r) => request["ratings"] = r,
             Err(error) => {
-                return show_task(
-                    &state,
-                    &s,
-                    id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    json!({ "error": error }),
-                )
-                .await;
+                return task_error(&state, &s, id, StatusCode::UNPROCESSABLE_ENTITY, error).await;
             }
         }
     }
@@ -1320,30 +1288,30 @@ async fn task_action(
             ..empty_request()
         };
         if let Err(e) = crate::routes::tasks::act_inner(&state, &s.caller, id, note).await {
-            return show_task(
-                &state,
-                &s,
-                id,
-                e.status,
-                json!({ "error": format!("未能办理：{}", e.detail) }),
-            )
-            .await;
+            return refused(&state, &s, id, &e).await;
         }
     }
     match crate::routes::tasks::act_inner(&state, &s.caller, id, request).await {
         Ok(_) => Redirect::to(&format!("/done?ok={id}")).into_response(),
         Err(e) if e.status == StatusCode::CONFLICT => stale(&state, &s, id).await,
-        Err(e) => {
-            show_task(
-                &state,
-                &s,
-                id,
-                e.status,
-                json!({ "error": format!("未能办理：{}", e.detail) }),
-            )
-            .await
-        }
+        Err(e) => refused(&state, &s, id, &e).await,
     }
+}
+
+/// The task page again with an error said on it.
+async fn task_error(
+    state: &AppState,
+    s: &Session,
+    id: Uuid,
+    status: StatusCode,
+    error: impl Into<String>,
+) -> Response {
+    show_task(state, s, id, status, json!({ "error": error.into() })).await
+}
+
+/// The task page again, saying why the API refused an action.
+async fn refused(state: &AppState, s: &Session, id: Uuid, e: &ApiError) -> Response {
+    task_error(state, s, id, e.status, format!("未能办理：{}", e.detail)).await
 }
 
 fn empty_request() -> ActionRequest {
@@ -1443,16 +1411,7 @@ async fn side_action(
     };
     match result {
         Ok(notice) => show_task(state, s, id, StatusCode::OK, json!({ "notice": notice })).await,
-        Err(e) => {
-            show_task(
-                state,
-                s,
-                id,
-                e.status,
-                json!({ "error": format!("未能办理：{}", e.detail) }),
-            )
-            .await
-        }
+        Err(e) => refused(state, s, id, &e).await,
     }
 }
 
@@ -1478,12 +1437,12 @@ fn typed(kind: &str, label: &str, raw: &str) -> Result<Option<Value>, String> {
 
 /// Someone else acted first (or the step moved on): the fresh page, saying so.
 async fn stale(state: &AppState, s: &Session, id: Uuid) -> Response {
-    show_task(
+    task_error(
         state,
         s,
         id,
         StatusCode::CONFLICT,
-        json!({ "error": "该事项已由他人办理或流程已推进，以下是最新情况。" }),
+        "该事项已由他人办理或流程已推进，以下是最新情况。",
     )
     .await
 }

@@ -6,9 +6,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::console::OrgParam;
 use super::console::{org_choice, organizer};
 use super::{frame, render};
 use crate::AppState;
@@ -16,11 +16,6 @@ use crate::error::ApiError;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/console/orgs", get(page))
-}
-
-#[derive(Deserialize)]
-struct OrgParam {
-    org: Option<String>,
 }
 
 async fn page(

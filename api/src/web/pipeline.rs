@@ -7,9 +7,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::console::OrgParam;
 use super::console::organizer;
 use super::{format, frame, render};
 use crate::AppState;
@@ -22,11 +22,6 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The statuses in the order of the procedure.
 const STATUSES: [&str; 5] = ["申请人", "积极分子", "发展对象", "预备党员", "正式党员"];
-
-#[derive(Deserialize)]
-struct OrgParam {
-    org: Option<String>,
-}
 
 async fn page(
     State(state): State<AppState>,

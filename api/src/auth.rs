@@ -181,28 +181,22 @@ pub async fn caller_for_token(
             managed_paths: Vec::new(),
         });
     }
-    let person = state
+    let holder = state
         .store
-        .token_person(&hash_token(token), kind, state.clock.now())
+        .token_holder(&hash_token(token), kind, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
-    let (name, memberships) = match state.store.person(&person).await? {
-        Some(p) => (p.name, p.memberships),
-        None => (person.clone(), Vec::new()),
-    };
-    let mut managed_paths = Vec::new();
-    for m in &memberships {
-        if ORGANIZER_ROLES.contains(&m.role.as_str())
-            && let Some(o) = state.store.org(&m.org).await?
-        {
-            managed_paths.push(o.path);
-        }
-    }
+    let managed_paths = holder
+        .roles
+        .iter()
+        .filter(|(m, path)| ORGANIZER_ROLES.contains(&m.role.as_str()) && !path.is_empty())
+        .map(|(_, path)| path.clone())
+        .collect();
     Ok(Caller {
-        person,
-        name,
+        name: holder.name.unwrap_or_else(|| holder.person.clone()),
+        person: holder.person,
         admin: false,
-        memberships,
+        memberships: holder.roles.into_iter().map(|(m, _)| m).collect(),
         managed_paths,
     })
 }

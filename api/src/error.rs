@@ -202,18 +202,18 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound(d) => ApiError::unprocessable("not-found", d),
             StoreError::Invalid(d) => ApiError::unprocessable("invalid", d),
-            StoreError::Database(sqlx_error) if is_busy(&sqlx_error) => ApiError::new(
+            StoreError::Busy(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
                 "Busy",
                 "the database is busy (another writer holds it); nothing was changed, retry",
             ),
-            StoreError::Database(sqlx_error) if is_unavailable(&sqlx_error) => ApiError::new(
+            StoreError::Unavailable(why) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database-unavailable",
                 "Database unavailable",
                 format!(
-                    "the database cannot be reached or is out of space ({sqlx_error}); nothing was changed, retry in a few seconds"
+                    "the database cannot be reached or is out of space ({why}); nothing was changed, retry in a few seconds"
                 ),
             ),
             other => ApiError::new(
@@ -224,34 +224,6 @@ impl From<StoreError> for ApiError {
             ),
         }
     }
-}
-
-/// The database is down, restarting, unreachable or full: the request
-/// changed nothing and may be retried.
-fn is_unavailable(e: &stageflow_store::SqlxError) -> bool {
-    use stageflow_store::SqlxError as E;
-    match e {
-        E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
-        E::Database(d) => {
-            let code = d.code().unwrap_or_default();
-            // PostgreSQL: connection exceptions (08…), insufficient
-            // resources such as a full disk (53…), shutting down (57P…).
-            code.starts_with("08")
-                || code.starts_with("53")
-                || code.starts_with("57P")
-                // SQLite: SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN.
-                || d.message().contains("disk is full")
-                || d.message().contains("disk I/O error")
-                || d.message().contains("unable to open")
-        }
-        _ => false,
-    }
-}
-
-fn is_busy(e: &stageflow_store::SqlxError) -> bool {
-    matches!(e, stageflow_store::SqlxError::PoolTimedOut)
-        || e.as_database_error()
-            .is_some_and(|d| d.message().contains("locked") || d.message().contains("busy"))
 }
 
 impl From<ExecError> for ApiError {

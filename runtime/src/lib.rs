@@ -31,6 +31,9 @@ use crate::directory::{DirectorySource, SharedDirectory};
 /// How often a command that lost a race is re-applied on fresh state.
 const CONFLICT_RETRIES: usize = 5;
 
+/// Most instances whose due timers fire at the same time.
+pub const TIMERS_AT_ONCE: usize = 64;
+
 /// Why a command did not go through.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -265,12 +268,38 @@ impl Runtime {
         command: &Command,
         now: DateTime<Utc>,
     ) -> Result<Transition, ExecError> {
+        self.execute_from(id, None, command, now).await
+    }
+
+    /// [`Runtime::execute`] for a caller that has just loaded the instance
+    /// (to check who may act): the first attempt applies the command to
+    /// that state; should another command have changed the instance in
+    /// between, the commit says so and the retries load it afresh.
+    pub async fn execute_on(
+        &self,
+        state: InstanceState,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, ExecError> {
+        self.execute_from(state.id, Some(state), command, now).await
+    }
+
+    async fn execute_from(
+        &self,
+        id: Uuid,
+        mut loaded: Option<InstanceState>,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, ExecError> {
         for _ in 0..CONFLICT_RETRIES {
-            let state = self
-                .store
-                .instance(id)
-                .await?
-                .ok_or(ExecError::InstanceNotFound(id))?;
+            let state = match loaded.take() {
+                Some(state) => state,
+                None => self
+                    .store
+                    .instance(id)
+                    .await?
+                    .ok_or(ExecError::InstanceNotFound(id))?,
+            };
             let def = self
                 .definition(&state.definition, Some(state.version))
                 .await?;
@@ -288,8 +317,13 @@ impl Runtime {
         Err(ExecError::Conflict(id))
     }
 
-    /// Fires every timer due at `now`, in order. Returns how many fired.
+    /// Fires every timer due at `now`. Returns how many fired.
+    ///
+    /// Each instance's timers fire in order (earliest first), one after
+    /// the other; different instances' timers fire side by side (up to
+    /// [`TIMERS_AT_ONCE`]), so their commits share transactions.
     pub async fn fire_due_timers(&self, now: DateTime<Utc>) -> Result<usize, ExecError> {
+        use futures_util::stream::{self, StreamExt};
         let mut fired = 0;
         loop {
             // Claimed with a lease: if this process dies mid-way, another
@@ -301,23 +335,52 @@ impl Runtime {
             if due.is_empty() {
                 return Ok(fired);
             }
-            for timer in due {
-                let command = Command::FireTimer {
-                    timer: timer.timer.clone(),
-                };
-                match self.execute(timer.instance, &command, now).await {
-                    Ok(t) if !t.events.is_empty() => fired += 1,
-                    // Nothing to do (already consumed): drop the row.
-                    Ok(_) => self.drop_timer(timer.instance, &timer.timer).await?,
-                    // A timer of an ended instance, or one the engine refuses,
-                    // must not block the others: it was consumed or is stale.
-                    Err(ExecError::Rejected(_)) | Err(ExecError::InstanceNotFound(_)) => {
-                        self.drop_timer(timer.instance, &timer.timer).await?;
-                    }
-                    Err(e) => return Err(e),
-                }
+            // Per instance, in the claimed (deadline) order.
+            let mut per_instance: Vec<(Uuid, Vec<String>)> = Vec::new();
+            let mut index: HashMap<Uuid, usize> = HashMap::new();
+            for t in due {
+                let i = *index.entry(t.instance).or_insert_with(|| {
+                    per_instance.push((t.instance, Vec::new()));
+                    per_instance.len() - 1
+                });
+                per_instance[i].1.push(t.timer);
+            }
+            let results: Vec<Result<usize, ExecError>> = stream::iter(per_instance)
+                .map(|(instance, timers)| self.fire_timers_of(instance, timers, now))
+                .buffer_unordered(TIMERS_AT_ONCE)
+                .collect()
+                .await;
+            for r in results {
+                fired += r?;
             }
         }
+    }
+
+    /// Fires one instance's due timers in order; how many fired.
+    async fn fire_timers_of(
+        &self,
+        instance: Uuid,
+        timers: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ExecError> {
+        let mut fired = 0;
+        for timer in timers {
+            let command = Command::FireTimer {
+                timer: timer.clone(),
+            };
+            match self.execute(instance, &command, now).await {
+                Ok(t) if !t.events.is_empty() => fired += 1,
+                // Nothing to do (already consumed): drop the row.
+                Ok(_) => self.drop_timer(instance, &timer).await?,
+                // A timer of an ended instance, or one the engine refuses,
+                // must not block the others: it was consumed or is stale.
+                Err(ExecError::Rejected(_)) | Err(ExecError::InstanceNotFound(_)) => {
+                    self.drop_timer(instance, &timer).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(fired)
     }
 
     /// Resolves when a command queued a mail since the last call.

@@ -8,14 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 use stageflow_engine::Transition;
-use stageflow_engine::machine::Effect;
-use stageflow_engine::state::{InstanceState, Mail, RecordedEvent, Status, TaskStatus};
+use stageflow_engine::state::{InstanceState, Mail, RecordedEvent};
 use uuid::Uuid;
 
 use crate::{
     DefinitionSummary, DueTimer, FailedMail, FileMeta, InboxQuery, Membership, NewOrg, NewPerson,
     Org, OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, ScheduleRow, ScheduleRun, Store,
-    StoreError, StoredDefinition, TaskRow, TokenKind, from_micros, to_micros,
+    StoreError, StoredDefinition, TaskRow, TokenHolder, TokenKind, from_micros, to_micros,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -52,22 +51,6 @@ fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(corrupt)
 }
 
-fn status_text(s: &Status) -> (&'static str, Option<String>) {
-    match s {
-        Status::New => ("new", None),
-        Status::Running => ("running", None),
-        Status::Ended(e) => ("ended", Some(e.clone())),
-        Status::Cancelled => ("cancelled", None),
-    }
-}
-
-fn event_type(e: &stageflow_engine::Event) -> String {
-    serde_json::to_value(e)
-        .ok()
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// Columns of a task row, with its instance's workflow and organization.
 const TASK_COLUMNS: &str = "t.id, t.instance_id, t.step, t.assignee, t.role, t.status, t.outcome, t.due_at, i.definition AS workflow, i.subject_org AS subject_org";
 
@@ -93,6 +76,7 @@ impl Store for Me {
         def: &StoredDefinition,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = write_turn(self).await;
         let d = &def.definition;
         let compiled = serde_json::to_string(d).map_err(corrupt)?;
         let existing: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql(
@@ -174,13 +158,8 @@ impl Store for Me {
     }
 
     async fn instance(&self, id: Uuid) -> Result<Option<InstanceState>, StoreError> {
-        let state: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql(
-            "SELECT state FROM instances WHERE id = ?",
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        state
+        load_state(self, id)
+            .await?
             .map(|s| serde_json::from_str(&s).map_err(corrupt))
             .transpose()
     }
@@ -193,26 +172,7 @@ impl Store for Me {
     }
 
     async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError> {
-        let (_turn, mut tx) = write_tx(self).await?;
-        let mut written = 0;
-        for t in transitions {
-            if t.events.is_empty() {
-                continue;
-            }
-            let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql(
-                "SELECT CAST(1 AS BIGINT) FROM instances WHERE id = ?",
-            )))
-            .bind(t.state.id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if exists.is_some() {
-                continue;
-            }
-            write_transition(&mut tx, 0, t).await?;
-            written += 1;
-        }
-        tx.commit().await?;
-        Ok(written)
+        commit_batch(self, transitions).await
     }
 
     async fn events(&self, id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -264,6 +224,7 @@ impl Store for Me {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DueTimer>, StoreError> {
+        let _turn = write_turn(self).await;
         let rows = sqlx::query(AssertSqlSafe(sql("UPDATE timers SET lease_owner = $1, lease_until = $2
              WHERE (instance_id, timer) IN (SELECT instance_id, timer FROM timers WHERE at <= $3 AND (lease_until IS NULL OR lease_until < $4)
                              ORDER BY at, instance_id, timer LIMIT $5 /*skip locked*/)
@@ -297,6 +258,7 @@ impl Store for Me {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<OutboxMail>, StoreError> {
+        let _turn = write_turn(self).await;
         let rows = sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET lease_until = ?, lease_token = lease_token + 1
              WHERE key IN (SELECT key FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? AND created_at <= ?
                            AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at, rowid LIMIT ? /*skip locked*/)
@@ -343,6 +305,7 @@ impl Store for Me {
         lease: i64,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = write_turn(self).await;
         let r = sqlx::query(AssertSqlSafe(sql("UPDATE outbox SET sent_at = ?, attempts = attempts + 1, lease_until = NULL WHERE key = ? AND lease_token = ?")))
             .bind(to_micros(now))
             .bind(key)
@@ -360,6 +323,7 @@ impl Store for Me {
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _turn = write_turn(self).await;
         let (text, at) = match retry_at {
             Some(at) => (
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, lease_until = NULL WHERE key = ? AND lease_token = ?",
@@ -407,6 +371,7 @@ impl Store for Me {
         timer: &str,
         owner: &str,
     ) -> Result<(), StoreError> {
+        let _turn = write_turn(self).await;
         sqlx::query(AssertSqlSafe(sql(
             "DELETE FROM timers WHERE instance_id = ? AND timer = ? AND lease_owner = ?",
         )))
@@ -778,17 +743,22 @@ impl Store for Me {
     }
 
     async fn org_chain(&self, id: &str) -> Result<Vec<Org>, StoreError> {
-        let Some(org) = self.org(id).await? else {
-            return Ok(Vec::new());
-        };
-        let ids: Vec<&str> = org.path.split('/').filter(|s| !s.is_empty()).collect();
-        let mut chain = Vec::with_capacity(ids.len());
-        for ancestor in ids.iter().rev() {
-            if let Some(o) = self.org(ancestor).await? {
-                chain.push(o);
-            }
-        }
-        Ok(chain)
+        // One query: the parent links walked up from the organization
+        // (bounded, should the stored tree ever hold a loop).
+        let rows = sqlx::query(AssertSqlSafe(sql(
+            "WITH RECURSIVE chain (id, depth) AS (
+                 SELECT id, 0 FROM orgs WHERE id = ?
+                 UNION ALL
+                 SELECT o.parent, c.depth + 1 FROM orgs o JOIN chain c ON o.id = c.id
+                 WHERE o.parent IS NOT NULL AND c.depth < 64
+             )
+             SELECT o.id, o.name, o.kind, o.parent, o.path, o.term_start, o.term_years
+             FROM chain c JOIN orgs o ON o.id = c.id ORDER BY c.depth",
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(org_row).collect()
     }
 
     async fn create_person(&self, p: &NewPerson, now: DateTime<Utc>) -> Result<Person, StoreError> {
@@ -862,9 +832,17 @@ impl Store for Me {
         orgs: &[String],
     ) -> Result<Vec<(String, String, String)>, StoreError> {
         let mut out = Vec::new();
-        for org in orgs {
-            let rows = sqlx::query(AssertSqlSafe(sql("SELECT org_id, role, person_id FROM memberships WHERE org_id = ? ORDER BY role, person_id"))).bind(org).fetch_all(&self.pool).await?;
-            for r in &rows {
+        // One query per 100 organizations (a chain has a handful).
+        for chunk in orgs.chunks(100) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let text = sql(&format!(
+                "SELECT org_id, role, person_id FROM memberships WHERE org_id IN ({marks}) ORDER BY org_id, role, person_id"
+            ));
+            let mut q = sqlx::query(AssertSqlSafe(text.as_str()));
+            for org in chunk {
+                q = q.bind(org);
+            }
+            for r in &q.fetch_all(&self.pool).await? {
                 out.push((
                     r.try_get("org_id")?,
                     r.try_get("role")?,
@@ -930,6 +908,7 @@ impl Store for Me {
         content: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = write_turn(self).await;
         sqlx::query(AssertSqlSafe(sql("INSERT INTO files (id, instance_id, task_id, name, content_type, size, sha256, content, uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")))
             .bind(meta.id.to_string())
             .bind(meta.instance.to_string())
@@ -972,6 +951,7 @@ impl Store for Me {
     }
 
     async fn upsert_schedule(&self, r: &ScheduleRow) -> Result<(), StoreError> {
+        let _turn = write_turn(self).await;
         sqlx::query(AssertSqlSafe(sql("INSERT INTO schedules (id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, next_fire_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, cron = excluded.cron, timezone = excluded.timezone,
@@ -1019,6 +999,7 @@ impl Store for Me {
         paused: bool,
         note: Option<&str>,
     ) -> Result<(), StoreError> {
+        let _turn = write_turn(self).await;
         let r = sqlx::query(AssertSqlSafe(sql(
             "UPDATE schedules SET paused = ?, pause_note = ? WHERE id = ?",
         )))
@@ -1040,6 +1021,7 @@ impl Store for Me {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
+        let _turn = write_turn(self).await;
         let rows = sqlx::query(AssertSqlSafe(sql(&format!("UPDATE schedules SET lease_until = ? WHERE id IN (SELECT id FROM schedules WHERE NOT paused AND next_fire_at IS NOT NULL AND next_fire_at <= ?
                AND (lease_until IS NULL OR lease_until < ?) /*skip locked*/) RETURNING {SCHEDULE_COLUMNS}"))))
         .bind(to_micros(lease_until))
@@ -1232,6 +1214,7 @@ impl Store for Me {
     }
 
     async fn delete_token(&self, hash: &str) -> Result<(), StoreError> {
+        let _turn = write_turn(self).await;
         sqlx::query(AssertSqlSafe(sql("DELETE FROM tokens WHERE hash = ?")))
             .bind(hash)
             .execute(&self.pool)
@@ -1256,12 +1239,57 @@ impl Store for Me {
         .await?)
     }
 
+    async fn token_holder(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenHolder>, StoreError> {
+        // One query: the token, its person and their roles with the path of
+        // each role's organization.
+        let rows = sqlx::query(AssertSqlSafe(sql(
+            "SELECT t.person_id, p.name, m.org_id, m.role, o.path
+             FROM tokens t
+             LEFT JOIN people p ON p.id = t.person_id
+             LEFT JOIN memberships m ON m.person_id = t.person_id
+             LEFT JOIN orgs o ON o.id = m.org_id
+             WHERE t.hash = ? AND t.kind = ? AND (t.expires_at IS NULL OR t.expires_at > ?)
+             ORDER BY m.org_id, m.role",
+        )))
+        .bind(hash)
+        .bind(kind.as_str())
+        .bind(to_micros(now))
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut holder = TokenHolder {
+            person: first.try_get("person_id")?,
+            name: first.try_get("name")?,
+            roles: Vec::new(),
+        };
+        for r in &rows {
+            if let (Some(org), Some(role)) = (
+                r.try_get::<Option<String>, _>("org_id")?,
+                r.try_get::<Option<String>, _>("role")?,
+            ) {
+                holder.roles.push((
+                    Membership { org, role },
+                    r.try_get::<Option<String>, _>("path")?.unwrap_or_default(),
+                ));
+            }
+        }
+        Ok(Some(holder))
+    }
+
     async fn take_token(
         &self,
         hash: &str,
         kind: TokenKind,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
+        let _turn = write_turn(self).await;
         let row: Option<(String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(sql(
             "DELETE FROM tokens WHERE hash = ? AND kind = ? RETURNING person_id, expires_at",
         )))
@@ -1285,6 +1313,7 @@ impl Store for Me {
     }
 
     async fn delete_tokens_of(&self, person: &str, kind: TokenKind) -> Result<u64, StoreError> {
+        let _turn = write_turn(self).await;
         Ok(sqlx::query(AssertSqlSafe(sql(
             "DELETE FROM tokens WHERE person_id = ? AND kind = ?",
         )))
@@ -1338,6 +1367,7 @@ impl Store for Me {
         response: &SavedResponse,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let _turn = write_turn(self).await;
         sqlx::query(AssertSqlSafe(sql("INSERT INTO idempotency (key, status, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")))
             .bind(key)
             .bind(i64::from(response.status))
@@ -1531,217 +1561,6 @@ fn outbox_row(r: &DbRow) -> Result<OutboxMail, StoreError> {
         attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
         lease: r.try_get("lease_token")?,
     })
-}
-
-/// Writes everything one command produced, inside a transaction, if the
-/// instance is still at `expected_seq` (0: it must not exist yet).
-async fn write_transition(
-    tx: &mut Tx,
-    expected_seq: u64,
-    t: &Transition,
-) -> Result<(), StoreError> {
-    let s = &t.state;
-    let id = s.id.to_string();
-    let now = t.events.last().map(|e| e.at).unwrap_or_default();
-    let (status, end_state) = status_text(&s.status);
-    let snapshot = serde_json::to_string(s).map_err(corrupt)?;
-    let seq = i64::try_from(s.seq).map_err(corrupt)?;
-    if expected_seq == 0 {
-        let r = sqlx::query(AssertSqlSafe(sql("INSERT INTO instances (id, definition, version, status, end_state, subject_org, subject_person, stage, seq, state, started_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
-            )
-            .bind(&id)
-            .bind(&s.definition)
-            .bind(i64::from(s.version))
-            .bind(status)
-            .bind(&end_state)
-            .bind(&s.subject.org)
-            .bind(&s.subject.person)
-            .bind(&s.stage)
-            .bind(seq)
-            .bind(&snapshot)
-            .bind(to_micros(s.started_at.unwrap_or(now)))
-            .bind(to_micros(now))
-            .execute(&mut **tx)
-            .await;
-        match r {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Conflict(s.id));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        let r = sqlx::query(AssertSqlSafe(sql("UPDATE instances SET status = ?, end_state = ?, stage = ?, seq = ?, state = ?, updated_at = ? WHERE id = ? AND seq = ?")))
-                .bind(status)
-                .bind(&end_state)
-                .bind(&s.stage)
-                .bind(seq)
-                .bind(&snapshot)
-                .bind(to_micros(now))
-                .bind(&id)
-                .bind(i64::try_from(expected_seq).map_err(corrupt)?)
-                .execute(&mut **tx)
-                .await?;
-        if r.rows_affected() != 1 {
-            return Err(StoreError::Conflict(s.id));
-        }
-    }
-    // The events in as few statements as possible (one per 64): each
-    // statement is a round trip to the database (on SQLite, to the
-    // connection's thread), which dominates the cost of a command.
-    for chunk in t.events.chunks(64) {
-        let mut text = String::from(
-            "INSERT INTO events (instance_id, seq, at, type, body, prev_hash, hash) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            text.push_str(if i == 0 {
-                "(?, ?, ?, ?, ?, ?, ?)"
-            } else {
-                ", (?, ?, ?, ?, ?, ?, ?)"
-            });
-        }
-        let text = sql(&text);
-        let mut q = sqlx::query(AssertSqlSafe(text.as_str()));
-        for e in chunk {
-            q = q
-                .bind(&id)
-                .bind(i64::try_from(e.seq).map_err(corrupt)?)
-                .bind(to_micros(e.at))
-                .bind(event_type(&e.event))
-                .bind(serde_json::to_string(&e.event).map_err(corrupt)?)
-                .bind(&e.prev_hash)
-                .bind(&e.hash);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    for effect in &t.effects {
-        match effect {
-            Effect::CreateTask { task, record } => {
-                let kind = serde_json::to_value(record.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                sqlx::query(AssertSqlSafe(sql("INSERT INTO tasks (id, instance_id, step, assignee, role, org, kind, status, created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)")),
-                    )
-                    .bind(task.to_string())
-                    .bind(&id)
-                    .bind(&record.step)
-                    .bind(&record.assignee)
-                    .bind(&record.role)
-                    .bind(&record.org)
-                    .bind(kind)
-                    .bind(to_micros(record.created_at))
-                    .bind(record.due_at.map(to_micros))
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            Effect::CloseTask { task, status } => {
-                let (st, outcome) = match status {
-                    TaskStatus::Open => ("open", None),
-                    TaskStatus::Done(o) => ("done", Some(o.clone())),
-                    TaskStatus::Cancelled => ("cancelled", None),
-                };
-                sqlx::query(AssertSqlSafe(sql(
-                    "UPDATE tasks SET status = ?, outcome = ?, closed_at = ? WHERE id = ?",
-                )))
-                .bind(st)
-                .bind(outcome)
-                .bind(to_micros(now))
-                .bind(task.to_string())
-                .execute(&mut **tx)
-                .await?;
-            }
-            Effect::ReassignTask { task, assignee } => {
-                sqlx::query(AssertSqlSafe(sql(
-                    "UPDATE tasks SET assignee = ? WHERE id = ?",
-                )))
-                .bind(assignee)
-                .bind(task.to_string())
-                .execute(&mut **tx)
-                .await?;
-            }
-            Effect::ArmTimer { timer, at } => {
-                sqlx::query(AssertSqlSafe(sql("INSERT INTO timers (instance_id, timer, at) VALUES (?, ?, ?) ON CONFLICT (instance_id, timer) DO UPDATE SET at = excluded.at, lease_owner = NULL, lease_until = NULL")))
-                        .bind(&id)
-                        .bind(timer)
-                        .bind(to_micros(*at))
-                        .execute(&mut **tx)
-                        .await?;
-            }
-            Effect::DisarmTimer { timer } => {
-                sqlx::query(AssertSqlSafe(sql(
-                    "DELETE FROM timers WHERE instance_id = ? AND timer = ?",
-                )))
-                .bind(&id)
-                .bind(timer)
-                .execute(&mut **tx)
-                .await?;
-            }
-            Effect::EnqueueMail(mail) => {
-                sqlx::query(AssertSqlSafe(sql("INSERT INTO outbox (key, instance_id, to_person, kind, vars, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")))
-                        .bind(&mail.key)
-                        .bind(&id)
-                        .bind(&mail.to)
-                        .bind(&mail.kind)
-                        .bind(serde_json::to_string(&mail.vars).map_err(corrupt)?)
-                        .bind(to_micros(now))
-                        .execute(&mut **tx)
-                        .await?;
-            }
-            Effect::StartChild {
-                step,
-                workflow,
-                inputs,
-            } => {
-                sqlx::query(AssertSqlSafe(sql("INSERT INTO child_requests (instance_id, step, seq, workflow, inputs) VALUES (?, ?, ?, ?, ?)")))
-                        .bind(&id)
-                        .bind(step)
-                        .bind(seq)
-                        .bind(workflow)
-                        .bind(serde_json::to_string(inputs).map_err(corrupt)?)
-                        .execute(&mut **tx)
-                        .await?;
-            }
-        }
-    }
-    // Other nodes wake up for the new work when this commits (LISTEN/NOTIFY).
-    if POSTGRES {
-        for (channel, any) in [
-            (
-                "stageflow_timer",
-                t.effects
-                    .iter()
-                    .any(|e| matches!(e, Effect::ArmTimer { .. })),
-            ),
-            (
-                "stageflow_mail",
-                t.effects
-                    .iter()
-                    .any(|e| matches!(e, Effect::EnqueueMail(_))),
-            ),
-        ] {
-            if any {
-                sqlx::query(AssertSqlSafe(sql("SELECT pg_notify(?, '')")))
-                    .bind(channel)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-    }
-    // Timers fired by this command were consumed.
-    for e in &t.events {
-        if let stageflow_engine::Event::TimerFired { timer } = &e.event {
-            sqlx::query(AssertSqlSafe(sql(
-                "DELETE FROM timers WHERE instance_id = ? AND timer = ?",
-            )))
-            .bind(&id)
-            .bind(timer)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 const SCHEDULE_COLUMNS: &str = "id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, paused, pause_note, next_fire_at, last_fired_at";

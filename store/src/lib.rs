@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -44,7 +45,18 @@ pub enum StoreError {
     Corrupt(String),
     /// The database failed.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The SQLite writer failed (see [`StoreError::Database`] for the pool).
+    #[error("database error: {0}")]
+    Sqlite(String),
+    /// Another writer holds the database past the wait (SQLite's lock, a
+    /// pool with no free connection): nothing was changed; retry soon.
+    #[error("the database is busy: {0}")]
+    Busy(String),
+    /// The database cannot be reached, is restarting, or is out of space:
+    /// nothing was changed; retry in a few seconds.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// A referenced record does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -59,6 +71,56 @@ pub enum StoreError {
         "the database schema is newer than this stageflow knows (migration {0} is applied but unknown here): run the newer stageflow, or restore a backup taken before the upgrade"
     )]
     SchemaTooNew(i64),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Sorts the pool's errors: busy and unavailable databases are told
+    /// apart from the rest, so callers can answer "retry" for them.
+    fn from(e: sqlx::Error) -> StoreError {
+        use sqlx::Error as E;
+        let busy = matches!(e, E::PoolTimedOut)
+            || e.as_database_error().is_some_and(|d| {
+                // SQLite: SQLITE_BUSY, SQLITE_LOCKED.
+                d.message().contains("locked") || d.message().contains("busy")
+            });
+        let unavailable = match &e {
+            E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+            E::Database(d) => {
+                let code = d.code().unwrap_or_default();
+                // PostgreSQL: connection exceptions (08…), insufficient
+                // resources such as a full disk (53…), shutting down (57P…).
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57P")
+                    // SQLite: SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN.
+                    || d.message().contains("disk is full")
+                    || d.message().contains("disk I/O error")
+                    || d.message().contains("unable to open")
+            }
+            _ => false,
+        };
+        if busy {
+            StoreError::Busy(e.to_string())
+        } else if unavailable {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// Sorts the SQLite writer's errors as [`From<sqlx::Error>`] does.
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy(e.to_string()),
+            Some(C::DiskFull | C::SystemIoFailure | C::CannotOpen) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Sqlite(e.to_string()),
+        }
+    }
 }
 
 /// A migration error, with a schema newer than this build named as such.
@@ -390,6 +452,18 @@ pub struct ScheduleRun {
     pub skipped: u32,
 }
 
+/// The holder of a token ([`Store::token_holder`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHolder {
+    /// Person id.
+    pub person: String,
+    /// The person's name; `None` when the person is gone.
+    pub name: Option<String>,
+    /// The person's roles, each with the path of its organization, by
+    /// organization and role.
+    pub roles: Vec<(Membership, String)>,
+}
+
 /// A stored response to an idempotent request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedResponse {
@@ -628,6 +702,15 @@ pub trait Store: Send + Sync {
         kind: TokenKind,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError>;
+    /// Who holds a token of this kind (unless it expired): the person,
+    /// their name and their roles, each with its organization's path — what
+    /// a request's authorization needs, in one round trip.
+    async fn token_holder(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenHolder>, StoreError>;
     /// Uses up a one-time token: deletes it and returns its person, unless
     /// it expired or was used already (then `None`).
     async fn take_token(

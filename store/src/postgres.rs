@@ -139,6 +139,21 @@ mod queries {
     > {
         Ok((None, me.pool.begin().await?))
     }
+    /// PostgreSQL orders writers by its row locks: no turn to take.
+    async fn write_turn(_: &Me) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        None
+    }
+
+    /// An instance's snapshot.
+    async fn load_state(me: &Me, id: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT state FROM instances WHERE id = ?",
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&me.pool)
+        .await?)
+    }
+
     /// Each command commits on its own connection: PostgreSQL runs the
     /// transactions side by side and groups their WAL flushes itself.
     async fn commit_transition(
@@ -146,10 +161,204 @@ mod queries {
         expected_seq: u64,
         t: &stageflow_engine::Transition,
     ) -> Result<(), StoreError> {
+        let w = PreparedWrite::new(expected_seq, t)?;
         let (_turn, mut tx) = write_tx(me).await?;
-        write_transition(&mut tx, expected_seq, t).await?;
+        write_transition(&mut tx, &w).await?;
         tx.commit().await?;
         Ok(())
     }
+
+    /// New instances in one transaction; existing ones are skipped.
+    async fn commit_batch(
+        me: &Me,
+        transitions: &[stageflow_engine::Transition],
+    ) -> Result<usize, StoreError> {
+        let writes = transitions
+            .iter()
+            .filter(|t| !t.events.is_empty())
+            .map(|t| PreparedWrite::new(0, t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (_turn, mut tx) = write_tx(me).await?;
+        let mut written = 0;
+        for w in &writes {
+            let exists: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql(rows::INSTANCE_EXISTS)))
+                .bind(&w.instance.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                write_transition(&mut tx, w).await?;
+                written += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Writes one command's rows in a transaction, if the instance is still
+    /// at the version it expects (nothing is written otherwise).
+    async fn write_transition(tx: &mut Tx, w: &PreparedWrite) -> Result<(), StoreError> {
+        let i = &w.instance;
+        if w.expected_seq == 0 {
+            let r = sqlx::query(AssertSqlSafe(sql(rows::INSERT_INSTANCE)))
+                .bind(&i.id)
+                .bind(&i.definition)
+                .bind(i.version)
+                .bind(i.status)
+                .bind(&i.end_state)
+                .bind(&i.subject_org)
+                .bind(&i.subject_person)
+                .bind(&i.stage)
+                .bind(i.seq)
+                .bind(&i.state)
+                .bind(i.started_at)
+                .bind(i.updated_at)
+                .execute(&mut **tx)
+                .await;
+            match r {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(StoreError::Conflict(w.id));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            let r = sqlx::query(AssertSqlSafe(sql(rows::UPDATE_INSTANCE)))
+                .bind(i.status)
+                .bind(&i.end_state)
+                .bind(&i.stage)
+                .bind(i.seq)
+                .bind(&i.state)
+                .bind(i.updated_at)
+                .bind(&i.id)
+                .bind(w.expected_seq)
+                .execute(&mut **tx)
+                .await?;
+            if r.rows_affected() != 1 {
+                return Err(StoreError::Conflict(w.id));
+            }
+        }
+        // The events in as few statements as possible (one per 64): each
+        // statement is a round trip to the server.
+        for chunk in w.events.chunks(64) {
+            let mut text = String::from(
+                "INSERT INTO events (instance_id, seq, at, type, body, prev_hash, hash) VALUES ",
+            );
+            for n in 0..chunk.len() {
+                text.push_str(if n == 0 {
+                    "(?, ?, ?, ?, ?, ?, ?)"
+                } else {
+                    ", (?, ?, ?, ?, ?, ?, ?)"
+                });
+            }
+            let text = sql(&text);
+            let mut q = sqlx::query(AssertSqlSafe(text.as_str()));
+            for e in chunk {
+                q = q
+                    .bind(&i.id)
+                    .bind(e.seq)
+                    .bind(e.at)
+                    .bind(&e.kind)
+                    .bind(&e.body)
+                    .bind(&e.prev_hash)
+                    .bind(&e.hash);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        for row in &w.rows {
+            let q = match row {
+                RowWrite::CreateTask {
+                    id,
+                    step,
+                    assignee,
+                    role,
+                    org,
+                    kind,
+                    created_at,
+                    due_at,
+                } => sqlx::query(AssertSqlSafe(sql(rows::INSERT_TASK)))
+                    .bind(id)
+                    .bind(&i.id)
+                    .bind(step)
+                    .bind(assignee)
+                    .bind(role)
+                    .bind(org)
+                    .bind(kind)
+                    .bind(created_at)
+                    .bind(due_at),
+                RowWrite::CloseTask {
+                    id,
+                    status,
+                    outcome,
+                    closed_at,
+                } => sqlx::query(AssertSqlSafe(sql(rows::CLOSE_TASK)))
+                    .bind(*status)
+                    .bind(outcome)
+                    .bind(closed_at)
+                    .bind(id),
+                RowWrite::Reassign { id, assignee } => {
+                    sqlx::query(AssertSqlSafe(sql(rows::REASSIGN_TASK)))
+                        .bind(assignee)
+                        .bind(id)
+                }
+                RowWrite::ArmTimer { timer, at } => {
+                    sqlx::query(AssertSqlSafe(sql(rows::ARM_TIMER)))
+                        .bind(&i.id)
+                        .bind(timer)
+                        .bind(at)
+                }
+                RowWrite::DisarmTimer { timer } => {
+                    sqlx::query(AssertSqlSafe(sql(rows::DELETE_TIMER)))
+                        .bind(&i.id)
+                        .bind(timer)
+                }
+                RowWrite::Mail {
+                    key,
+                    to,
+                    kind,
+                    vars,
+                    created_at,
+                } => sqlx::query(AssertSqlSafe(sql(rows::INSERT_MAIL)))
+                    .bind(key)
+                    .bind(&i.id)
+                    .bind(to)
+                    .bind(kind)
+                    .bind(vars)
+                    .bind(created_at),
+                RowWrite::Child {
+                    step,
+                    workflow,
+                    inputs,
+                } => sqlx::query(AssertSqlSafe(sql(rows::INSERT_CHILD)))
+                    .bind(&i.id)
+                    .bind(step)
+                    .bind(i.seq)
+                    .bind(workflow)
+                    .bind(inputs),
+            };
+            q.execute(&mut **tx).await?;
+        }
+        // Other nodes wake up for the new work when this commits.
+        for (channel, any) in [
+            ("stageflow_timer", w.arms_timer),
+            ("stageflow_mail", w.queues_mail),
+        ] {
+            if any {
+                sqlx::query(AssertSqlSafe(sql("SELECT pg_notify(?, '')")))
+                    .bind(channel)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        // Timers fired by this command were consumed.
+        for timer in &w.fired {
+            sqlx::query(AssertSqlSafe(sql(rows::DELETE_TIMER)))
+                .bind(&i.id)
+                .bind(timer)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+    use crate::rows::{self, PreparedWrite, RowWrite};
     include!("common.rs");
 }

@@ -410,6 +410,138 @@ async fn tokens_open_their_own_kind_expire_and_are_used_once() {
     tokens(Arc::new(store)).await;
 }
 
+/// What a request's authorization and a command's directory snapshot read,
+/// each in one round trip: a token's holder with their roles and the paths
+/// of the roles' organizations, an organization's chain of ancestors, and
+/// the role holders of several organizations.
+async fn holders_and_chains(store: Arc<dyn Store>) {
+    use stageflow_store::{Membership, NewOrg, NewPerson, TokenKind};
+    let org = |id: &str, kind: &str, parent: Option<&str>| NewOrg {
+        id: Some(id.into()),
+        name: format!("{id} 名称"),
+        kind: kind.into(),
+        parent: parent.map(str::to_string),
+        ..Default::default()
+    };
+    let role = |org: &str, role: &str| Membership {
+        org: org.into(),
+        role: role.into(),
+    };
+    let people = [
+        NewPerson {
+            id: Some("sec".into()),
+            name: "李书记".into(),
+            memberships: vec![role("b1", "secretary"), role("committee", "member")],
+            ..Default::default()
+        },
+        NewPerson {
+            id: Some("loner".into()),
+            name: "赵某".into(),
+            ..Default::default()
+        },
+        NewPerson {
+            id: Some("org".into()),
+            name: "钱委员".into(),
+            memberships: vec![role("b1", "organization_member")],
+            ..Default::default()
+        },
+    ];
+    store
+        .import_directory(
+            &[
+                org("county", "党委", None),
+                org("committee", "党委", Some("county")),
+                org("b1", "党支部", Some("committee")),
+            ],
+            &people,
+            t0(),
+        )
+        .await
+        .unwrap();
+    let hour = Duration::hours(1);
+    store
+        .put_token("h-sec", "sec", TokenKind::Personal, t0(), None)
+        .await
+        .unwrap();
+    store
+        .put_token(
+            "h-loner",
+            "loner",
+            TokenKind::Session,
+            t0(),
+            Some(t0() + hour),
+        )
+        .await
+        .unwrap();
+
+    let sec = store
+        .token_holder("h-sec", TokenKind::Personal, t0())
+        .await
+        .unwrap()
+        .expect("the secretary's token");
+    assert_eq!(sec.person, "sec");
+    assert_eq!(sec.name.as_deref(), Some("李书记"));
+    assert_eq!(
+        sec.roles,
+        vec![
+            (role("b1", "secretary"), "/county/committee/b1/".to_string()),
+            (
+                role("committee", "member"),
+                "/county/committee/".to_string()
+            ),
+        ]
+    );
+    let loner = store
+        .token_holder("h-loner", TokenKind::Session, t0())
+        .await
+        .unwrap()
+        .expect("a session");
+    assert_eq!((loner.person.as_str(), loner.roles.len()), ("loner", 0));
+    // The wrong kind, an expired session, an unknown hash: nobody.
+    for (hash, kind, at) in [
+        ("h-sec", TokenKind::Session, t0()),
+        ("h-loner", TokenKind::Session, t0() + hour),
+        ("h-none", TokenKind::Personal, t0()),
+    ] {
+        assert_eq!(store.token_holder(hash, kind, at).await.unwrap(), None);
+    }
+
+    let chain: Vec<String> = store
+        .org_chain("b1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(chain, ["b1", "committee", "county"]);
+    assert_eq!(store.org_chain("county").await.unwrap().len(), 1);
+    assert!(store.org_chain("nowhere").await.unwrap().is_empty());
+
+    let holders = store
+        .holders_in(&["committee".to_string(), "b1".to_string()])
+        .await
+        .unwrap();
+    let triple = |o: &str, r: &str, p: &str| (o.to_string(), r.to_string(), p.to_string());
+    assert_eq!(
+        holders,
+        vec![
+            triple("b1", "organization_member", "org"),
+            triple("b1", "secretary", "sec"),
+            triple("committee", "member", "sec"),
+        ]
+    );
+    assert!(store.holders_in(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_s_holder_an_organization_s_chain_and_role_holders_in_one_query() {
+    let dir = tempfile::tempdir().unwrap();
+    holders_and_chains(sqlite_file(&dir).await).await;
+    let db = crate::pg::FreshDb::create().await;
+    let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
+    holders_and_chains(Arc::new(store)).await;
+}
+
 /// A system clock reads nanoseconds; the stores keep microseconds. A
 /// history written at such an instant still verifies when read back.
 async fn nanosecond_instants_verify(store: Arc<dyn Store>) {

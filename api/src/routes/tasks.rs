@@ -444,9 +444,10 @@ pub(crate) async fn act_inner(
             }
         }
     };
+    // The instance just loaded is the first attempt's state.
     match state
         .runtime
-        .execute(row.instance, &command, state.clock.now())
+        .execute_on(instance, &command, state.clock.now())
         .await
     {
         Ok(t) => {

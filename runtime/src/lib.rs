@@ -221,6 +221,16 @@ impl Runtime {
         Ok(self.directory.snapshot(def, org).await?)
     }
 
+    /// The directories commands on many organizations' instances need (a
+    /// scheduled fan-out start), in as few reads as the source manages.
+    pub async fn directories_for(
+        &self,
+        def: &Definition,
+        orgs: &[stageflow_store::Org],
+    ) -> Result<Vec<SharedDirectory>, ExecError> {
+        Ok(self.directory.snapshots(def, orgs).await?)
+    }
+
     /// The engine context at a time with a directory.
     pub fn context_for<'a>(
         &'a self,

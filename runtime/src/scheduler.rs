@@ -8,6 +8,7 @@
 //! occurrence, organization), so firing an occurrence twice — a retry
 //! after a crash, two nodes — starts nothing twice.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -159,7 +160,14 @@ fn rejected(e: String) -> ExecError {
     ExecError::Rejected(stageflow_engine::Rejection::Definition(e))
 }
 
-/// Starts the workflow for every matching organization, in one batch.
+/// Transitions written per transaction by a fan-out start: memory stays
+/// bounded by one chunk, however many organizations a schedule matches.
+const START_CHUNK: usize = 1_000;
+
+/// Starts the workflow for every matching organization, in chunks of
+/// [`START_CHUNK`] (one transaction each). Instance ids derive from the
+/// occurrence, so a fire that stopped part-way and is taken over starts
+/// only the organizations it had not reached.
 async fn fire_occurrence(
     runtime: &Runtime,
     row: &ScheduleRow,
@@ -171,55 +179,68 @@ async fn fire_occurrence(
     let orgs = store
         .orgs_under(row.org_under.as_deref(), Some(&row.org_kind))
         .await?;
-    let running: Vec<String> = if row.overlap == "allow" {
-        Vec::new()
+    let running: HashSet<String> = if row.overlap == "allow" {
+        HashSet::new()
     } else {
-        store.running_orgs(&row.workflow).await?
+        store
+            .running_orgs(&row.workflow)
+            .await?
+            .into_iter()
+            .collect()
     };
-    let mut transitions = Vec::new();
     let mut skipped = 0u32;
-    for org in orgs {
-        if running.contains(&org.id) {
-            skipped += 1;
-            continue;
-        }
-        let id = Uuid::new_v5(
-            &Uuid::NAMESPACE_OID,
-            format!(
-                "schedule:{}:{}:{}",
-                row.id,
-                occurrence.timestamp_micros(),
-                org.id
-            )
-            .as_bytes(),
-        );
-        let command = Command::Start {
-            subject: Subject {
-                person: None,
-                org: org.id.clone(),
-                attrs: Values::new(),
-            },
-            initiator: "scheduler".into(),
-            inputs: row.inputs.clone(),
-        };
-        let directory = runtime.directory_for(&def, &org.id).await?;
-        match apply(
-            &def,
-            &InstanceState::new(id),
-            &command,
-            &runtime.context_for(now, &directory),
-        ) {
-            Ok(t) => transitions.push(t),
-            Err(r) => {
-                // One organization that cannot start (a role nobody holds)
-                // must not stop the others; the log says why.
-                tracing::warn!(schedule = %row.id, org = %org.id, reason = %r, "scheduled start refused");
-                skipped += 1;
+    let orgs: Vec<_> = orgs
+        .into_iter()
+        .filter(|org| {
+            let run = running.contains(&org.id);
+            skipped += u32::from(run);
+            !run
+        })
+        .collect();
+    let mut started = 0usize;
+    for chunk in orgs.chunks(START_CHUNK) {
+        let directories = runtime.directories_for(&def, chunk).await?;
+        let mut transitions = Vec::with_capacity(chunk.len());
+        for (org, directory) in chunk.iter().zip(&directories) {
+            let id = Uuid::new_v5(
+                &Uuid::NAMESPACE_OID,
+                format!(
+                    "schedule:{}:{}:{}",
+                    row.id,
+                    occurrence.timestamp_micros(),
+                    org.id
+                )
+                .as_bytes(),
+            );
+            let command = Command::Start {
+                subject: Subject {
+                    person: None,
+                    org: org.id.clone(),
+                    attrs: Values::new(),
+                },
+                initiator: "scheduler".into(),
+                inputs: row.inputs.clone(),
+            };
+            match apply(
+                &def,
+                &InstanceState::new(id),
+                &command,
+                &runtime.context_for(now, directory),
+            ) {
+                Ok(t) => transitions.push(t),
+                Err(r) => {
+                    // One organization that cannot start (a role nobody
+                    // holds) must not stop the others; the log says why.
+                    tracing::warn!(schedule = %row.id, org = %org.id, reason = %r, "scheduled start refused");
+                    skipped += 1;
+                }
             }
         }
+        if !transitions.is_empty() {
+            started += store.commit_new_batch(&transitions).await?;
+            runtime.note_batch(&transitions);
+        }
     }
-    let started = store.commit_new_batch(&transitions).await?;
-    runtime.note_batch(&transitions);
     Ok(ScheduleRun {
         occurrence,
         started: u32::try_from(started).unwrap_or(u32::MAX),

@@ -832,8 +832,9 @@ impl Store for Me {
         orgs: &[String],
     ) -> Result<Vec<(String, String, String)>, StoreError> {
         let mut out = Vec::new();
-        // One query per 100 organizations (a chain has a handful).
-        for chunk in orgs.chunks(100) {
+        // One query per 500 organizations (a chain has a handful; a
+        // fan-out start asks for a thousand at once).
+        for chunk in orgs.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let text = sql(&format!(
                 "SELECT org_id, role, person_id FROM memberships WHERE org_id IN ({marks}) ORDER BY org_id, role, person_id"

@@ -730,3 +730,99 @@ async fn concurrent_approvals(store: Arc<dyn Store>) {
         .count();
     assert_eq!(decisions, 1);
 }
+
+/// A scheduled fan-out start reads the directory for a thousand
+/// organizations at once (`snapshots`): each organization's directory is
+/// the one a single command would read (`snapshot`), fan-out selectors
+/// included (the star rating fans out from a 党委 to its 党支部).
+async fn batched_snapshots_match_single_ones(store: Arc<dyn Store>) {
+    use stageflow_runtime::directory::{DirectorySource, StoreDirectory};
+    use stageflow_store::{Membership, NewOrg, NewPerson};
+    let org = |id: &str, kind: &str, parent: Option<&str>| NewOrg {
+        id: Some(id.into()),
+        name: id.into(),
+        kind: kind.into(),
+        parent: parent.map(str::to_string),
+        ..Default::default()
+    };
+    let mut orgs = vec![
+        org("county", "党委", None),
+        org("c1", "党委", Some("county")),
+        org("c2", "党委", Some("county")),
+    ];
+    let mut people = vec![];
+    let roles = ["secretary", "organization_member", "org_officer", "member"];
+    for (i, parent) in ["c1", "c1", "c1", "c2", "c2"].iter().enumerate() {
+        orgs.push(org(&format!("b{i}"), "党支部", Some(parent)));
+    }
+    for (i, o) in orgs.iter().enumerate() {
+        let o = o.id.clone().unwrap();
+        for (k, role) in roles.iter().enumerate() {
+            // Not every organization has every role.
+            if (i + k) % 3 != 0 {
+                people.push(NewPerson {
+                    id: Some(format!("{o}-{role}")),
+                    name: format!("{o} {role}"),
+                    memberships: vec![Membership {
+                        org: o.clone(),
+                        role: role.to_string(),
+                    }],
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    store.import_directory(&orgs, &people, t0()).await.unwrap();
+    let path = crate::root().join("workflows/library/star-rating.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let def = stageflow_workflows::load_str(&path.display().to_string(), &text)
+        .map_err(|_| ())
+        .unwrap()
+        .definition;
+    let source = StoreDirectory::new(store.clone());
+    let all = store.orgs_under(None, None).await.unwrap();
+    let batch = source.snapshots(&def, &all).await.unwrap();
+    assert_eq!(batch.len(), all.len());
+    let ids: Vec<String> = all.iter().map(|o| o.id.clone()).collect();
+    let mut selected = 0;
+    for (o, batched) in all.iter().zip(&batch) {
+        let single = source.snapshot(&def, &o.id).await.unwrap();
+        for x in &ids {
+            assert_eq!(
+                batched.parent(x),
+                single.parent(x),
+                "parent of {x} for {}",
+                o.id
+            );
+            assert_eq!(batched.kind(x), single.kind(x), "kind of {x} for {}", o.id);
+            for role in roles {
+                assert_eq!(
+                    batched.holders(x, role),
+                    single.holders(x, role),
+                    "{role} of {x} for {}",
+                    o.id
+                );
+            }
+            for kind in [None, Some("党支部"), Some("党委")] {
+                let under = batched.orgs_under(x, kind);
+                selected += under.len();
+                assert_eq!(under, single.orgs_under(x, kind), "under {x} for {}", o.id);
+            }
+        }
+    }
+    // The selector was read: a 党委's snapshot lists its 党支部.
+    assert!(selected > 0);
+    assert_eq!(
+        batch[1].orgs_under("c1", Some("党支部")),
+        ["b0", "b1", "b2"]
+    );
+}
+
+#[tokio::test]
+async fn a_fan_out_start_reads_each_organization_s_directory_as_a_single_start_does() {
+    let dir = tempfile::tempdir().unwrap();
+    batched_snapshots_match_single_ones(sqlite_file(&dir).await).await;
+    let db = crate::pg::FreshDb::create().await;
+    let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
+    batched_snapshots_match_single_ones(Arc::new(store)).await;
+}

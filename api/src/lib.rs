@@ -119,6 +119,34 @@ pub(crate) async fn instance_with_definition(
     Ok(Some((instance, def)))
 }
 
+/// Several instances with their definitions, by id, read together (a page
+/// of tasks, a report); ids with no instance are left out.
+pub(crate) async fn instances_with_definitions(
+    state: &AppState,
+    ids: &[uuid::Uuid],
+) -> error::ApiResult<
+    std::collections::HashMap<
+        uuid::Uuid,
+        (
+            stageflow_engine::state::InstanceState,
+            Arc<stageflow_engine::Definition>,
+        ),
+    >,
+> {
+    let mut unique = ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    let mut out = std::collections::HashMap::with_capacity(unique.len());
+    for instance in state.store.instances(&unique).await? {
+        let def = state
+            .runtime
+            .definition(&instance.definition, Some(instance.version))
+            .await?;
+        out.insert(instance.id, (instance, def));
+    }
+    Ok(out)
+}
+
 /// The application: every route.
 pub fn router(state: AppState) -> Router {
     routes::router()

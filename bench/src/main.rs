@@ -54,6 +54,9 @@ enum Scenario {
     Scale(Common),
     /// One cron fire that starts a workflow for N organizations
     Fanout(Common),
+    /// (`scale`'s loader, run by it as a child process)
+    #[command(hide = true)]
+    ScaleLoad(scale::LoadArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,8 +64,12 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if let Scenario::ScaleLoad(args) = &cli.scenario {
+        return runtime.block_on(scale::load(args));
+    }
     let report = runtime.block_on(async {
         match cli.scenario {
+            Scenario::ScaleLoad(_) => unreachable!("handled above"),
             Scenario::Admission5(c) => admission5::run(&c).await,
             Scenario::Http(c) => http::run(&c).await,
             Scenario::Timers(c) => timers::run(&c).await,

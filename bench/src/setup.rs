@@ -28,6 +28,58 @@ pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap()
 }
 
+/// Opens the store at a SQLite path or a PostgreSQL URL with the options
+/// the scenario was given (`pool` connections).
+pub async fn open_store(
+    common: &Common,
+    backend: &str,
+    location: &str,
+    pool: u32,
+) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match backend {
+        "sqlite" => {
+            let mut options = SqliteOptions::new(location);
+            options.max_connections = pool;
+            options.synchronous_full = match common.sqlite_sync.as_str() {
+                "full" => true,
+                "normal" => false,
+                other => anyhow::bail!("--sqlite-sync is full or normal, not '{other}'"),
+            };
+            Arc::new(SqliteStore::open(&options).await?)
+        }
+        "postgres" => {
+            let mut options = PgOptions::new(location);
+            options.max_connections = pool;
+            Arc::new(PgStore::open(&options).await?)
+        }
+        other => anyhow::bail!("--db is sqlite or postgres, not '{other}'"),
+    })
+}
+
+/// Publishes the benchmark's workflows (`bench/workflows/`).
+pub async fn publish_workflows(runtime: &Runtime) -> anyhow::Result<()> {
+    for file in [
+        "admission5.yaml",
+        "timer.yaml",
+        "timer-late.yaml",
+        "fanout.yaml",
+    ] {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows/").to_string() + file;
+        let text = std::fs::read_to_string(&path)?;
+        let loaded = stageflow_workflows::load_str(&path, &text).map_err(|d| {
+            anyhow::anyhow!(
+                "{}",
+                d.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?;
+        runtime.publish(loaded.definition, text, t0()).await?;
+    }
+    Ok(())
+}
+
 impl Bench {
     /// Opens the store the options name, with a directory source.
     pub async fn open(
@@ -36,48 +88,22 @@ impl Bench {
     ) -> anyhow::Result<Bench> {
         let dir = tempfile::tempdir()?;
         let pool = (common.concurrency as u32).clamp(4, 32);
-        let (store, backend, file, pg): (Arc<dyn Store>, _, _, _) = match common.db.as_str() {
-            "sqlite" => {
-                let path = dir.path().join("bench.db");
-                let mut options = SqliteOptions::new(path.display().to_string());
-                options.max_connections = pool;
-                options.synchronous_full = match common.sqlite_sync.as_str() {
-                    "full" => true,
-                    "normal" => false,
-                    other => anyhow::bail!("--sqlite-sync is full or normal, not '{other}'"),
-                };
-                let store = SqliteStore::open(&options).await?;
-                (Arc::new(store), "sqlite", Some(path), None)
-            }
+        let (file, pg, location) = match common.db.as_str() {
             "postgres" => {
                 let db = FreshDb::create().await;
-                let mut options = PgOptions::new(&db.url);
-                options.max_connections = pool;
-                let store = PgStore::open(&options).await?;
-                (Arc::new(store), "postgres", None, Some(db))
+                let url = db.url.clone();
+                (None, Some(db), url)
             }
-            other => anyhow::bail!("--db is sqlite or postgres, not '{other}'"),
+            _ => {
+                let path = dir.path().join("bench.db");
+                let location = path.display().to_string();
+                (Some(path), None, location)
+            }
         };
+        let store = open_store(common, &common.db, &location, pool).await?;
+        let backend = if pg.is_some() { "postgres" } else { "sqlite" };
         let runtime = Arc::new(Runtime::new(store.clone(), directory(store.clone())));
-        for file in [
-            "admission5.yaml",
-            "timer.yaml",
-            "timer-late.yaml",
-            "fanout.yaml",
-        ] {
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows/").to_string() + file;
-            let text = std::fs::read_to_string(&path)?;
-            let loaded = stageflow_workflows::load_str(&path, &text).map_err(|d| {
-                anyhow::anyhow!(
-                    "{}",
-                    d.iter()
-                        .map(|x| x.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            })?;
-            runtime.publish(loaded.definition, text, t0()).await?;
-        }
+        publish_workflows(&runtime).await?;
         Ok(Bench {
             store,
             runtime,
@@ -90,18 +116,25 @@ impl Bench {
 
     /// The database's size on disk in bytes (SQLite: the file and its WAL).
     pub async fn db_bytes(&self) -> anyhow::Result<u64> {
-        if let Some(path) = &self.file {
-            let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-            let mut wal = path.clone().into_os_string();
-            wal.push("-wal");
-            return Ok(size(path.clone()) + size(wal.into()));
+        match (&self.file, &self.pg) {
+            (Some(path), _) => db_bytes("sqlite", &path.display().to_string()).await,
+            (None, Some(db)) => db_bytes("postgres", &db.url).await,
+            (None, None) => anyhow::bail!("no database"),
         }
-        let url = &self.pg.as_ref().expect("a database").url;
-        let pool = sqlx::PgPool::connect(url).await?;
-        let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-            .fetch_one(&pool)
-            .await?;
-        pool.close().await;
-        Ok(bytes as u64)
     }
+}
+
+/// The size on disk of the database at a SQLite path (the file and its
+/// WAL) or a PostgreSQL URL.
+pub async fn db_bytes(backend: &str, location: &str) -> anyhow::Result<u64> {
+    if backend == "sqlite" {
+        let size = |p: String| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        return Ok(size(location.to_string()) + size(format!("{location}-wal")));
+    }
+    let pool = sqlx::PgPool::connect(location).await?;
+    let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+        .fetch_one(&pool)
+        .await?;
+    pool.close().await;
+    Ok(bytes as u64)
 }

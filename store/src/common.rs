@@ -51,6 +51,24 @@ fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(corrupt)
 }
 
+/// Most values in one `IN (…)` list.
+const IN_CHUNK: usize = 500;
+
+/// `?, ?, …` for an `IN (…)` list of `n` values.
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn event_row(r: &DbRow) -> Result<RecordedEvent, StoreError> {
+    Ok(RecordedEvent {
+        seq: u64::try_from(r.try_get::<i64, _>("seq")?).map_err(corrupt)?,
+        at: from_micros(r.try_get("at")?),
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+        event: serde_json::from_str(&r.try_get::<String, _>("body")?).map_err(corrupt)?,
+    })
+}
+
 /// Columns of a task row, with its instance's workflow and organization.
 const TASK_COLUMNS: &str = "t.id, t.instance_id, t.step, t.assignee, t.role, t.status, t.outcome, t.due_at, i.definition AS workflow, i.subject_org AS subject_org";
 
@@ -164,6 +182,19 @@ impl Store for Me {
             .transpose()
     }
 
+    async fn instances(&self, ids: &[Uuid]) -> Result<Vec<InstanceState>, StoreError> {
+        let mut by_id = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            for (id, state) in load_states(self, chunk).await? {
+                by_id.insert(id, state);
+            }
+        }
+        ids.iter()
+            .filter_map(|id| by_id.remove(&id.to_string()))
+            .map(|s| serde_json::from_str(&s).map_err(corrupt))
+            .collect()
+    }
+
     async fn commit(&self, expected_seq: u64, t: &Transition) -> Result<(), StoreError> {
         if t.events.is_empty() {
             return Ok(());
@@ -182,18 +213,32 @@ impl Store for Me {
         .bind(id.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RecordedEvent {
-                    seq: u64::try_from(r.try_get::<i64, _>("seq")?).map_err(corrupt)?,
-                    at: from_micros(r.try_get("at")?),
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                    event: serde_json::from_str(&r.try_get::<String, _>("body")?)
-                        .map_err(corrupt)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_row).collect()
+    }
+
+    async fn events_of_type(
+        &self,
+        ids: &[Uuid],
+        kind: &str,
+    ) -> Result<Vec<(Uuid, RecordedEvent)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let text = sql(&format!(
+                "SELECT instance_id, seq, at, body, prev_hash, hash FROM events WHERE instance_id IN ({}) AND type = ? ORDER BY instance_id, seq",
+                marks(chunk.len())
+            ));
+            let mut q = sqlx::query(AssertSqlSafe(text.as_str()));
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for r in &q.bind(kind).fetch_all(&self.pool).await? {
+                out.push((
+                    parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
+                    event_row(r)?,
+                ));
+            }
+        }
+        Ok(out)
     }
 
     async fn due_timers(
@@ -834,10 +879,10 @@ impl Store for Me {
         let mut out = Vec::new();
         // One query per 500 organizations (a chain has a handful; a
         // fan-out start asks for a thousand at once).
-        for chunk in orgs.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
+        for chunk in orgs.chunks(IN_CHUNK) {
             let text = sql(&format!(
-                "SELECT org_id, role, person_id FROM memberships WHERE org_id IN ({marks}) ORDER BY org_id, role, person_id"
+                "SELECT org_id, role, person_id FROM memberships WHERE org_id IN ({}) ORDER BY org_id, role, person_id",
+                marks(chunk.len())
             ));
             let mut q = sqlx::query(AssertSqlSafe(text.as_str()));
             for org in chunk {

@@ -493,6 +493,10 @@ pub trait Store: Send + Sync {
     async fn list_definitions(&self) -> Result<Vec<DefinitionSummary>, StoreError>;
     /// The current state of an instance.
     async fn instance(&self, id: Uuid) -> Result<Option<InstanceState>, StoreError>;
+    /// The current states of several instances (a page of the inbox, a
+    /// report), in the order asked, each once; ids with no instance are
+    /// left out.
+    async fn instances(&self, ids: &[Uuid]) -> Result<Vec<InstanceState>, StoreError>;
     /// Writes what a command produced, if the instance is still at
     /// `expected_seq` (0 for a new instance).
     async fn commit(&self, expected_seq: u64, transition: &Transition) -> Result<(), StoreError>;
@@ -502,6 +506,13 @@ pub trait Store: Send + Sync {
     async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError>;
     /// The events of an instance, in order.
     async fn events(&self, id: Uuid) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// The events of one type (`escalated`, …) of several instances: each
+    /// with its instance, an instance's in order.
+    async fn events_of_type(
+        &self,
+        ids: &[Uuid],
+        kind: &str,
+    ) -> Result<Vec<(Uuid, RecordedEvent)>, StoreError>;
     /// Timers due at or before `now`, earliest first.
     async fn due_timers(&self, now: DateTime<Utc>, limit: u32)
     -> Result<Vec<DueTimer>, StoreError>;

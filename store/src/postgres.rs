@@ -154,6 +154,19 @@ mod queries {
         .await?)
     }
 
+    /// Several instances' snapshots: `(id, state)`.
+    async fn load_states(me: &Me, ids: &[Uuid]) -> Result<Vec<(String, String)>, StoreError> {
+        let text = sql(&format!(
+            "SELECT id, state FROM instances WHERE id IN ({})",
+            marks(ids.len())
+        ));
+        let mut q = sqlx::query_as(AssertSqlSafe(text.as_str()));
+        for id in ids {
+            q = q.bind(id.to_string());
+        }
+        Ok(q.fetch_all(&me.pool).await?)
+    }
+
     /// Each command commits on its own connection: PostgreSQL runs the
     /// transactions side by side and groups their WAL flushes itself.
     async fn commit_transition(

@@ -826,3 +826,75 @@ async fn a_fan_out_start_reads_each_organization_s_directory_as_a_single_start_d
     let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
     batched_snapshots_match_single_ones(Arc::new(store)).await;
 }
+
+/// A page of tasks or a report reads its instances together: in the order
+/// asked, unknown ids left out; and one type of event of many instances.
+async fn read_together(store: Arc<dyn Store>) {
+    let runtime = Runtime::new(store.clone(), Arc::new(SyntheticDirectory::default()));
+    let (def, source) = leave_request();
+    runtime.publish(def, source, t0()).await.unwrap();
+    let ids: Vec<Uuid> = (1..=3).map(|i| Uuid::from_u128(100 + i)).collect();
+    for id in &ids {
+        runtime
+            .start(
+                StartRequest {
+                    workflow: "leave-request".into(),
+                    version: None,
+                    id: *id,
+                    subject: Subject {
+                        person: Some("branch-1.applicant".into()),
+                        org: "branch-1".into(),
+                        attrs: Values::new(),
+                    },
+                    initiator: "branch-1.applicant".into(),
+                    inputs: inputs(),
+                },
+                t0(),
+            )
+            .await
+            .unwrap();
+    }
+    let missing = Uuid::from_u128(999);
+    let asked = [ids[2], missing, ids[0], ids[2]];
+    let got: Vec<Uuid> = store
+        .instances(&asked)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(got, [ids[2], ids[0]]);
+    assert_eq!(
+        store.instances(&ids).await.unwrap()[1],
+        store.instance(ids[1]).await.unwrap().unwrap()
+    );
+    assert!(store.instances(&[]).await.unwrap().is_empty());
+
+    let started = store
+        .events_of_type(&[ids[1], missing, ids[0]], "instance_started")
+        .await
+        .unwrap();
+    let mut of: Vec<Uuid> = started.iter().map(|(id, _)| *id).collect();
+    of.sort();
+    assert_eq!(of, [ids[0], ids[1]]);
+    assert!(
+        started.iter().all(|(_, e)| e.seq == 1
+            && matches!(e.event, stageflow_engine::Event::InstanceStarted { .. }))
+    );
+    assert!(
+        store
+            .events_of_type(&ids, "escalated")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn instances_and_one_type_of_event_are_read_together() {
+    let dir = tempfile::tempdir().unwrap();
+    read_together(sqlite_file(&dir).await).await;
+    let db = crate::pg::FreshDb::create().await;
+    let store = PgStore::open(&PgOptions::new(&db.url)).await.unwrap();
+    read_together(Arc::new(store)).await;
+}

@@ -75,68 +75,79 @@ async fn overdue_rows(state: &AppState, org: &str) -> ApiResult<Vec<OverdueRow>>
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     let mut names: BTreeMap<String, String> = BTreeMap::new();
-    for row in rows {
-        let Some((instance, def)) = crate::instance_with_definition(state, row.instance).await?
-        else {
-            continue;
-        };
-        let clock = Clock { tz: def.timezone };
-        let step_name = def
-            .step(&row.step)
-            .map(|(_, s)| s.name.clone())
-            .unwrap_or_else(|| row.step.clone());
-        let org_id = instance
-            .tasks
-            .get(&row.id)
-            .and_then(|t| t.org.clone())
-            .unwrap_or_else(|| instance.subject.org.clone());
-        let mut name_of = async |id: &str, person: bool| -> ApiResult<String> {
-            if let Some(n) = names.get(id) {
-                return Ok(n.clone());
-            }
-            let n = if person {
-                state.store.person(id).await?.map(|p| p.name)
-            } else {
-                state.store.org(id).await?.map(|o| o.name)
-            }
-            .unwrap_or_else(|| id.to_string());
-            names.insert(id.to_string(), n.clone());
-            Ok(n)
-        };
-        let organization = name_of(&org_id, false).await?;
-        let assignee = name_of(&row.assignee, true).await?;
-        let events = state.store.events(row.instance).await?;
-        let escalations = events
-            .iter()
-            .filter(|e| match &e.event {
-                // Escalations name the late tasks; older events only the step.
-                Event::Escalated { step, tasks, .. } if tasks.is_empty() => *step == row.step,
-                Event::Escalated { tasks, .. } => tasks.contains(&row.id),
-                _ => false,
-            })
-            .count() as u32;
-        let due_date = instance
-            .tasks
-            .get(&row.id)
-            .and_then(|t| t.due)
-            .map(|d| clock.date_of(d));
-        let days_overdue = row
-            .due_at
-            .map(|d| (now - d).num_days() + 1)
-            .unwrap_or(0)
-            .max(0);
-        out.push(OverdueRow {
-            task: row.id,
-            instance: row.instance,
-            workflow: def.name.clone(),
-            step: step_name,
-            organization,
-            assignee,
-            assignee_id: row.assignee.clone(),
-            due: due_date.map(|d| d.to_string()).unwrap_or_default(),
-            days_overdue,
-            escalations,
-        });
+    // The rows' instances and their escalations, read a chunk at a time
+    // (memory holds one chunk's instances).
+    for chunk in rows.chunks(500) {
+        let ids: Vec<Uuid> = chunk.iter().map(|r| r.instance).collect();
+        let instances = crate::instances_with_definitions(state, &ids).await?;
+        let mut escalated: std::collections::HashMap<Uuid, Vec<Event>> =
+            std::collections::HashMap::new();
+        for (id, e) in state.store.events_of_type(&ids, "escalated").await? {
+            escalated.entry(id).or_default().push(e.event);
+        }
+        for row in chunk {
+            let Some((instance, def)) = instances.get(&row.instance) else {
+                continue;
+            };
+            let clock = Clock { tz: def.timezone };
+            let step_name = def
+                .step(&row.step)
+                .map(|(_, s)| s.name.clone())
+                .unwrap_or_else(|| row.step.clone());
+            let org_id = instance
+                .tasks
+                .get(&row.id)
+                .and_then(|t| t.org.clone())
+                .unwrap_or_else(|| instance.subject.org.clone());
+            let mut name_of = async |id: &str, person: bool| -> ApiResult<String> {
+                if let Some(n) = names.get(id) {
+                    return Ok(n.clone());
+                }
+                let n = if person {
+                    state.store.person(id).await?.map(|p| p.name)
+                } else {
+                    state.store.org(id).await?.map(|o| o.name)
+                }
+                .unwrap_or_else(|| id.to_string());
+                names.insert(id.to_string(), n.clone());
+                Ok(n)
+            };
+            let organization = name_of(&org_id, false).await?;
+            let assignee = name_of(&row.assignee, true).await?;
+            let escalations = escalated
+                .get(&row.instance)
+                .into_iter()
+                .flatten()
+                .filter(|e| match e {
+                    // Escalations name the late tasks; older events only the step.
+                    Event::Escalated { step, tasks, .. } if tasks.is_empty() => *step == row.step,
+                    Event::Escalated { tasks, .. } => tasks.contains(&row.id),
+                    _ => false,
+                })
+                .count() as u32;
+            let due_date = instance
+                .tasks
+                .get(&row.id)
+                .and_then(|t| t.due)
+                .map(|d| clock.date_of(d));
+            let days_overdue = row
+                .due_at
+                .map(|d| (now - d).num_days() + 1)
+                .unwrap_or(0)
+                .max(0);
+            out.push(OverdueRow {
+                task: row.id,
+                instance: row.instance,
+                workflow: def.name.clone(),
+                step: step_name,
+                organization,
+                assignee,
+                assignee_id: row.assignee.clone(),
+                due: due_date.map(|d| d.to_string()).unwrap_or_default(),
+                days_overdue,
+                escalations,
+            });
+        }
     }
     out.sort_by(|a, b| {
         b.days_overdue

@@ -107,14 +107,15 @@ pub async fn inbox(
             offset,
         })
         .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.instance).collect();
+    let instances = crate::instances_with_definitions(&state, &ids).await?;
     let mut tasks = Vec::with_capacity(rows.len());
     for row in rows {
-        let Some((instance, def)) = crate::instance_with_definition(&state, row.instance).await?
-        else {
+        let Some((instance, def)) = instances.get(&row.instance) else {
             continue;
         };
         if let Some(t) = instance.tasks.get(&row.id) {
-            tasks.push(task_view(&def, &instance, row.id, t));
+            tasks.push(task_view(def, instance, row.id, t));
         }
     }
     Ok(Json(TaskPage {

@@ -165,6 +165,13 @@ mod queries {
         me.writer.load(id.to_string()).await
     }
 
+    /// Several instances' snapshots, in one hop to the writer thread.
+    async fn load_states(me: &Me, ids: &[Uuid]) -> Result<Vec<(String, String)>, StoreError> {
+        me.writer
+            .load_many(ids.iter().map(Uuid::to_string).collect())
+            .await
+    }
+
     /// Group commit on the writer thread (see [`writer`]).
     async fn commit_transition(
         me: &Me,

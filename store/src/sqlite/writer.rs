@@ -48,6 +48,11 @@ enum Job {
         id: String,
         reply: oneshot::Sender<Result<Option<String>, StoreError>>,
     },
+    /// Several instances' snapshots: `(id, state)`.
+    LoadMany {
+        ids: Vec<String>,
+        reply: oneshot::Sender<Result<Vec<(String, String)>, StoreError>>,
+    },
     /// One command's writes, committed with the others queued.
     Commit {
         write: Box<PreparedWrite>,
@@ -132,6 +137,18 @@ impl Writer {
         answer.await.map_err(|_| gone())?
     }
 
+    /// Several instances' snapshots (those that exist).
+    pub(crate) async fn load_many(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::LoadMany { ids, reply })
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
     /// Commits one command's writes (with whatever else is queued).
     pub(crate) async fn commit(&self, write: PreparedWrite) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -167,12 +184,14 @@ fn run(
 ) {
     while let Ok(first) = queue.recv() {
         let mut loads = Vec::new();
+        let mut many = Vec::new();
         let mut commits: Vec<CommitJob> = Vec::new();
         let mut batches = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next {
             match job {
                 Job::Load { id, reply } => loads.push((id, reply)),
+                Job::LoadMany { ids, reply } => many.push((ids, reply)),
                 Job::Commit { write, reply } => commits.push((write, reply)),
                 Job::Batch { writes, reply } => batches.push((writes, reply)),
             }
@@ -186,9 +205,12 @@ fn run(
         // load that does not see them is still in order.
         // One read transaction for them all: each transaction's end walks
         // the page cache.
-        let read = !loads.is_empty() && conn.execute_batch("BEGIN").is_ok();
+        let read = !(loads.is_empty() && many.is_empty()) && conn.execute_batch("BEGIN").is_ok();
         for (id, reply) in loads {
             let _ = reply.send(load(&conn, &id));
+        }
+        for (ids, reply) in many {
+            let _ = reply.send(load_many(&conn, &ids));
         }
         if read {
             let _ = conn.execute_batch("COMMIT");
@@ -225,6 +247,17 @@ fn load(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
         .prepare_cached("SELECT state FROM instances WHERE id = ?")?
         .query_row([id], |r| r.get(0))
         .optional()?)
+}
+
+fn load_many(conn: &Connection, ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+    let marks = vec!["?"; ids.len()].join(", ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, state FROM instances WHERE id IN ({marks})"
+    ))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(ids), |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Ends a transaction that failed part-way, so the connection is usable.

@@ -1,7 +1,7 @@
 //! The database unavailable under a running `serve`: a SQLite file locked
-//! by another process, PostgreSQL going away and coming back. Requests get
-//! a 503 problem with `Retry-After` (never a 500, nothing half-done), and
-//! the server recovers by itself when the database is back.
+//! by another process, a full disk, PostgreSQL going away and coming back.
+//! Requests get a 503 problem with `Retry-After` (never a 500, nothing
+//! half-done), and the server recovers by itself when the database is back.
 
 mod common;
 
@@ -13,11 +13,23 @@ use serde_json::{Value, json};
 const ADMIN: &str = "kill-test-admin";
 
 fn raw(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String, String) {
+    raw_as(port, method, path, token, "application/json", body)
+}
+
+/// A request; the status, the headers (lower case) and the body.
+fn raw_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).unwrap();
@@ -108,6 +120,174 @@ fn a_locked_sqlite_file_gets_503_with_retry_after_and_recovers() {
     let (comments, verified) = history_count(port, ADMIN, &instance, "commented");
     assert_eq!(comments, 1, "the refused attempt left nothing");
     assert!(verified);
+    drop(server);
+}
+
+/// `serve` with its database on a filesystem of its own, 8 MiB, of which
+/// a ballast file takes 3 MiB: a tmpfs mounted in a mount namespace that
+/// lives as long as the server (`unshare`; nothing is mounted on the
+/// machine). The test frees space by removing the ballast through
+/// `/proc/PID/root`.
+fn serve_on_a_small_disk(mount: &std::path::Path, port: u16) -> Served {
+    let script = r#"set -e
+mount -t tmpfs -o size=8m stageflow-small "$1"
+head -c 3145728 /dev/zero > "$1/ballast"
+exec "$2" serve --db "$1/stageflow.db" --listen "127.0.0.1:$3" --demo --clock manual"#;
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(mount)
+        .arg(env!("CARGO_BIN_EXE_stageflow"))
+        .arg(port.to_string())
+        .env("STAGEFLOW_ADMIN_TOKEN", ADMIN);
+    spawn(command)
+}
+
+/// Uploads a file of `size` bytes to a task; the status, headers and body.
+fn upload(port: u16, token: &str, task: &str, size: usize, n: usize) -> (u16, String, String) {
+    let boundary = "stageflow-full-disk";
+    let content = "x".repeat(size);
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan-{n}.pdf\"\r\nContent-Type: application/pdf\r\n\r\n{content}\r\n--{boundary}--\r\n"
+    );
+    raw_as(
+        port,
+        "POST",
+        &format!("/api/v1/tasks/{task}/files"),
+        token,
+        &format!("multipart/form-data; boundary={boundary}"),
+        &body,
+    )
+}
+
+#[test]
+fn a_full_disk_gets_503_with_retry_after_and_recovers_when_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).unwrap();
+    let port = free_port();
+    let server = serve_on_a_small_disk(&mount, port);
+    let (applicant, task, comment) = applicant_comment(&server, port);
+    let on_disk =
+        |file: &str| format!("/proc/{}/root{}/{file}", server.child.id(), mount.display());
+    assert!(
+        std::fs::metadata(on_disk("stageflow.db")).is_ok(),
+        "the database is on the small disk"
+    );
+
+    // Scans of the application until the disk is full: big ones first,
+    // then smaller, until each size is refused.
+    let mut accepted = 0;
+    let mut refused = Vec::new();
+    for size in [256 * 1024, 32 * 1024, 4 * 1024] {
+        for _ in 0..100 {
+            let (status, head, body) = upload(port, &applicant, &task, size, accepted);
+            if status == 503 {
+                refused.push((head, body));
+                break;
+            }
+            assert_eq!(status, 201, "{body}");
+            accepted += 1;
+        }
+    }
+    assert!(accepted > 0, "some scans fitted");
+    assert_eq!(refused.len(), 3, "every size was refused in the end");
+    for (head, body) in &refused {
+        assert!(head.contains("retry-after: 5"), "{head}");
+        assert!(head.contains("application/problem+json"), "{head}");
+        assert!(body.contains("database-unavailable"), "{body}");
+        assert!(body.contains("out of space"), "{body}");
+    }
+    // Each refused upload was a command (the bytes commit with the
+    // history's record of them). A small one may still fit — SQLite reuses
+    // the WAL's space — and is then kept; refused, it is a 503 as well.
+    let actions = format!("/api/v1/tasks/{task}/actions");
+    let (status, head, body) = raw(port, "POST", &actions, &applicant, &comment);
+    let mut comments = 0;
+    match status {
+        200 => comments += 1,
+        503 => assert!(head.contains("retry-after: 5"), "{head}"),
+        other => panic!("a comment on a full disk got {other}: {body}"),
+    }
+    // Reads still answer.
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/api/v1/tasks/{task}"),
+        Some(&applicant),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // The operator frees space; the server goes on by itself.
+    std::fs::remove_file(on_disk("ballast")).unwrap();
+    let (status, _, body) = raw(port, "POST", &actions, &applicant, &comment);
+    assert_eq!(status, 200, "{body}");
+    comments += 1;
+    let (status, _, body) = upload(port, &applicant, &task, 32 * 1024, accepted);
+    assert_eq!(status, 201, "{body}");
+    let instance = serde_json::from_str::<Value>(
+        &http(
+            port,
+            "GET",
+            &format!("/api/v1/tasks/{task}"),
+            Some(&applicant),
+            None,
+        )
+        .1,
+    )
+    .unwrap()["instance"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_default();
+    let (recorded, verified) = history_count(port, ADMIN, &instance, "commented");
+    assert_eq!(recorded, comments, "each acknowledged comment, once");
+    assert!(verified, "the hash chain verifies");
+    let (files, _) = history_count(port, ADMIN, &instance, "file_attached");
+    assert_eq!(
+        files,
+        accepted + 1,
+        "every accepted scan is in the history once, no refused one"
+    );
+
+    // And the file itself checks out: a copy taken while the server is
+    // frozen (SQLite would resolve `/proc/PID/root` to our own root).
+    let pid = server.child.id().to_string();
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    signal("-STOP");
+    for file in ["stageflow.db", "stageflow.db-wal"] {
+        std::fs::copy(on_disk(file), copy.join(file)).unwrap();
+    }
+    signal("-CONT");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let check: String = rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", copy.join("stageflow.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    });
+    assert_eq!(check, "ok");
     drop(server);
 }
 

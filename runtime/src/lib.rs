@@ -278,7 +278,22 @@ impl Runtime {
         command: &Command,
         now: DateTime<Utc>,
     ) -> Result<Transition, ExecError> {
-        self.execute_from(id, None, command, now).await
+        self.execute_from(id, None, command, now, None).await
+    }
+
+    /// [`Runtime::execute`] for the command that records an upload
+    /// (`AttachFile`): the file's bytes are committed with it, in one
+    /// transaction.
+    pub async fn execute_attaching(
+        &self,
+        id: Uuid,
+        command: &Command,
+        now: DateTime<Utc>,
+        file: &stageflow_store::FileMeta,
+        content: &[u8],
+    ) -> Result<Transition, ExecError> {
+        self.execute_from(id, None, command, now, Some((file, content)))
+            .await
     }
 
     /// [`Runtime::execute`] for a caller that has just loaded the instance
@@ -291,7 +306,8 @@ impl Runtime {
         command: &Command,
         now: DateTime<Utc>,
     ) -> Result<Transition, ExecError> {
-        self.execute_from(state.id, Some(state), command, now).await
+        self.execute_from(state.id, Some(state), command, now, None)
+            .await
     }
 
     async fn execute_from(
@@ -300,6 +316,7 @@ impl Runtime {
         mut loaded: Option<InstanceState>,
         command: &Command,
         now: DateTime<Utc>,
+        file: Option<(&stageflow_store::FileMeta, &[u8])>,
     ) -> Result<Transition, ExecError> {
         for _ in 0..CONFLICT_RETRIES {
             let state = match loaded.take() {
@@ -315,7 +332,15 @@ impl Runtime {
                 .await?;
             let directory = self.directory.snapshot(&def, &state.subject.org).await?;
             let t = apply(&def, &state, command, &self.context(now, &directory))?;
-            match self.store.commit(state.seq, &t).await {
+            let committed = match file {
+                Some((meta, content)) => {
+                    self.store
+                        .commit_attaching(state.seq, &t, meta, content)
+                        .await
+                }
+                None => self.store.commit(state.seq, &t).await,
+            };
+            match committed {
                 Ok(()) => {
                     self.note_timers(&t);
                     return Ok(t);

@@ -199,7 +199,18 @@ impl Store for Me {
         if t.events.is_empty() {
             return Ok(());
         }
-        commit_transition(self, expected_seq, t).await
+        commit_prepared(self, crate::rows::PreparedWrite::new(expected_seq, t)?).await
+    }
+
+    async fn commit_attaching(
+        &self,
+        expected_seq: u64,
+        t: &Transition,
+        meta: &FileMeta,
+        content: &[u8],
+    ) -> Result<(), StoreError> {
+        let w = crate::rows::PreparedWrite::new(expected_seq, t)?.with_file(meta, content)?;
+        commit_prepared(self, w).await
     }
 
     async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError> {
@@ -946,29 +957,6 @@ impl Store for Me {
         }
         tx.commit().await?;
         Ok((orgs.len(), people.len()))
-    }
-
-    async fn put_file(
-        &self,
-        meta: &FileMeta,
-        content: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let _turn = write_turn(self).await;
-        sqlx::query(AssertSqlSafe(sql("INSERT INTO files (id, instance_id, task_id, name, content_type, size, sha256, content, uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")))
-            .bind(meta.id.to_string())
-            .bind(meta.instance.to_string())
-            .bind(meta.task.to_string())
-            .bind(&meta.name)
-            .bind(&meta.content_type)
-            .bind(i64::try_from(meta.size).map_err(corrupt)?)
-            .bind(&meta.sha256)
-            .bind(content)
-            .bind(&meta.uploaded_by)
-            .bind(to_micros(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     async fn file(&self, id: Uuid) -> Result<Option<(FileMeta, Vec<u8>)>, StoreError> {

@@ -500,6 +500,16 @@ pub trait Store: Send + Sync {
     /// Writes what a command produced, if the instance is still at
     /// `expected_seq` (0 for a new instance).
     async fn commit(&self, expected_seq: u64, transition: &Transition) -> Result<(), StoreError>;
+    /// [`Store::commit`] for the command that records an upload: the file's
+    /// bytes are stored in the same transaction, so the history never names
+    /// a file that is not there, nor is a file kept that it does not name.
+    async fn commit_attaching(
+        &self,
+        expected_seq: u64,
+        transition: &Transition,
+        file: &FileMeta,
+        content: &[u8],
+    ) -> Result<(), StoreError>;
     /// Writes the first transitions of new instances in one transaction
     /// (a batched fan-out start); instances that exist already are left
     /// alone. Returns how many were written.
@@ -641,13 +651,6 @@ pub trait Store: Send + Sync {
         people: &[NewPerson],
         now: DateTime<Utc>,
     ) -> Result<(usize, usize), StoreError>;
-    /// Stores a file.
-    async fn put_file(
-        &self,
-        meta: &FileMeta,
-        content: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
     /// A file's description and content.
     async fn file(&self, id: Uuid) -> Result<Option<(FileMeta, Vec<u8>)>, StoreError>;
     /// A file's description, without its content.

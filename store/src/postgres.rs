@@ -169,12 +169,7 @@ mod queries {
 
     /// Each command commits on its own connection: PostgreSQL runs the
     /// transactions side by side and groups their WAL flushes itself.
-    async fn commit_transition(
-        me: &Me,
-        expected_seq: u64,
-        t: &stageflow_engine::Transition,
-    ) -> Result<(), StoreError> {
-        let w = PreparedWrite::new(expected_seq, t)?;
+    async fn commit_prepared(me: &Me, w: PreparedWrite) -> Result<(), StoreError> {
         let (_turn, mut tx) = write_tx(me).await?;
         write_transition(&mut tx, &w).await?;
         tx.commit().await?;
@@ -361,6 +356,21 @@ mod queries {
                     .execute(&mut **tx)
                     .await?;
             }
+        }
+        if let Some(f) = &w.file {
+            sqlx::query(AssertSqlSafe(sql(rows::INSERT_FILE)))
+                .bind(&f.id)
+                .bind(&i.id)
+                .bind(&f.task)
+                .bind(&f.name)
+                .bind(&f.content_type)
+                .bind(f.size)
+                .bind(&f.sha256)
+                .bind(&f.content)
+                .bind(&f.uploaded_by)
+                .bind(f.created_at)
+                .execute(&mut **tx)
+                .await?;
         }
         // Timers fired by this command were consumed.
         for timer in &w.fired {

@@ -36,6 +36,8 @@ pub(crate) const ARM_TIMER: &str = "INSERT INTO timers (instance_id, timer, at) 
 pub(crate) const DELETE_TIMER: &str = "DELETE FROM timers WHERE instance_id = ? AND timer = ?";
 /// A mail queued; a key seen before is ignored.
 pub(crate) const INSERT_MAIL: &str = "INSERT INTO outbox (key, instance_id, to_person, kind, vars, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING";
+/// A file's bytes, stored with the command that attaches it.
+pub(crate) const INSERT_FILE: &str = "INSERT INTO files (id, instance_id, task_id, name, content_type, size, sha256, content, uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /// A child instance requested.
 pub(crate) const INSERT_CHILD: &str =
     "INSERT INTO child_requests (instance_id, step, seq, workflow, inputs) VALUES (?, ?, ?, ?, ?)";
@@ -53,6 +55,8 @@ pub(crate) struct PreparedWrite {
     pub events: Vec<EventRow>,
     /// Task, timer, mail and child rows, in the order of the effects.
     pub rows: Vec<RowWrite>,
+    /// A file stored with the command (it records the upload).
+    pub file: Option<FileRow>,
     /// Timers this command consumed (it fired them).
     pub fired: Vec<String>,
     /// Whether the instance's status (and end state) changed: only the
@@ -91,6 +95,20 @@ pub(crate) struct EventRow {
     pub body: String,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// The columns of a file row.
+#[derive(Debug, Clone)]
+pub(crate) struct FileRow {
+    pub id: String,
+    pub task: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content: Vec<u8>,
+    pub uploaded_by: String,
+    pub created_at: i64,
 }
 
 /// A row an effect writes.
@@ -277,11 +295,34 @@ impl PreparedWrite {
             instance,
             events,
             rows,
+            file: None,
             fired,
             status_changed,
             arms_timer,
             queues_mail,
         })
+    }
+}
+
+impl PreparedWrite {
+    /// The same writes with a file's bytes stored alongside.
+    pub(crate) fn with_file(
+        mut self,
+        meta: &crate::FileMeta,
+        content: &[u8],
+    ) -> Result<PreparedWrite, StoreError> {
+        self.file = Some(FileRow {
+            id: meta.id.to_string(),
+            task: meta.task.to_string(),
+            name: meta.name.clone(),
+            content_type: meta.content_type.clone(),
+            size: int(meta.size)?,
+            sha256: meta.sha256.clone(),
+            content: content.to_vec(),
+            uploaded_by: meta.uploaded_by.clone(),
+            created_at: self.instance.updated_at,
+        });
+        Ok(self)
     }
 }
 

@@ -156,8 +156,8 @@ pub(crate) async fn store_upload(
         sha256: hex::encode(Sha256::digest(&bytes)),
         uploaded_by: caller.person.clone(),
     };
-    // The history records the upload first (and refuses a stranger); the
-    // bytes are stored after.
+    // The history records the upload (and refuses a stranger); the bytes
+    // are stored in the same transaction.
     let command = Command::AttachFile {
         task,
         actor: caller.person.clone(),
@@ -168,11 +168,7 @@ pub(crate) async fn store_upload(
     };
     state
         .runtime
-        .execute(row.instance, &command, state.clock.now())
-        .await?;
-    state
-        .store
-        .put_file(&meta, &bytes, state.clock.now())
+        .execute_attaching(row.instance, &command, state.clock.now(), &meta, &bytes)
         .await?;
     Ok(meta)
 }

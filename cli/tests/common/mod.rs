@@ -226,7 +226,6 @@ pub fn serve_with(db: &str, port: u16, extra: &[&str]) -> Served {
 }
 
 fn spawn_serve(db: &str, port: u16, extra: &[&str], admin: Option<&str>) -> Served {
-    use std::io::BufRead;
     let mut args = vec![
         "serve".to_string(),
         "--db".into(),
@@ -236,15 +235,22 @@ fn spawn_serve(db: &str, port: u16, extra: &[&str], admin: Option<&str>) -> Serv
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_stageflow"));
-    command
-        .args(&args)
-        .current_dir(root())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
+    command.args(&args);
     match admin {
         Some(token) => command.env("STAGEFLOW_ADMIN_TOKEN", token),
         None => command.env_remove("STAGEFLOW_ADMIN_TOKEN"),
     };
+    spawn(command)
+}
+
+/// Runs a command that ends up serving (`serve`, or something that execs
+/// it) from the project's root, its printed lines collected.
+pub fn spawn(mut command: Command) -> Served {
+    use std::io::BufRead;
+    command
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
     let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, lines) = std::sync::mpsc::channel();

@@ -173,14 +173,8 @@ mod queries {
     }
 
     /// Group commit on the writer thread (see [`writer`]).
-    async fn commit_transition(
-        me: &Me,
-        expected_seq: u64,
-        t: &stageflow_engine::Transition,
-    ) -> Result<(), StoreError> {
-        me.writer
-            .commit(crate::rows::PreparedWrite::new(expected_seq, t)?)
-            .await
+    async fn commit_prepared(me: &Me, w: crate::rows::PreparedWrite) -> Result<(), StoreError> {
+        me.writer.commit(w).await
     }
 
     /// New instances in one transaction on the writer thread.

@@ -467,6 +467,20 @@ fn write_one(conn: &Connection, w: &PreparedWrite) -> Result<(), StoreError> {
             }
         }
     }
+    if let Some(f) = &w.file {
+        conn.prepare_cached(rows::INSERT_FILE)?.execute(params![
+            f.id,
+            i.id,
+            f.task,
+            f.name,
+            f.content_type,
+            f.size,
+            f.sha256,
+            f.content,
+            f.uploaded_by,
+            f.created_at
+        ])?;
+    }
     let mut consumed = conn.prepare_cached(rows::DELETE_TIMER)?;
     for timer in &w.fired {
         consumed.execute(params![i.id, timer])?;

@@ -1,8 +1,10 @@
 // The store's queries, written once for SQLite and PostgreSQL: this file is
-// `include!`d by `sqlite.rs` and `postgres.rs` inside a module that defines
-// `Db` (the sqlx database), `Me` (the store type, with a `pool` field),
-// `POSTGRES` and `wakeups_of` (cross-process notifications, if any). Placeholders are written `?` and numbered by `sql()`; both
-// databases read `$1…`. Integers are 64-bit on both sides.
+// `include!`d by `sqlite/mod.rs` and `postgres.rs` inside a module that
+// defines `Db` (the sqlx database), `Me` (the store type, with a `pool`
+// field), `POSTGRES`, `wakeups_of` (cross-process notifications, if any),
+// `write_turn`, `load_state`, `load_states`, `commit_prepared` and
+// `commit_batch`. Placeholders are written `?` and numbered by `sql()`;
+// both databases read `$1…`. Integers are 64-bit on both sides.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -41,6 +43,22 @@ fn sql(text: &str) -> String {
         ""
     };
     out.replace("/*skip locked*/", lock)
+}
+
+/// A write transaction on the pool, begun once it is this process's turn
+/// to write (`write_turn`: SQLite's writers take turns; PostgreSQL's row
+/// locks order them).
+async fn write_tx(
+    me: &Me,
+) -> Result<
+    (
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+        sqlx::Transaction<'static, Db>,
+    ),
+    StoreError,
+> {
+    let turn = write_turn(me).await;
+    Ok((turn, me.pool.begin().await?))
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {

@@ -127,18 +127,6 @@ mod queries {
     ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<crate::Wakeup>>, StoreError> {
         me.listen().await.map(Some)
     }
-    /// A write transaction: PostgreSQL's row locks order the writers.
-    async fn write_tx(
-        me: &Me,
-    ) -> Result<
-        (
-            Option<tokio::sync::OwnedMutexGuard<()>>,
-            sqlx::Transaction<'static, Db>,
-        ),
-        StoreError,
-    > {
-        Ok((None, me.pool.begin().await?))
-    }
     /// PostgreSQL orders writers by its row locks: no turn to take.
     async fn write_turn(_: &Me) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         None

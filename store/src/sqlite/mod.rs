@@ -141,20 +141,6 @@ mod queries {
     ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<crate::Wakeup>>, StoreError> {
         Ok(None)
     }
-    /// A write transaction, begun once this process's earlier writers are
-    /// done.
-    async fn write_tx(
-        me: &Me,
-    ) -> Result<
-        (
-            Option<tokio::sync::OwnedMutexGuard<()>>,
-            sqlx::Transaction<'static, Db>,
-        ),
-        StoreError,
-    > {
-        let turn = me.write.clone().lock_owned().await;
-        Ok((Some(turn), me.pool.begin().await?))
-    }
     /// The write turn for a statement on the pool that writes.
     async fn write_turn(me: &Me) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         Some(me.write.clone().lock_owned().await)

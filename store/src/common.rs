@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     DefinitionSummary, DueTimer, FailedMail, FileMeta, InboxQuery, Membership, NewOrg, NewPerson,
     Org, OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, ScheduleRow, ScheduleRun, Store,
-    StoreError, StoredDefinition, TaskRow, TokenHolder, TokenKind, from_micros, to_micros,
+    StoreError, StoredDefinition, TaskRow, TokenHolder, TokenKind, corrupt, from_micros, to_micros,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
@@ -59,10 +59,6 @@ async fn write_tx(
 > {
     let turn = write_turn(me).await;
     Ok((turn, me.pool.begin().await?))
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
 }
 
 fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {

@@ -24,7 +24,6 @@ use uuid::Uuid;
 
 pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
-pub use sqlx::Error as SqlxError;
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +120,11 @@ impl From<rusqlite::Error> for StoreError {
             _ => StoreError::Sqlite(e.to_string()),
         }
     }
+}
+
+/// A stored value that does not read back.
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 /// A migration error, with a schema newer than this build named as such.

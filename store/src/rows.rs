@@ -9,7 +9,7 @@ use stageflow_engine::machine::Effect;
 use stageflow_engine::state::{Status, TaskStatus};
 use stageflow_engine::{Event, Transition};
 
-use crate::{StoreError, to_micros};
+use crate::{StoreError, corrupt, to_micros};
 
 /// A new instance row.
 pub(crate) const INSERT_INSTANCE: &str = "INSERT INTO instances (id, definition, version, status, end_state, subject_org, subject_person, stage, seq, state, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -153,10 +153,6 @@ pub(crate) enum RowWrite {
         workflow: String,
         inputs: String,
     },
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
 }
 
 fn int(n: u64) -> Result<i64, StoreError> {

@@ -202,9 +202,9 @@ fn run(
             };
         }
         // Reads first: none of the commands below has been answered, so a
-        // load that does not see them is still in order.
-        // One read transaction for them all: each transaction's end walks
-        // the page cache.
+        // load that does not see them is still in order. One read
+        // transaction for them all (each transaction's end walks the page
+        // cache).
         let read = !(loads.is_empty() && many.is_empty()) && conn.execute_batch("BEGIN").is_ok();
         for (id, reply) in loads {
             let _ = reply.send(load(&conn, &id));
@@ -250,8 +250,10 @@ fn load(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
 }
 
 fn load_many(conn: &Connection, ids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+    // Not cached: a statement per list length would push the commands'
+    // statements out of the cache.
     let marks = vec!["?"; ids.len()].join(", ");
-    let mut stmt = conn.prepare_cached(&format!(
+    let mut stmt = conn.prepare(&format!(
         "SELECT id, state FROM instances WHERE id IN ({marks})"
     ))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(ids), |r| {

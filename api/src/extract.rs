@@ -30,17 +30,11 @@ where
                 "the body is not valid JSON: {}",
                 body_detail(&e.body_text())
             ))),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::unsupported_media_type(
                 "send the body as JSON with `Content-Type: application/json`",
             )),
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    "Payload too large",
+                Err(ApiError::too_large(
                     "the body is larger than the API accepts (2 MB); send files through the file upload",
                 ))
             }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stageflow_api::{AppState, Config, ManualClock};
+use stageflow_app::{App, Config, ManualClock};
 use stageflow_runtime::directory::StoreDirectory;
 use stageflow_store::TokenKind;
 use uuid::Uuid;
@@ -51,11 +51,11 @@ pub async fn run(common: &Common) -> anyhow::Result<Report> {
         }
     }
     for p in approvers {
-        let token = stageflow_api::auth::new_token();
+        let token = stageflow_app::caller::new_token();
         bench
             .store
             .put_token(
-                &stageflow_api::auth::hash_token(&token),
+                &stageflow_app::caller::hash_token(&token),
                 &p,
                 TokenKind::Personal,
                 t0(),
@@ -73,19 +73,20 @@ pub async fn run(common: &Common) -> anyhow::Result<Report> {
         work.push((id, open_task(&state).expect("a first task")));
     }
 
-    let state = AppState {
-        store: bench.store.clone(),
-        runtime: bench.runtime.clone(),
-        clock: Arc::new(ManualClock::new(t0())),
-        config: Arc::new(Config {
-            admin_token: None,
-            manual_clock: false,
-        }),
-    };
+    let app = App::new(
+        bench.store.clone(),
+        Arc::new(ManualClock::new(t0())),
+        Config::default(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let app = stageflow_api::router(state);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let router = stageflow_api::router(app);
+    tokio::spawn(stageflow_api::server::serve(
+        listener,
+        router,
+        stageflow_api::server::ServeOptions::default(),
+        std::future::pending::<()>(),
+    ));
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stageflow_api::{AppState, Config, ManualClock};
+use stageflow_app::{App, Config, ManualClock};
 use stageflow_runtime::Runtime;
 use stageflow_runtime::directory::StoreDirectory;
 use stageflow_store::{InboxQuery, TokenKind};
@@ -63,7 +63,7 @@ pub async fn load(args: &LoadArgs) -> anyhow::Result<()> {
     for p in &people {
         store
             .put_token(
-                &stageflow_api::auth::hash_token(&token_of(p)),
+                &stageflow_app::caller::hash_token(&token_of(p)),
                 p,
                 TokenKind::Personal,
                 t0(),
@@ -147,43 +147,40 @@ pub async fn run(common: &Common) -> anyhow::Result<Report> {
     // Serve it as `serve` does.
     let rss_before = rss_mb();
     let store = open_store(common, &common.db, &location, 8).await?;
-    let runtime = Arc::new(Runtime::new(
+    let app = App::new(
         store.clone(),
-        Arc::new(StoreDirectory::new(store.clone())),
-    ));
-    let state = AppState {
-        store: store.clone(),
-        runtime,
-        clock: Arc::new(ManualClock::new(later())),
-        config: Arc::new(Config {
-            admin_token: None,
-            manual_clock: false,
-        }),
-    };
+        Arc::new(ManualClock::new(later())),
+        Config::default(),
+    );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stop_on = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.changed().await;
     };
-    let mail = stageflow_runtime::mail::MailConfig::new(stageflow_runtime::mail::Transport::Files(
+    let mail = stageflow_app::MailConfig::new(stageflow_app::MailTransport::Files(
         dir.path().join("mail"),
     ));
     let loops = [
-        tokio::spawn(stageflow_api::run_timers(
-            state.clone(),
-            Duration::from_secs(60),
-            stop_on(stopped.clone()),
-        )),
-        tokio::spawn(stageflow_api::run_mail(
-            state.clone(),
-            mail,
-            Duration::from_secs(5),
-            stop_on(stopped.clone()),
-        )),
+        tokio::spawn({
+            let (app, rx) = (app.clone(), stopped.clone());
+            async move { app.run_timers(Duration::from_secs(60), stop_on(rx)).await }
+        }),
+        tokio::spawn({
+            let (app, rx) = (app.clone(), stopped.clone());
+            async move {
+                app.run_mail(&mail, Duration::from_secs(5), stop_on(rx))
+                    .await
+            }
+        }),
     ];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let app = stageflow_api::router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let router = stageflow_api::router(app.clone());
+    tokio::spawn(stageflow_api::server::serve(
+        listener,
+        router,
+        stageflow_api::server::ServeOptions::default(),
+        std::future::pending::<()>(),
+    ));
     let http = reqwest::Client::new();
     let per_branch = n / BRANCHES;
 

@@ -75,7 +75,7 @@ pub async fn publish_workflows(runtime: &Runtime) -> anyhow::Result<()> {
                     .join("\n")
             )
         })?;
-        runtime.publish(loaded.definition, text, t0()).await?;
+        runtime.publish(loaded.definition, text, None, t0()).await?;
     }
     Ok(())
 }

@@ -59,6 +59,15 @@ pub async fn seed(
         people.push(applicant);
         subjects.push((id.clone(), Some(format!("{id}-applicant"))));
     }
-    store.import_directory(&orgs, &people, t0()).await?;
+    store
+        .import_directory(
+            &orgs,
+            &people,
+            &stageflow_store::Audit {
+                actor: "bench",
+                at: t0(),
+            },
+        )
+        .await?;
     Ok(subjects)
 }

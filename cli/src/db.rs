@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use stageflow_store::{PgOptions, PgStore, SqliteOptions, SqliteStore, Store, is_postgres_url};
+use stageflow_app::{App, Config, Database, SystemClock};
 
 /// How to reach the database (shared by every command that uses one).
 #[derive(Args, Clone, Debug)]
@@ -25,30 +25,32 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
-    /// Opens the database and applies the migrations this build knows;
-    /// refuses a database migrated by a newer stageflow.
-    pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
-        let shown = redacted(&self.db);
-        if is_postgres_url(&self.db) {
-            let mut options = PgOptions::new(&self.db);
-            if let Some(n) = self.db_pool {
-                options.max_connections = n;
-            }
-            options.statement_timeout = Duration::from_secs(self.db_statement_timeout.max(1));
-            let store = PgStore::open(&options)
-                .await
-                .with_context(|| format!("opening database {shown}"))?;
-            Ok(Arc::new(store))
-        } else {
-            let mut options = SqliteOptions::new(&self.db);
-            if let Some(n) = self.db_pool {
-                options.max_connections = n;
-            }
-            let store = SqliteStore::open(&options)
-                .await
-                .with_context(|| format!("opening database {shown}"))?;
-            Ok(Arc::new(store))
+    /// Where the database is, as the application takes it.
+    pub fn database(&self) -> Database {
+        Database {
+            url: self.db.clone(),
+            pool: self.db_pool,
+            statement_timeout: Duration::from_secs(self.db_statement_timeout.max(1)),
         }
+    }
+
+    /// Opens the database (applying the migrations this build knows;
+    /// refusing a database migrated by a newer stageflow) under an
+    /// application on the system clock.
+    pub async fn open(&self) -> anyhow::Result<Arc<App>> {
+        self.open_with(Arc::new(SystemClock), Config::default())
+            .await
+    }
+
+    /// [`DbArgs::open`] with a clock and configuration of one's own.
+    pub async fn open_with(
+        &self,
+        clock: Arc<dyn stageflow_app::Clock>,
+        config: Config,
+    ) -> anyhow::Result<Arc<App>> {
+        App::open(&self.database(), clock, config)
+            .await
+            .with_context(|| format!("opening database {}", redacted(&self.db)))
     }
 }
 
@@ -66,15 +68,20 @@ pub fn redacted(db: &str) -> String {
     }
 }
 
-/// `stageflow migrate`: applies the pending migrations and says which
-/// schema the database now has.
-pub fn migrate(args: DbArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// A runtime for a command that does one thing and ends.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        args.open().await?;
-        let kind = if is_postgres_url(&args.db) {
+        .build()?)
+}
+
+/// `stageflow migrate`: applies the pending migrations, says which schema
+/// the database now has, and reports stored ids that break the safe
+/// alphabet (it changes none of them).
+pub fn migrate(args: DbArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let app = args.open().await?;
+        let kind = if stageflow_app::is_postgres_url(&args.db) {
             "PostgreSQL"
         } else {
             "SQLite"
@@ -84,6 +91,17 @@ pub fn migrate(args: DbArgs) -> anyhow::Result<ExitCode> {
             redacted(&args.db),
             env!("CARGO_PKG_VERSION")
         );
+        let offenders = app.unsafe_ids().await?;
+        if !offenders.is_empty() {
+            println!(
+                "warning: {} stored id(s) break the id rule (1–{} ASCII letters, digits, '-' and '_', starting with a letter or digit); they keep working, but new ones like them are refused. Rename them when you can:",
+                offenders.len(),
+                stageflow_app::validate::MAX_ID
+            );
+            for o in &offenders {
+                println!("  {} {:?}", o.kind, o.id);
+            }
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -6,23 +6,13 @@
 //! bad row is reported with its line number; then everything is written in
 //! one transaction, so nothing is half-imported.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use stageflow_store::{Membership, NewOrg, NewPerson};
-
-const STATUSES: &[&str] = &[
-    "群众",
-    "申请人",
-    "积极分子",
-    "发展对象",
-    "预备党员",
-    "正式党员",
-];
+use stageflow_app::Caller;
+use stageflow_app::directory::{ImportOrg, ImportPerson, ImportSource};
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -30,9 +20,8 @@ pub struct ImportArgs {
     orgs: PathBuf,
     /// People CSV (id,name,email,phone,birth_date,status,memberships)
     people: Option<PathBuf>,
-    /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
-    #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
-    db: String,
+    #[command(flatten)]
+    db: crate::db::DbArgs,
 }
 
 #[derive(Args)]
@@ -40,9 +29,8 @@ pub struct ExportArgs {
     /// Directory to write orgs.csv and people.csv into
     #[arg(long, default_value = ".")]
     out: PathBuf,
-    /// Database: a SQLite file path, or a PostgreSQL URL postgres://user@host/db
-    #[arg(long, env = "STAGEFLOW_DB", default_value = "stageflow.db")]
-    db: String,
+    #[command(flatten)]
+    db: crate::db::DbArgs,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -78,11 +66,6 @@ struct PersonRow {
 
 fn empty_to_none(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-fn valid_date(d: &Option<String>) -> bool {
-    d.as_deref()
-        .is_none_or(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
 }
 
 /// Reads rows; each error names `file:line`.
@@ -127,138 +110,102 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|p| read(p, &mut errors))
         .unwrap_or_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = stageflow_store::open(&args.db).await.with_context(|| format!("opening {}", crate::db::redacted(&args.db)))?;
-        let oname = args.orgs.display().to_string();
-        // Organizations: unique ids, known parents (in the file or the
-        // database), dates; ordered parents first.
-        let mut in_file: HashMap<String, u64> = HashMap::new();
-        for (line, row) in &org_rows {
-            if row.id.is_empty() || row.id.contains('/') || row.id.contains('%') {
-                errors.push(format!("{oname}:{line}: id '{}' may not be empty or contain '/' or '%'", row.id));
-            }
-            if row.name.is_empty() || row.kind.is_empty() {
-                errors.push(format!("{oname}:{line}: name and kind are required"));
-            }
-            if let Some(first) = in_file.insert(row.id.clone(), *line) {
-                errors.push(format!("{oname}:{line}: id '{}' was already used on line {first}", row.id));
-            }
-            if !valid_date(&empty_to_none(row.term_start.clone())) {
-                errors.push(format!("{oname}:{line}: term_start '{}' is not a date YYYY-MM-DD", row.term_start.clone().unwrap_or_default()));
+    let oname = args.orgs.display().to_string();
+    let pname = args
+        .people
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let orgs: Vec<ImportOrg> = org_rows
+        .into_iter()
+        .map(|(line, r)| ImportOrg {
+            line,
+            id: r.id,
+            name: r.name,
+            kind: r.kind,
+            parent: empty_to_none(r.parent),
+            term_start: empty_to_none(r.term_start),
+            term_years: r.term_years,
+        })
+        .collect();
+    let mut people = Vec::new();
+    for (line, r) in person_rows {
+        let mut memberships = Vec::new();
+        for part in empty_to_none(r.memberships)
+            .unwrap_or_default()
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match part.split_once(':') {
+                Some((org, role)) if !org.trim().is_empty() && !role.trim().is_empty() => {
+                    memberships.push((org.trim().to_string(), role.trim().to_string()));
+                }
+                _ => errors.push(format!(
+                    "{pname}:{line}: membership '{part}' must be written org:role (several separated by ';')"
+                )),
             }
         }
-        for (line, row) in &org_rows {
-            if let Some(p) = empty_to_none(row.parent.clone())
-                && !in_file.contains_key(&p) && store.org(&p).await?.is_none() {
-                    errors.push(format!("{oname}:{line}: parent '{p}' is neither in this file nor in the database"));
+        people.push(ImportPerson {
+            line,
+            id: r.id,
+            name: r.name,
+            email: empty_to_none(r.email),
+            phone: empty_to_none(r.phone),
+            birth_date: empty_to_none(r.birth_date),
+            status: empty_to_none(r.status),
+            memberships,
+        });
+    }
+    crate::db::runtime()?.block_on(async {
+        let app = args.db.open().await?;
+        let imported = app
+            .import_directory(&Caller::operator(), &orgs, &people, !errors.is_empty())
+            .await
+            .map_err(|e| anyhow::anyhow!("importing: {e}"))?;
+        match imported {
+            Ok(done) if errors.is_empty() => {
+                println!(
+                    "imported {} organizations and {} people",
+                    done.orgs, done.people
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(_) => {
+                for e in &errors {
+                    println!("{e}");
                 }
-            if store.org(&row.id).await?.is_some() {
-                errors.push(format!("{oname}:{line}: organization '{}' already exists", row.id));
+                eprintln!("nothing was imported: {} problem(s)", errors.len());
+                Ok(ExitCode::from(1))
+            }
+            Err(problems) => {
+                for p in problems {
+                    let file = match p.source {
+                        ImportSource::Orgs => &oname,
+                        ImportSource::People => &pname,
+                    };
+                    errors.push(format!("{file}:{}: {}", p.line, p.message));
+                }
+                for e in &errors {
+                    println!("{e}");
+                }
+                eprintln!("nothing was imported: {} problem(s)", errors.len());
+                Ok(ExitCode::from(1))
             }
         }
-        let mut ordered: Vec<NewOrg> = Vec::new();
-        let mut placed: HashSet<String> = HashSet::new();
-        let mut pending: Vec<&OrgRow> = org_rows.iter().map(|(_, r)| r).collect();
-        while !pending.is_empty() {
-            let before = pending.len();
-            pending.retain(|r| {
-                let parent = empty_to_none(r.parent.clone());
-                let ready = parent.as_ref().is_none_or(|p| placed.contains(p) || !in_file.contains_key(p));
-                if ready {
-                    placed.insert(r.id.clone());
-                    ordered.push(NewOrg {
-                        id: Some(r.id.clone()),
-                        name: r.name.clone(),
-                        kind: r.kind.clone(),
-                        parent,
-                        term_start: empty_to_none(r.term_start.clone()),
-                        term_years: r.term_years,
-                    });
-                }
-                !ready
-            });
-            if pending.len() == before {
-                for r in &pending {
-                    errors.push(format!("{oname}:{}: organization '{}' is part of a parent cycle", in_file.get(&r.id).copied().unwrap_or(0), r.id));
-                }
-                break;
-            }
-        }
-        // People.
-        let pname = args.people.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
-        let mut people = Vec::new();
-        let mut seen: HashMap<String, u64> = HashMap::new();
-        for (line, row) in &person_rows {
-            if row.id.is_empty() || row.name.is_empty() {
-                errors.push(format!("{pname}:{line}: id and name are required"));
-            }
-            if let Some(first) = seen.insert(row.id.clone(), *line) {
-                errors.push(format!("{pname}:{line}: id '{}' was already used on line {first}", row.id));
-            }
-            if store.person(&row.id).await?.is_some() {
-                errors.push(format!("{pname}:{line}: person '{}' already exists", row.id));
-            }
-            let birth = empty_to_none(row.birth_date.clone());
-            if !valid_date(&birth) {
-                errors.push(format!("{pname}:{line}: birth_date '{}' is not a date YYYY-MM-DD", birth.clone().unwrap_or_default()));
-            }
-            let status = empty_to_none(row.status.clone());
-            if let Some(s) = &status
-                && !STATUSES.contains(&s.as_str()) {
-                    errors.push(format!("{pname}:{line}: status '{s}' is not one of {}", STATUSES.join(", ")));
-                }
-            let mut memberships = Vec::new();
-            for part in empty_to_none(row.memberships.clone()).unwrap_or_default().split(';').map(str::trim).filter(|p| !p.is_empty()) {
-                match part.split_once(':') {
-                    Some((org, role)) if !org.trim().is_empty() && !role.trim().is_empty() => {
-                        let org = org.trim().to_string();
-                        if !in_file.contains_key(&org) && store.org(&org).await?.is_none() {
-                            errors.push(format!("{pname}:{line}: organization '{org}' is neither in the organizations file nor in the database"));
-                        }
-                        memberships.push(Membership { org, role: role.trim().to_string() });
-                    }
-                    _ => errors.push(format!("{pname}:{line}: membership '{part}' must be written org:role (several separated by ';')")),
-                }
-            }
-            people.push(NewPerson {
-                id: Some(row.id.clone()),
-                name: row.name.clone(),
-                email: empty_to_none(row.email.clone()),
-                phone: empty_to_none(row.phone.clone()),
-                birth_date: birth,
-                status,
-                key_dates: serde_json::Map::new(),
-                memberships,
-            });
-        }
-        if !errors.is_empty() {
-            for e in &errors {
-                println!("{e}");
-            }
-            eprintln!("nothing was imported: {} problem(s)", errors.len());
-            return Ok(ExitCode::from(1));
-        }
-        let (o, p) = store.import_directory(&ordered, &people, chrono::Utc::now()).await.context("importing")?;
-        println!("imported {o} organizations and {p} people");
-        Ok(ExitCode::SUCCESS)
     })
 }
 
 pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = stageflow_store::open(&args.db)
+    crate::db::runtime()?.block_on(async {
+        let app = args.db.open().await?;
+        let (orgs, people) = app
+            .export_directory(&Caller::operator())
             .await
-            .with_context(|| format!("opening {}", crate::db::redacted(&args.db)))?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         std::fs::create_dir_all(&args.out)?;
         let orgs_path = args.out.join("orgs.csv");
         let mut w = csv::Writer::from_path(&orgs_path)?;
-        let orgs = store.orgs_under(None, None).await?;
         for o in &orgs {
             w.serialize(OrgRow {
                 id: o.id.clone(),
@@ -272,7 +219,6 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         w.flush()?;
         let people_path = args.out.join("people.csv");
         let mut w = csv::Writer::from_path(&people_path)?;
-        let people = store.people_under(None).await?;
         for p in &people {
             let memberships = p
                 .memberships

@@ -1,4 +1,15 @@
-//! `stageflow`: validate, schema, calendar and simulate.
+//! `stageflow`, the command line: an adapter over the application layer
+//! like the HTTP API. Subcommands:
+//!
+//! - `serve` — the HTTP API and the pages, with the timer, schedule and
+//!   mail loops (`serve_cmd`)
+//! - `validate`, `schema` — check definitions; the JSON Schema for editors
+//! - `simulate` — a definition's timeline on a virtual clock (`simulate_cmd`)
+//! - `calendar` — working days, holidays and 调休 (`calendar_cmd`)
+//! - `import`, `export` — the directory as CSV (`directory_cmd`)
+//! - `schedules list | preview | pause | resume | trigger` (`schedules_cmd`)
+//! - `token create | list | revoke` — personal tokens (`token_cmd`)
+//! - `migrate` — apply the schema; report stored ids that break the id rule (`db`)
 
 mod calendar_cmd;
 mod db;
@@ -6,6 +17,7 @@ mod directory_cmd;
 mod schedules_cmd;
 mod serve_cmd;
 mod simulate_cmd;
+mod token_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,10 +65,10 @@ enum Command {
     },
     /// Apply the database migrations this build knows (serve also does at start)
     Migrate(db::DbArgs),
-    /// Bearer tokens
+    /// Personal bearer tokens: create, list, revoke
     Token {
         #[command(subcommand)]
-        command: serve_cmd::TokenCommand,
+        command: token_cmd::TokenCommand,
     },
 }
 
@@ -75,7 +87,7 @@ fn main() -> ExitCode {
         Command::Calendar { command } => calendar_cmd::run(command),
         Command::Simulate(args) => simulate_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args),
-        Command::Token { command } => serve_cmd::token(command),
+        Command::Token { command } => token_cmd::run(command),
         Command::Migrate(args) => db::migrate(args),
         Command::Import(args) => directory_cmd::import(args),
         Command::Schedules { command } => schedules_cmd::run(command),

@@ -1,15 +1,11 @@
 //! `stageflow schedules …`: list, preview, pause, resume, trigger — on the
-//! database directly (the server need not run).
+//! database directly (the server need not run), as the operator.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Subcommand;
-use stageflow_runtime::Runtime;
-use stageflow_runtime::directory::StoreDirectory;
-use stageflow_runtime::scheduler;
-use stageflow_store::Store;
+use stageflow_app::Caller;
 
 #[derive(Subcommand)]
 pub enum SchedulesCommand {
@@ -59,22 +55,23 @@ pub enum SchedulesCommand {
     },
 }
 
-async fn open(db: &str) -> anyhow::Result<Arc<dyn Store>> {
-    stageflow_store::open(db)
-        .await
-        .with_context(|| format!("opening {}", crate::db::redacted(db)))
-}
-
 pub fn run(command: SchedulesCommand) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let now = chrono::Utc::now();
+    let operator = Caller::operator();
+    crate::db::runtime()?.block_on(async {
+        let open = |db: String| async move {
+            crate::db::DbArgs {
+                db,
+                db_pool: None,
+                db_statement_timeout: 30,
+            }
+            .open()
+            .await
+        };
+        let fail = |e: stageflow_app::AppError| anyhow::anyhow!("{e}");
         match command {
             SchedulesCommand::List { db } => {
-                let store = open(&db).await?;
-                for s in store.schedules().await? {
+                let app = open(db).await?;
+                for s in app.schedules(&operator).await.map_err(fail)? {
                     let next = s
                         .next_fire_at
                         .map(|t| t.to_rfc3339())
@@ -91,13 +88,12 @@ pub fn run(command: SchedulesCommand) -> anyhow::Result<ExitCode> {
                 }
             }
             SchedulesCommand::Preview { id, n, db } => {
-                let store = open(&db).await?;
-                let s = store
-                    .schedule(&id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("schedule '{id}' does not exist"))?;
-                for t in scheduler::next_fires(&s.cron, &s.timezone, now, n)
-                    .map_err(|e| anyhow::anyhow!(e))?
+                let app = open(db).await?;
+                for t in app
+                    .schedule_preview(&operator, &id, n)
+                    .await
+                    .map_err(fail)?
+                    .next
                 {
                     println!("{}", t.to_rfc3339());
                 }
@@ -106,38 +102,20 @@ pub fn run(command: SchedulesCommand) -> anyhow::Result<ExitCode> {
                 if note.trim().is_empty() {
                     bail!("say why with --note");
                 }
-                open(&db)
-                    .await?
-                    .set_schedule_paused(&id, true, Some(&note))
-                    .await?;
+                let app = open(db).await?;
+                app.pause_schedule(&operator, &id, &note)
+                    .await
+                    .map_err(fail)?;
                 println!("paused {id}");
             }
             SchedulesCommand::Resume { id, db } => {
-                let store = open(&db).await?;
-                let s = store
-                    .schedule(&id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("schedule '{id}' does not exist"))?;
-                store.set_schedule_paused(&id, false, None).await?;
-                let next = scheduler::next_fires(&s.cron, &s.timezone, now, 1)
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                store
-                    .finish_schedule(
-                        &id,
-                        next.first().map(|t| t.with_timezone(&chrono::Utc)),
-                        &[],
-                        now,
-                    )
-                    .await?;
+                let app = open(db).await?;
+                app.resume_schedule(&operator, &id).await.map_err(fail)?;
                 println!("resumed {id}");
             }
             SchedulesCommand::Trigger { id, db } => {
-                let store = open(&db).await?;
-                let runtime =
-                    Runtime::new(store.clone(), Arc::new(StoreDirectory::new(store.clone())));
-                let run = scheduler::trigger(&runtime, &id, now)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let app = open(db).await?;
+                let run = app.trigger_schedule(&operator, &id).await.map_err(fail)?;
                 println!(
                     "started {} instance(s), skipped {}",
                     run.started, run.skipped

@@ -1,4 +1,5 @@
-//! `stageflow serve` and `stageflow token create`.
+//! `stageflow serve`: the HTTP API and the pages over the database, with
+//! the timer, schedule and mail loops.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,10 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use clap::{Args, Subcommand};
-use stageflow_api::{AppState, Clock, Config, ManualClock, SystemClock};
-use stageflow_runtime::Runtime;
-use stageflow_runtime::directory::StoreDirectory;
+use clap::Args;
+use stageflow_api::edges::Edges;
+use stageflow_api::server::ServeOptions;
+use stageflow_app::{
+    Clock, Config, MailConfig, MailLanguage, MailTransport, ManualClock, SystemClock,
+};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -48,70 +51,46 @@ pub struct ServeArgs {
     /// Language of the built-in mail templates: zh or en
     #[arg(long, env = "STAGEFLOW_MAIL_LANG", default_value = "zh")]
     mail_lang: String,
-    /// Base URL of the web pages, used for the links in mail (default http://LISTEN)
+    /// Base URL of the web pages, used for the links in mail (default http://LISTEN);
+    /// an https:// URL turns HSTS on
     #[arg(long, env = "STAGEFLOW_PUBLIC_URL")]
     public_url: Option<String>,
-}
-
-#[derive(Subcommand)]
-pub enum TokenCommand {
-    /// Create a bearer token for a person; prints the token alone on stdout
-    Create {
-        #[command(flatten)]
-        db: crate::db::DbArgs,
-        /// Person id
-        #[arg(long)]
-        person: String,
-    },
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
-
-pub fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
-    let TokenCommand::Create { db, person } = command;
-    runtime()?.block_on(async {
-        let store = db.open().await?;
-        let token = stageflow_api::auth::new_token();
-        store
-            .put_token(
-                &stageflow_api::auth::hash_token(&token),
-                &person,
-                stageflow_store::TokenKind::Personal,
-                chrono::Utc::now(),
-                None,
-            )
-            .await
-            .with_context(|| format!("creating a token for '{person}'"))?;
-        println!("{token}");
-        Ok(ExitCode::SUCCESS)
-    })
+    /// Seconds a client may take to send a request's headers (and an idle
+    /// keep-alive connection may stay open)
+    #[arg(long, env = "STAGEFLOW_HEADER_TIMEOUT", default_value_t = 20)]
+    header_timeout: u64,
+    /// Seconds a request may take, its body included
+    #[arg(long, env = "STAGEFLOW_REQUEST_TIMEOUT", default_value_t = 60)]
+    request_timeout: u64,
+    /// Most connections held open at once (default: under the open-file limit)
+    #[arg(long, env = "STAGEFLOW_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Days a personal token made by `token create` lives by default
+    #[arg(long, env = "STAGEFLOW_TOKEN_DAYS", default_value_t = 90)]
+    token_days: i64,
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "stageflow=info,stageflow_api=info".into()),
+                .unwrap_or_else(|_| "stageflow=info,stageflow_api=info,stageflow_app=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    runtime()?.block_on(serve_async(args))
+    crate::db::runtime()?.block_on(serve_async(args))
 }
 
 async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = args.db.open().await?;
-    let runtime = Arc::new(Runtime::new(
-        store.clone(),
-        Arc::new(StoreDirectory::new(store.clone())),
-    ));
-    runtime
-        .follow_other_nodes()
+    // Bind first: a busy port fails before anything is seeded or printed.
+    let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .context("listening for the other nodes' wake-ups")?;
+        .with_context(|| {
+            format!(
+                "listening on {} (is another stageflow running there? pick another address with --listen)",
+                args.listen
+            )
+        })?;
     let (clock, manual): (Arc<dyn Clock>, bool) = match args.clock.as_str() {
         "system" => (Arc::new(SystemClock), false),
         "manual" => (
@@ -126,26 +105,27 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .ok()
         .filter(|t| !t.is_empty());
     if args.demo && admin_token.is_none() {
-        admin_token = Some(stageflow_api::auth::new_token());
+        admin_token = Some(stageflow_app::caller::new_token());
     }
-    let published = stageflow_api::library::publish_dir(&runtime, &args.library, clock.now())
+    let config = Config {
+        admin_token: admin_token.clone(),
+        manual_clock: manual,
+        token_days: args.token_days,
+        crash_after_commit: std::env::var("STAGEFLOW_TEST_CRASH_AFTER_COMMIT").as_deref()
+            == Ok("1"),
+        ..Config::default()
+    };
+    let app = args.db.open_with(clock, config).await?;
+    let published = app
+        .publish_library(&args.library)
         .await
         .map_err(|e| anyhow::anyhow!("publishing {}: {e}", args.library.display()))?;
     tracing::info!(definitions = ?published, "library published");
-    let state = AppState {
-        store,
-        runtime,
-        clock,
-        config: Arc::new(Config {
-            admin_token: admin_token.clone(),
-            manual_clock: manual,
-        }),
-    };
     if args.demo {
-        let logins = stageflow_api::demo::seed(&state)
+        let logins = stageflow_app::demo::seed(&app)
             .await
             .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
-        println!("演示数据已就绪。登录令牌（Authorization: Bearer <令牌>）：");
+        println!("演示数据已就绪。登录令牌（Authorization: Bearer <令牌>，30 天内有效）：");
         if let Some(t) = &admin_token
             && std::env::var("STAGEFLOW_ADMIN_TOKEN").is_err()
         {
@@ -164,12 +144,10 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let transport = match &args.smtp {
-        Some(url) => {
-            stageflow_runtime::mail::Transport::smtp(url).map_err(|e| anyhow::anyhow!(e))?
-        }
-        None => stageflow_runtime::mail::Transport::Files(args.mail_dir.clone()),
+        Some(url) => MailTransport::smtp(url).map_err(|e| anyhow::anyhow!(e))?,
+        None => MailTransport::Files(args.mail_dir.clone()),
     };
-    let mut mail = stageflow_runtime::mail::MailConfig::new(transport);
+    let mut mail = MailConfig::new(transport);
     mail.from = args
         .mail_from
         .parse()
@@ -179,48 +157,55 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
     mail.language = match args.mail_lang.as_str() {
-        "zh" => stageflow_runtime::mail::Language::Chinese,
-        "en" => stageflow_runtime::mail::Language::English,
+        "zh" => MailLanguage::Chinese,
+        "en" => MailLanguage::English,
         other => bail!("unknown mail language '{other}' (zh or en)"),
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(listen = %args.listen, db = %crate::db::redacted(&args.db.db), clock = %args.clock, "stageflow serving");
+    // As many connections as the open-file limit allows (raised to its
+    // hard limit), less room for the database and the log.
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let mut options = ServeOptions::for_file_limit(files);
+    if let Some(n) = args.max_connections {
+        options.max_connections = n.min(options.max_connections);
+    }
+    options.header_read_timeout = Duration::from_secs(args.header_timeout.max(1));
+    let edges = Edges {
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        https: mail.public_url.starts_with("https://"),
+    };
+    tracing::info!(listen = %args.listen, db = %crate::db::redacted(&args.db.db), clock = %args.clock,
+        max_connections = options.max_connections, "stageflow serving");
     println!("stageflow listening on http://{}", args.listen);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.changed().await;
+    };
     let timers = {
-        let state = state.clone();
-        let mut rx = stop_rx.clone();
+        let app = app.clone();
+        let rx = stop_rx.clone();
         tokio::spawn(async move {
             // A manual clock moves only by request; the request fires timers.
             if manual {
-                let _ = rx.changed().await;
+                stopped(rx).await;
                 return;
             }
-            stageflow_api::run_timers(state, Duration::from_secs(30), async move {
-                let _ = rx.changed().await;
-            })
-            .await;
+            app.run_timers(Duration::from_secs(30), stopped(rx)).await;
         })
     };
     let mailer = {
-        let state = state.clone();
-        let mut rx = stop_rx.clone();
+        let app = app.clone();
+        let rx = stop_rx.clone();
         tokio::spawn(async move {
-            stageflow_api::run_mail(state, mail, Duration::from_secs(5), async move {
-                let _ = rx.changed().await;
-            })
-            .await;
+            app.run_mail(&mail, Duration::from_secs(5), stopped(rx))
+                .await;
         })
     };
-    let app = stageflow_api::router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing requests in flight");
-        })
-        .await?;
+    let router = stageflow_api::router_with(app, &edges);
+    stageflow_api::server::serve(listener, router, options, async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+    })
+    .await?;
     let _ = stop_tx.send(true);
     let _ = timers.await;
     let _ = mailer.await;

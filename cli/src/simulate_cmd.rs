@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use chrono::NaiveDate;
+use stageflow_app::simulate::{Policy, SimOptions, simulate};
 use stageflow_engine::state::Values;
-use stageflow_runtime::simulate::{Policy, SimOptions, simulate};
 
 #[derive(clap::Args)]
 pub struct SimulateArgs {
@@ -99,7 +99,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         {
             return Ok(ExitCode::SUCCESS);
         }
-        for (at, line) in stageflow_runtime::simulate::timeline_lines(&report.events) {
+        for (at, line) in stageflow_app::simulate::timeline_lines(&report.events) {
             // A closed pipe (`| head`) ends the listing quietly.
             if writeln!(out, "{}  {line}", at.format("%Y-%m-%d %H:%M")).is_err() {
                 return Ok(ExitCode::SUCCESS);

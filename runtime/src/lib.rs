@@ -23,7 +23,7 @@ use stageflow_engine::calendar::Calendar;
 use stageflow_engine::machine::{Command, Context, Rejection};
 use stageflow_engine::state::{InstanceState, Subject, Values};
 use stageflow_engine::{Definition, Transition, apply};
-use stageflow_store::{Store, StoreError, StoredDefinition};
+use stageflow_store::{CommitExtras, Receipt, SavedResponse, Store, StoreError, StoredDefinition};
 use uuid::Uuid;
 
 use crate::directory::{DirectorySource, SharedDirectory};
@@ -71,6 +71,25 @@ pub struct StartRequest {
     /// Inputs.
     pub inputs: Values,
 }
+
+/// What a command's transaction carries besides the command's own rows.
+#[derive(Default)]
+pub struct Extras<'a> {
+    /// The state the caller has just loaded (to check who may act): the
+    /// first attempt applies the command to it; should another command
+    /// have changed the instance in between, the commit says so and the
+    /// retries load it afresh.
+    pub loaded: Option<InstanceState>,
+    /// An uploaded file the command records (`AttachFile`): its bytes are
+    /// committed with it.
+    pub file: Option<(&'a stageflow_store::FileMeta, &'a [u8])>,
+    /// The answer to an idempotent request, saved under the key in the
+    /// command's transaction: built from the transition that commits.
+    pub receipt: Option<(&'a str, &'a ReceiptFn<'a>)>,
+}
+
+/// Builds the answer saved with a command from its transition.
+pub type ReceiptFn<'a> = dyn Fn(&Transition) -> SavedResponse + Send + Sync + 'a;
 
 /// Runs commands against a store.
 pub struct Runtime {
@@ -140,11 +159,14 @@ impl Runtime {
         Ok(())
     }
 
-    /// Publishes a definition (immutable once published).
+    /// Publishes a definition (immutable once published), owned by an
+    /// organization (`None`: the whole tree, as the shipped library is),
+    /// and registers its schedules.
     pub async fn publish(
         &self,
         definition: Definition,
         source: String,
+        owner: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), ExecError> {
         self.store
@@ -152,11 +174,12 @@ impl Runtime {
                 &StoredDefinition {
                     definition: definition.clone(),
                     source,
+                    owner: owner.clone(),
                 },
                 now,
             )
             .await?;
-        scheduler::register(self, &definition, now).await
+        scheduler::register(self, &definition, owner.as_deref(), now).await
     }
 
     /// A published definition (cached: published definitions never change).
@@ -278,48 +301,21 @@ impl Runtime {
         command: &Command,
         now: DateTime<Utc>,
     ) -> Result<Transition, ExecError> {
-        self.execute_from(id, None, command, now, None).await
+        self.execute_with(id, command, now, Extras::default()).await
     }
 
-    /// [`Runtime::execute`] for the command that records an upload
-    /// (`AttachFile`): the file's bytes are committed with it, in one
-    /// transaction.
-    pub async fn execute_attaching(
+    /// [`Runtime::execute`] with what the command's transaction also
+    /// carries ([`Extras`]): a state just loaded, an uploaded file, the
+    /// answer to an idempotent request.
+    pub async fn execute_with(
         &self,
         id: Uuid,
         command: &Command,
         now: DateTime<Utc>,
-        file: &stageflow_store::FileMeta,
-        content: &[u8],
-    ) -> Result<Transition, ExecError> {
-        self.execute_from(id, None, command, now, Some((file, content)))
-            .await
-    }
-
-    /// [`Runtime::execute`] for a caller that has just loaded the instance
-    /// (to check who may act): the first attempt applies the command to
-    /// that state; should another command have changed the instance in
-    /// between, the commit says so and the retries load it afresh.
-    pub async fn execute_on(
-        &self,
-        state: InstanceState,
-        command: &Command,
-        now: DateTime<Utc>,
-    ) -> Result<Transition, ExecError> {
-        self.execute_from(state.id, Some(state), command, now, None)
-            .await
-    }
-
-    async fn execute_from(
-        &self,
-        id: Uuid,
-        mut loaded: Option<InstanceState>,
-        command: &Command,
-        now: DateTime<Utc>,
-        file: Option<(&stageflow_store::FileMeta, &[u8])>,
+        mut extras: Extras<'_>,
     ) -> Result<Transition, ExecError> {
         for _ in 0..CONFLICT_RETRIES {
-            let state = match loaded.take() {
+            let state = match extras.loaded.take() {
                 Some(state) => state,
                 None => self
                     .store
@@ -332,13 +328,17 @@ impl Runtime {
                 .await?;
             let directory = self.directory.snapshot(&def, &state.subject.org).await?;
             let t = apply(&def, &state, command, &self.context(now, &directory))?;
-            let committed = match file {
-                Some((meta, content)) => {
-                    self.store
-                        .commit_attaching(state.seq, &t, meta, content)
-                        .await
-                }
-                None => self.store.commit(state.seq, &t).await,
+            let response = extras.receipt.map(|(key, make)| (key, make(&t)));
+            let commit_extras = CommitExtras {
+                file: extras.file,
+                receipt: response
+                    .as_ref()
+                    .map(|(key, response)| Receipt { key, response }),
+            };
+            let committed = if commit_extras.file.is_none() && commit_extras.receipt.is_none() {
+                self.store.commit(state.seq, &t).await
+            } else {
+                self.store.commit_with(state.seq, &t, &commit_extras).await
             };
             match committed {
                 Ok(()) => {

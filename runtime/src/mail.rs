@@ -150,6 +150,11 @@ const ZH: &[(&str, &str, &str)] = &[
         "【登录】您的登录链接",
         "{{recipient}}，您好：\n\n请点击以下链接登录（{{reason}}内有效，仅可使用一次）：\n\n{{link}}\n\n如非本人操作，请忽略本邮件。\n",
     ),
+    (
+        "email_change",
+        "【确认】更改登录邮箱",
+        "{{recipient}}，您好：\n\n有人请求将您的邮箱更改为 {{email}}。如确为本人操作，请打开以下链接确认（{{reason}}内有效，仅可使用一次）：\n\n{{link}}\n\n如非本人操作，请忽略本邮件，邮箱不会更改。\n",
+    ),
 ];
 
 const EN: &[(&str, &str, &str)] = &[
@@ -187,6 +192,11 @@ const EN: &[(&str, &str, &str)] = &[
         "login_link",
         "[Sign in] Your sign-in link",
         "Dear {{recipient}},\n\nOpen this link to sign in (valid for {{reason}}, once):\n\n{{link}}\n\nIf you did not ask for it, ignore this mail.\n",
+    ),
+    (
+        "email_change",
+        "[Confirm] Change of your e-mail address",
+        "Dear {{recipient}},\n\nSomeone asked to change your e-mail address to {{email}}. If it was you, open this link to confirm (valid for {{reason}}, once):\n\n{{link}}\n\nIf it was not, ignore this mail: nothing changes.\n",
     ),
 ];
 
@@ -342,10 +352,12 @@ async fn send_one(runtime: &Runtime, config: &MailConfig, mail: &OutboxMail) -> 
     let link = match (
         vars.get("task").and_then(|t| t.as_str()),
         vars.get("login").and_then(|t| t.as_str()),
+        vars.get("confirm_email").and_then(|t| t.as_str()),
     ) {
-        (Some(task), _) => format!("{base}/tasks/{task}"),
-        (None, Some(token)) => format!("{base}/login/link?token={token}"),
-        (None, None) => format!(
+        (Some(task), _, _) => format!("{base}/tasks/{task}"),
+        (None, Some(token), _) => format!("{base}/login/link?token={token}"),
+        (None, None, Some(token)) => format!("{base}/email/confirm?token={token}"),
+        (None, None, None) => format!(
             "{}/instances/{}",
             config.public_url.trim_end_matches('/'),
             mail.instance
@@ -386,14 +398,18 @@ async fn send_one(runtime: &Runtime, config: &MailConfig, mail: &OutboxMail) -> 
         vars.insert("actor".into(), p.name.into());
     }
     for v in [
-        "workflow", "instance", "stage", "step", "task", "subject", "reason", "actor",
+        "workflow", "instance", "stage", "step", "task", "subject", "reason", "actor", "email",
     ] {
         vars.entry(v.to_string()).or_insert_with(|| "".into());
     }
     let rendered = render(&mail.mail.kind, &vars, &templates, config.language)?;
-    let to: Mailbox = format!("{} <{email}>", person.name)
+    // The name goes in as a display name lettre quotes as it must (a name
+    // like `张"三` still gets mail); only the address is parsed.
+    let address: lettre::Address = email
+        .trim()
         .parse()
         .map_err(|e| format!("bad address '{email}': {e}"))?;
+    let to = Mailbox::new(Some(person.name.clone()), address);
     let message = Message::builder()
         .from(config.from.clone())
         .to(to)
@@ -446,6 +462,7 @@ mod tests {
             "recipient",
             "link",
             "actor",
+            "email",
         ] {
             vars.insert(v.into(), format!("<{v}>").into());
         }

@@ -39,10 +39,13 @@ pub fn next_fires(
     Ok(schedule.after(&after.with_timezone(&tz)).take(n).collect())
 }
 
-/// Registers (or updates) the schedules of a published definition.
+/// Registers (or updates) the schedules of a published definition owned
+/// by `owner` (`None`: the whole tree). A schedule without `orgs.under`
+/// starts instances in its owner's subtree.
 pub async fn register(
     runtime: &Runtime,
     def: &Definition,
+    owner: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), ExecError> {
     for s in &def.schedules {
@@ -56,7 +59,7 @@ pub async fn register(
             cron: s.cron.clone(),
             timezone: tz,
             org_kind: s.orgs.kind.clone(),
-            org_under: s.orgs.under.clone(),
+            org_under: s.orgs.under.clone().or_else(|| owner.map(str::to_string)),
             inputs: s.inputs.clone().into_iter().collect(),
             overlap: serde_json::to_value(s.overlap)
                 .ok()
@@ -70,6 +73,7 @@ pub async fn register(
             pause_note: None,
             next_fire_at: next.first().map(|t| t.with_timezone(&Utc)),
             last_fired_at: None,
+            owner: owner.map(str::to_string),
         };
         runtime.store().upsert_schedule(&row).await?;
     }
@@ -85,9 +89,19 @@ pub struct Fired {
     pub runs: Vec<ScheduleRun>,
 }
 
-/// Fires every due schedule. Returns what fired.
+/// Whether a schedule may still fire, asked before every fire: the
+/// application's policy (what a schedule starts must lie inside its
+/// owner's subtree, and the tree may have moved since it was published).
+#[async_trait::async_trait]
+pub trait FireGuard: Send + Sync {
+    /// `Err(why)`: the schedule is paused with `why` as its note.
+    async fn may_fire(&self, row: &ScheduleRow) -> Result<(), String>;
+}
+
+/// Fires every due schedule the guard lets fire. Returns what fired.
 pub async fn fire_due_schedules(
     runtime: &Runtime,
+    guard: &dyn FireGuard,
     now: DateTime<Utc>,
 ) -> Result<Vec<Fired>, ExecError> {
     let due = runtime
@@ -99,6 +113,18 @@ pub async fn fire_due_schedules(
         let Some(first) = row.next_fire_at else {
             continue;
         };
+        if let Err(why) = guard.may_fire(&row).await {
+            tracing::warn!(schedule = %row.id, reason = %why, "schedule refused at fire: paused");
+            runtime
+                .store()
+                .set_schedule_paused(&row.id, true, Some(&why))
+                .await?;
+            runtime
+                .store()
+                .finish_schedule(&row.id, row.next_fire_at, &[], now)
+                .await?;
+            continue;
+        }
         // Every occurrence from the one due up to now.
         let mut missed = vec![first];
         let later = next_fires(&row.cron, &row.timezone, first, MAX_CATCH_UP).map_err(rejected)?;

@@ -235,7 +235,7 @@ pub async fn simulate(
         None => now + Duration::days(365 * MAX_YEARS),
     };
     runtime
-        .publish(def.clone(), source.to_string(), now)
+        .publish(def.clone(), source.to_string(), None, now)
         .await?;
     let id = Uuid::new_v5(
         &Uuid::NAMESPACE_OID,

@@ -14,17 +14,20 @@ use stageflow_engine::state::{InstanceState, Mail, RecordedEvent};
 use uuid::Uuid;
 
 use crate::{
-    DefinitionSummary, DueTimer, FailedMail, FileMeta, InboxQuery, Membership, NewOrg, NewPerson,
-    Org, OrgPatch, OutboxMail, Person, PersonPatch, SavedResponse, ScheduleRow, ScheduleRun, Store,
-    StoreError, StoredDefinition, TaskRow, TokenHolder, TokenKind, corrupt, from_micros, to_micros,
+    Audit, AuditEntry, CommitExtras, DefinitionSummary, DueTimer, FailedMail, FileMeta,
+    InboxQuery, Membership, NewOrg, NewPerson, Org, OrgPatch, OutboxMail, Person, PersonPatch,
+    SavedResponse, ScheduleRow, ScheduleRun, Store, StoreError, StoredDefinition, TaskRow,
+    TokenHolder, TokenInfo, TokenKind, corrupt, from_micros, to_micros,
 };
 
 type DbRow = <Db as sqlx::Database>::Row;
 
 /// The query text for this database: each `?` becomes `$1`, `$2`, … in
-/// order (text that already numbers its placeholders is left alone), and a
+/// order (text that already numbers its placeholders is left alone), a
 /// claim's `/*skip locked*/` becomes `FOR UPDATE SKIP LOCKED` on PostgreSQL,
-/// so concurrent nodes claim disjoint rows instead of waiting on each other.
+/// so concurrent nodes claim disjoint rows instead of waiting on each other,
+/// and `/*bytes*/` after a column compares it in byte order (`COLLATE "C"`
+/// on PostgreSQL; SQLite's default already is).
 fn sql(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut n = 0;
@@ -42,7 +45,29 @@ fn sql(text: &str) -> String {
     } else {
         ""
     };
+    let bytes = if POSTGRES { "COLLATE \"C\"" } else { "" };
     out.replace("/*skip locked*/", lock)
+        .replace("/*bytes*/", bytes)
+}
+
+/// The paths of a subtree as a byte range: every path that starts with
+/// `prefix` (which ends in `/`) and nothing else lies in `[prefix, upper)`,
+/// where `upper` is the prefix with its last `/` replaced by the next byte,
+/// `0`. Exact for any character in an id (no `LIKE` wildcards, no case
+/// folding), and an index in byte order serves it.
+fn subtree_range(prefix: &str) -> (String, String) {
+    let upper = match prefix.strip_suffix('/') {
+        Some(head) => format!("{head}0"),
+        // Not a stored path: a range nothing falls in.
+        None => prefix.to_string(),
+    };
+    (prefix.to_string(), upper)
+}
+
+/// The condition "`column` lies in a subtree": two placeholders, bound to
+/// [`subtree_range`].
+fn in_subtree(column: &str) -> String {
+    format!("({column} /*bytes*/ >= ? AND {column} /*bytes*/ < ?)")
 }
 
 /// A write transaction on the pool, begun once it is this process's turn
@@ -125,13 +150,14 @@ impl Store for Me {
                 version: d.version,
             }),
             None => {
-                let r = sqlx::query(AssertSqlSafe(sql("INSERT INTO definitions (id, version, name, source, compiled, created_at) VALUES (?, ?, ?, ?, ?, ?)")))
+                let r = sqlx::query(AssertSqlSafe(sql("INSERT INTO definitions (id, version, name, source, compiled, created_at, owner_org) VALUES (?, ?, ?, ?, ?, ?, ?)")))
                     .bind(&d.id)
                     .bind(i64::from(d.version))
                     .bind(&d.name)
                     .bind(&def.source)
                     .bind(compiled)
                     .bind(to_micros(now))
+                    .bind(&def.owner)
                     .execute(&self.pool)
                     .await;
                 match r {
@@ -154,12 +180,12 @@ impl Store for Me {
         version: Option<u32>,
     ) -> Result<Option<StoredDefinition>, StoreError> {
         let row = match version {
-            Some(v) => sqlx::query(AssertSqlSafe(sql("SELECT source, compiled FROM definitions WHERE id = ? AND version = ?")))
+            Some(v) => sqlx::query(AssertSqlSafe(sql("SELECT source, compiled, owner_org FROM definitions WHERE id = ? AND version = ?")))
                 .bind(id)
                 .bind(i64::from(v))
                 .fetch_optional(&self.pool)
                 .await?,
-            None => sqlx::query(AssertSqlSafe(sql("SELECT source, compiled FROM definitions WHERE id = ? ORDER BY version DESC LIMIT 1")))
+            None => sqlx::query(AssertSqlSafe(sql("SELECT source, compiled, owner_org FROM definitions WHERE id = ? ORDER BY version DESC LIMIT 1")))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -169,12 +195,13 @@ impl Store for Me {
         Ok(Some(StoredDefinition {
             definition: serde_json::from_str(&compiled).map_err(corrupt)?,
             source: row.try_get("source")?,
+            owner: row.try_get("owner_org")?,
         }))
     }
 
     async fn list_definitions(&self) -> Result<Vec<DefinitionSummary>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(sql(
-            "SELECT id, version, name FROM definitions ORDER BY id, version DESC",
+            "SELECT id, version, name, owner_org FROM definitions ORDER BY id, version DESC",
         )))
         .fetch_all(&self.pool)
         .await?;
@@ -184,6 +211,7 @@ impl Store for Me {
                     id: r.try_get("id")?,
                     version: u32::try_from(r.try_get::<i64, _>("version")?).map_err(corrupt)?,
                     name: r.try_get("name")?,
+                    owner: r.try_get("owner_org")?,
                 })
             })
             .collect()
@@ -216,14 +244,13 @@ impl Store for Me {
         commit_prepared(self, crate::rows::PreparedWrite::new(expected_seq, t)?).await
     }
 
-    async fn commit_attaching(
+    async fn commit_with(
         &self,
         expected_seq: u64,
         t: &Transition,
-        meta: &FileMeta,
-        content: &[u8],
+        extras: &CommitExtras<'_>,
     ) -> Result<(), StoreError> {
-        let w = crate::rows::PreparedWrite::new(expected_seq, t)?.with_file(meta, content)?;
+        let w = crate::rows::PreparedWrite::new(expected_seq, t)?.with_extras(extras)?;
         commit_prepared(self, w).await
     }
 
@@ -506,7 +533,10 @@ impl Store for Me {
             "SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.assignee = ? AND t.status = ?"
         );
         if q.org.is_some() {
-            text.push_str(" AND i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?)");
+            text.push_str(&format!(
+                " AND i.subject_org IN (SELECT id FROM orgs WHERE {})",
+                in_subtree("path")
+            ));
         }
         if q.workflow.is_some() {
             text.push_str(" AND i.definition = ?");
@@ -528,7 +558,8 @@ impl Store for Me {
             let Some(path) = path else {
                 return Ok(Vec::new());
             };
-            query = query.bind(format!("{path}%"));
+            let (lo, hi) = subtree_range(&path);
+            query = query.bind(lo).bind(hi);
         }
         if let Some(w) = &q.workflow {
             query = query.bind(w);
@@ -544,15 +575,22 @@ impl Store for Me {
         rows.iter().map(task_row).collect()
     }
 
-    async fn create_org(&self, org: &NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError> {
+    async fn create_org(&self, org: &NewOrg, audit: &Audit<'_>) -> Result<Org, StoreError> {
         let id = org.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
         let (_turn, mut tx) = write_tx(self).await?;
-        let created = insert_org(&mut tx, &id, org, now).await?;
+        let created = insert_org(&mut tx, &id, org, audit.at).await?;
+        let paths = vec![created.path.clone()];
+        write_audit(&mut tx, audit, "create", ("org", &id), None, Some(&created), &paths).await?;
         tx.commit().await?;
         Ok(created)
     }
 
-    async fn update_org(&self, id: &str, patch: &OrgPatch) -> Result<Org, StoreError> {
+    async fn update_org(
+        &self,
+        id: &str,
+        patch: &OrgPatch,
+        audit: &Audit<'_>,
+    ) -> Result<Org, StoreError> {
         let (_turn, mut tx) = write_tx(self).await?;
         let row = sqlx::query(AssertSqlSafe(sql(
             "SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE id = ?",
@@ -564,6 +602,7 @@ impl Store for Me {
             row.as_ref().map(org_row).transpose()?.ok_or_else(|| {
                 StoreError::NotFound(format!("organization '{id}' does not exist"))
             })?;
+        let before = org.clone();
         if let Some(parent) = &patch.parent
             && org.parent.as_deref() != Some(parent.as_str())
         {
@@ -582,12 +621,15 @@ impl Store for Me {
             }
             let new_path = format!("{parent_path}{id}/");
             // Move the subtree: every path under the old prefix.
-            sqlx::query(AssertSqlSafe(sql(
-                "UPDATE orgs SET path = ? || substr(path, CAST(? AS INTEGER)) WHERE path LIKE ?",
-            )))
+            let (lo, hi) = subtree_range(&org.path);
+            sqlx::query(AssertSqlSafe(sql(&format!(
+                "UPDATE orgs SET path = ? || substr(path, CAST(? AS INTEGER)) WHERE {}",
+                in_subtree("path")
+            ))))
             .bind(&new_path)
             .bind(i64::try_from(org.path.chars().count() + 1).map_err(corrupt)?)
-            .bind(format!("{}%", org.path))
+            .bind(lo)
+            .bind(hi)
             .execute(&mut *tx)
             .await?;
             sqlx::query(AssertSqlSafe(sql(
@@ -622,22 +664,28 @@ impl Store for Me {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        let mut paths = vec![before.path.clone()];
+        if org.path != before.path {
+            paths.push(org.path.clone());
+        }
+        write_audit(&mut tx, audit, "update", ("org", id), Some(&before), Some(&org), &paths).await?;
         tx.commit().await?;
         Ok(org)
     }
 
-    async fn delete_org(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_org(&self, id: &str, audit: &Audit<'_>) -> Result<(), StoreError> {
         let (_turn, mut tx) = write_tx(self).await?;
-        let exists: Option<String> =
-            sqlx::query_scalar(AssertSqlSafe(sql("SELECT id FROM orgs WHERE id = ?")))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        let row = sqlx::query(AssertSqlSafe(sql(
+            "SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE id = ?",
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(before) = row.as_ref().map(org_row).transpose()? else {
             return Err(StoreError::NotFound(format!(
                 "organization '{id}' does not exist"
             )));
-        }
+        };
         let children: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
             "SELECT COUNT(*) FROM orgs WHERE parent = ?",
         )))
@@ -665,16 +713,23 @@ impl Store for Me {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        let paths = vec![before.path.clone()];
+        write_audit(&mut tx, audit, "delete", ("org", id), Some(&before), None::<&Org>, &paths).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn update_person(&self, id: &str, patch: &PersonPatch) -> Result<Person, StoreError> {
-        let mut person = self
-            .person(id)
+    async fn update_person(
+        &self,
+        id: &str,
+        patch: &PersonPatch,
+        audit: &Audit<'_>,
+    ) -> Result<Person, StoreError> {
+        let (_turn, mut tx) = write_tx(self).await?;
+        let mut person = person_in(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("person '{id}' does not exist")))?;
-        let (_turn, mut tx) = write_tx(self).await?;
+        let before = person.clone();
         if let Some(v) = &patch.name {
             person.name = v.clone();
         }
@@ -736,22 +791,27 @@ impl Store for Me {
             }
             person.memberships = ms;
         }
+        let orgs: Vec<&str> = before
+            .memberships
+            .iter()
+            .chain(&person.memberships)
+            .map(|m| m.org.as_str())
+            .collect();
+        let paths = org_paths(&mut tx, &orgs).await?;
+        write_audit(&mut tx, audit, "update", ("person", id), Some(&before), Some(&person), &paths).await?;
         tx.commit().await?;
         Ok(person)
     }
 
-    async fn delete_person(&self, id: &str) -> Result<(), StoreError> {
+    async fn delete_person(&self, id: &str, audit: &Audit<'_>) -> Result<(), StoreError> {
         let (_turn, mut tx) = write_tx(self).await?;
-        let exists: Option<String> =
-            sqlx::query_scalar(AssertSqlSafe(sql("SELECT id FROM people WHERE id = ?")))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
+        let Some(before) = person_in(&mut tx, id).await? else {
             return Err(StoreError::NotFound(format!(
                 "person '{id}' does not exist"
             )));
-        }
+        };
+        let orgs: Vec<&str> = before.memberships.iter().map(|m| m.org.as_str()).collect();
+        let paths = org_paths(&mut tx, &orgs).await?;
         let pending: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
             "SELECT COUNT(*) FROM tasks WHERE assignee = ? AND status = 'open'",
         )))
@@ -777,8 +837,46 @@ impl Store for Me {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        write_audit(&mut tx, audit, "delete", ("person", id), Some(&before), None::<&Person>, &paths).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn audit_under(&self, root: &str, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let Some(root) = self.org(root).await? else {
+            return Ok(Vec::new());
+        };
+        let (lo, hi) = subtree_range(&root.path);
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!(
+            "SELECT id, at, actor, action, target_kind, target_id, before, after FROM audit
+             WHERE id IN (SELECT audit_id FROM audit_orgs WHERE {})
+             ORDER BY id DESC LIMIT ?",
+            in_subtree("org_path")
+        ))))
+        .bind(lo)
+        .bind(hi)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let json = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
+                    r.try_get::<Option<String>, _>(col)?
+                        .map(|t| serde_json::from_str(&t).map_err(corrupt))
+                        .transpose()
+                };
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    at: from_micros(r.try_get("at")?),
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target_kind: r.try_get("target_kind")?,
+                    target_id: r.try_get("target_id")?,
+                    before: json("before")?,
+                    after: json("after")?,
+                })
+            })
+            .collect()
     }
 
     async fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
@@ -803,8 +901,10 @@ impl Store for Me {
             },
             None => "/".to_string(),
         };
-        let rows = sqlx::query(AssertSqlSafe(sql("SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE path LIKE ? AND (? IS NULL OR kind = ?) ORDER BY path")))
-            .bind(format!("{prefix}%"))
+        let (lo, hi) = subtree_range(&prefix);
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!("SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE {} AND (? IS NULL OR kind = ?) ORDER BY path /*bytes*/", in_subtree("path")))))
+            .bind(lo)
+            .bind(hi)
             .bind(kind)
             .bind(kind)
             .fetch_all(&self.pool)
@@ -831,10 +931,13 @@ impl Store for Me {
         rows.iter().map(org_row).collect()
     }
 
-    async fn create_person(&self, p: &NewPerson, now: DateTime<Utc>) -> Result<Person, StoreError> {
+    async fn create_person(&self, p: &NewPerson, audit: &Audit<'_>) -> Result<Person, StoreError> {
         let id = p.id.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
         let (_turn, mut tx) = write_tx(self).await?;
-        let created = insert_person(&mut tx, &id, p, now).await?;
+        let created = insert_person(&mut tx, &id, p, audit.at).await?;
+        let orgs: Vec<&str> = created.memberships.iter().map(|m| m.org.as_str()).collect();
+        let paths = org_paths(&mut tx, &orgs).await?;
+        write_audit(&mut tx, audit, "create", ("person", &id), None::<&Person>, Some(&created), &paths).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -874,11 +977,14 @@ impl Store for Me {
             },
             None => "/".to_string(),
         };
-        let rows = sqlx::query(AssertSqlSafe(sql("SELECT p.id, p.name, p.email, p.phone, p.birth_date, p.status, p.key_dates, m.org_id, m.role
+        // The people with a role in the subtree, with their roles there.
+        let (lo, hi) = subtree_range(&prefix);
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!("SELECT p.id, p.name, p.email, p.phone, p.birth_date, p.status, p.key_dates, m.org_id, m.role
              FROM people p JOIN memberships m ON m.person_id = p.id JOIN orgs o ON o.id = m.org_id
-             WHERE o.path LIKE ? ORDER BY p.id, m.org_id, m.role")),
+             WHERE {} ORDER BY p.id, m.org_id, m.role", in_subtree("o.path")))),
         )
-        .bind(format!("{prefix}%"))
+        .bind(lo)
+        .bind(hi)
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<Person> = Vec::new();
@@ -933,11 +1039,13 @@ impl Store for Me {
         let Some(root) = self.org(root).await? else {
             return Ok(Vec::new());
         };
-        let rows = sqlx::query(AssertSqlSafe(sql("SELECT o.id AS org_id, m.person_id FROM orgs o LEFT JOIN memberships m ON m.org_id = o.id AND m.role = ?
-             WHERE o.path LIKE ? AND (? IS NULL OR o.kind = ?) ORDER BY o.path, m.person_id")),
+        let (lo, hi) = subtree_range(&root.path);
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!("SELECT o.id AS org_id, m.person_id FROM orgs o LEFT JOIN memberships m ON m.org_id = o.id AND m.role = ?
+             WHERE {} AND (? IS NULL OR o.kind = ?) ORDER BY o.path /*bytes*/, m.person_id", in_subtree("o.path")))),
         )
         .bind(role)
-        .bind(format!("{}%", root.path))
+        .bind(lo)
+        .bind(hi)
         .bind(kind)
         .bind(kind)
         .fetch_all(&self.pool)
@@ -954,20 +1062,27 @@ impl Store for Me {
         &self,
         orgs: &[NewOrg],
         people: &[NewPerson],
-        now: DateTime<Utc>,
+        audit: &Audit<'_>,
     ) -> Result<(usize, usize), StoreError> {
         let (_turn, mut tx) = write_tx(self).await?;
         for org in orgs {
             let id = org.id.clone().ok_or_else(|| {
                 StoreError::Invalid("an imported organization needs an id".into())
             })?;
-            insert_org(&mut tx, &id, org, now).await?;
+            let created = insert_org(&mut tx, &id, org, audit.at).await?;
+            let paths = vec![created.path.clone()];
+            write_audit(&mut tx, audit, "import", ("org", &id), None::<&Org>, Some(&created), &paths)
+                .await?;
         }
         for p in people {
             let id =
                 p.id.clone()
                     .ok_or_else(|| StoreError::Invalid("an imported person needs an id".into()))?;
-            insert_person(&mut tx, &id, p, now).await?;
+            let created = insert_person(&mut tx, &id, p, audit.at).await?;
+            let orgs: Vec<&str> = created.memberships.iter().map(|m| m.org.as_str()).collect();
+            let paths = org_paths(&mut tx, &orgs).await?;
+            write_audit(&mut tx, audit, "import", ("person", &id), None::<&Person>, Some(&created), &paths)
+                .await?;
         }
         tx.commit().await?;
         Ok((orgs.len(), people.len()))
@@ -1000,11 +1115,11 @@ impl Store for Me {
 
     async fn upsert_schedule(&self, r: &ScheduleRow) -> Result<(), StoreError> {
         let _turn = write_turn(self).await;
-        sqlx::query(AssertSqlSafe(sql("INSERT INTO schedules (id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, next_fire_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        sqlx::query(AssertSqlSafe(sql("INSERT INTO schedules (id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, next_fire_at, owner_org)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, cron = excluded.cron, timezone = excluded.timezone,
                org_kind = excluded.org_kind, org_under = excluded.org_under, inputs = excluded.inputs, overlap = excluded.overlap,
-               catch_up = excluded.catch_up, next_fire_at = excluded.next_fire_at")),
+               catch_up = excluded.catch_up, next_fire_at = excluded.next_fire_at, owner_org = excluded.owner_org")),
         )
         .bind(&r.id)
         .bind(&r.workflow)
@@ -1017,6 +1132,7 @@ impl Store for Me {
         .bind(&r.overlap)
         .bind(&r.catch_up)
         .bind(r.next_fire_at.map(to_micros))
+        .bind(&r.owner)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -1053,6 +1169,28 @@ impl Store for Me {
         )))
         .bind(paused)
         .bind(note)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "schedule '{id}' does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn resume_schedule(
+        &self,
+        id: &str,
+        next_fire_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let _turn = write_turn(self).await;
+        let r = sqlx::query(AssertSqlSafe(sql(
+            "UPDATE schedules SET paused = ?, pause_note = NULL, next_fire_at = ?, lease_until = NULL WHERE id = ?",
+        )))
+        .bind(false)
+        .bind(next_fire_at.map(to_micros))
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -1150,22 +1288,31 @@ impl Store for Me {
         };
         // Overdue (a `due_before`): walk the open tasks in deadline order
         // (index `tasks_open_due`) and stop at the page's end.
+        let (lo, hi) = subtree_range(&prefix);
+        let scope = format!(
+            "(i.subject_org IN (SELECT id FROM orgs WHERE {p}) OR t.org IN (SELECT id FROM orgs WHERE {p}))",
+            p = in_subtree("path")
+        );
         let rows = match due_before {
             Some(before) => sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
              WHERE t.status = 'open' AND t.due_at IS NOT NULL AND t.due_at < ?
-               AND (i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?) OR t.org IN (SELECT id FROM orgs WHERE path LIKE ?))
+               AND {scope}
              ORDER BY t.due_at, t.id LIMIT ?"))))
             .bind(to_micros(before))
-            .bind(format!("{prefix}%"))
-            .bind(format!("{prefix}%"))
+            .bind(&lo)
+            .bind(&hi)
+            .bind(&lo)
+            .bind(&hi)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?,
             None => sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
-             WHERE t.status = 'open' AND (i.subject_org IN (SELECT id FROM orgs WHERE path LIKE ?) OR t.org IN (SELECT id FROM orgs WHERE path LIKE ?))
+             WHERE t.status = 'open' AND {scope}
              ORDER BY t.due_at IS NULL, t.due_at, t.id LIMIT ?"))))
-            .bind(format!("{prefix}%"))
-            .bind(format!("{prefix}%"))
+            .bind(&lo)
+            .bind(&hi)
+            .bind(&lo)
+            .bind(&hi)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?,
@@ -1409,21 +1556,97 @@ impl Store for Me {
         .transpose()
     }
 
-    async fn save_response(
+    async fn tokens(
         &self,
-        key: &str,
-        response: &SavedResponse,
+        person: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql(
+            "SELECT hash, person_id, kind, created_at, expires_at FROM tokens
+             WHERE (? IS NULL OR person_id = ?) AND (expires_at IS NULL OR expires_at > ?)
+             ORDER BY created_at DESC, hash",
+        )))
+        .bind(person)
+        .bind(person)
+        .bind(to_micros(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_info_row).collect()
+    }
+
+    async fn token_info(&self, id: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql(
+            "SELECT hash, person_id, kind, created_at, expires_at FROM tokens WHERE substr(hash, 1, 16) = ?",
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(token_info_row).transpose()
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
         let _turn = write_turn(self).await;
-        sqlx::query(AssertSqlSafe(sql("INSERT INTO idempotency (key, status, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")))
-            .bind(key)
-            .bind(i64::from(response.status))
-            .bind(&response.body)
-            .bind(to_micros(now))
-            .execute(&self.pool)
-            .await?;
+        Ok(sqlx::query(AssertSqlSafe(sql(
+            "DELETE FROM tokens WHERE substr(hash, 1, 16) = ?",
+        )))
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
+    async fn put_email_change(
+        &self,
+        hash: &str,
+        person: &str,
+        email: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (_turn, mut tx) = write_tx(self).await?;
+        // One pending change per person: a new request replaces the last.
+        sqlx::query(AssertSqlSafe(sql(
+            "DELETE FROM tokens WHERE person_id = ? AND kind = ?",
+        )))
+        .bind(person)
+        .bind(TokenKind::EmailChange.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(AssertSqlSafe(sql(
+            "INSERT INTO tokens (hash, person_id, created_at, kind, expires_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+        )))
+        .bind(hash)
+        .bind(person)
+        .bind(to_micros(now))
+        .bind(TokenKind::EmailChange.as_str())
+        .bind(to_micros(expires_at))
+        .bind(email)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn take_email_change(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let _turn = write_turn(self).await;
+        let row: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(AssertSqlSafe(sql(
+            "DELETE FROM tokens WHERE hash = ? AND kind = ? RETURNING person_id, expires_at, data",
+        )))
+        .bind(hash)
+        .bind(TokenKind::EmailChange.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some((person, Some(expires), Some(email))) if expires > to_micros(now) => {
+                Some((person, email))
+            }
+            _ => None,
+        })
     }
 
     async fn wakeups(
@@ -1596,6 +1819,104 @@ async fn insert_person(
     })
 }
 
+/// A person with their memberships, read in a transaction.
+async fn person_in(tx: &mut Tx, id: &str) -> Result<Option<Person>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(sql(
+        "SELECT id, name, email, phone, birth_date, status, key_dates FROM people WHERE id = ?",
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut person = person_row(&row)?;
+    let rows = sqlx::query(AssertSqlSafe(sql(
+        "SELECT org_id, role FROM memberships WHERE person_id = ? ORDER BY org_id, role",
+    )))
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
+    person.memberships = rows
+        .iter()
+        .map(|r| {
+            Ok(Membership {
+                org: r.try_get("org_id")?,
+                role: r.try_get("role")?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Some(person))
+}
+
+/// The paths of organizations (each once), read in a transaction.
+async fn org_paths(tx: &mut Tx, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+    let mut ids: Vec<&str> = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        let text = sql(&format!(
+            "SELECT path FROM orgs WHERE id IN ({})",
+            marks(chunk.len())
+        ));
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(text.as_str()));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        out.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(out)
+}
+
+/// Writes one entry of the audit trail in the transaction of the change
+/// it records, with the paths of the organizations it concerns.
+async fn write_audit<T: serde::Serialize>(
+    tx: &mut Tx,
+    audit: &Audit<'_>,
+    action: &str,
+    (kind, target): (&str, &str),
+    before: Option<&T>,
+    after: Option<&T>,
+    paths: &[String],
+) -> Result<(), StoreError> {
+    let json = |v: Option<&T>| v.map(serde_json::to_string).transpose().map_err(corrupt);
+    let id: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
+        "INSERT INTO audit (at, actor, action, target_kind, target_id, before, after) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )))
+    .bind(to_micros(audit.at))
+    .bind(audit.actor)
+    .bind(action)
+    .bind(kind)
+    .bind(target)
+    .bind(json(before)?)
+    .bind(json(after)?)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut paths: Vec<&String> = paths.iter().collect();
+    paths.sort_unstable();
+    paths.dedup();
+    for path in paths {
+        sqlx::query(AssertSqlSafe(sql(
+            "INSERT INTO audit_orgs (audit_id, org_path) VALUES (?, ?)",
+        )))
+        .bind(id)
+        .bind(path)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn token_info_row(r: &DbRow) -> Result<TokenInfo, StoreError> {
+    let hash: String = r.try_get("hash")?;
+    Ok(TokenInfo {
+        id: hash.chars().take(16).collect(),
+        person: r.try_get("person_id")?,
+        kind: r.try_get("kind")?,
+        created_at: from_micros(r.try_get("created_at")?),
+        expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(from_micros),
+    })
+}
+
 fn outbox_row(r: &DbRow) -> Result<OutboxMail, StoreError> {
     Ok(OutboxMail {
         instance: parse_uuid(&r.try_get::<String, _>("instance_id")?)?,
@@ -1611,7 +1932,7 @@ fn outbox_row(r: &DbRow) -> Result<OutboxMail, StoreError> {
     })
 }
 
-const SCHEDULE_COLUMNS: &str = "id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, paused, pause_note, next_fire_at, last_fired_at";
+const SCHEDULE_COLUMNS: &str = "id, workflow, version, cron, timezone, org_kind, org_under, inputs, overlap, catch_up, paused, pause_note, next_fire_at, last_fired_at, owner_org";
 
 fn schedule_row(r: &DbRow) -> Result<ScheduleRow, StoreError> {
     Ok(ScheduleRow {
@@ -1633,5 +1954,6 @@ fn schedule_row(r: &DbRow) -> Result<ScheduleRow, StoreError> {
         last_fired_at: r
             .try_get::<Option<i64>, _>("last_fired_at")?
             .map(from_micros),
+        owner: r.try_get("owner_org")?,
     })
 }

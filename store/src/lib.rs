@@ -163,6 +163,9 @@ pub struct StoredDefinition {
     pub definition: Definition,
     /// The YAML source as published.
     pub source: String,
+    /// The organization that owns this version (`None`: the shipped
+    /// library, owned by the whole tree).
+    pub owner: Option<String>,
 }
 
 /// A line of the definitions list.
@@ -174,6 +177,8 @@ pub struct DefinitionSummary {
     pub version: u32,
     /// Name.
     pub name: String,
+    /// The owning organization (`None`: the whole tree).
+    pub owner: Option<String>,
 }
 
 /// A due timer.
@@ -256,6 +261,9 @@ pub enum TokenKind {
     LoginLink,
     /// A calendar subscription: opens the calendar feeds, nothing else.
     Feed,
+    /// A change of one's own e-mail address waiting for the confirmation
+    /// sent to the old address; expires, used once.
+    EmailChange,
 }
 
 impl TokenKind {
@@ -266,8 +274,77 @@ impl TokenKind {
             TokenKind::Session => "session",
             TokenKind::LoginLink => "login_link",
             TokenKind::Feed => "feed",
+            TokenKind::EmailChange => "email_change",
         }
     }
+}
+
+/// A stored token as `token list` shows it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// The token's id: the first 16 hex digits of its hash.
+    pub id: String,
+    /// Whose it is.
+    pub person: String,
+    /// `personal`, `session`, `feed`, `login_link` or `email_change`.
+    pub kind: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working (`None`: a token made before tokens expired).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Who changes the directory, and when: every change to organizations,
+/// people and memberships is written to the audit trail in its own
+/// transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Audit<'a> {
+    /// The person (or `admin`, `operator`) who made the change.
+    pub actor: &'a str,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One change in the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the trail.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// `create`, `update`, `delete` or `import`.
+    pub action: String,
+    /// `org` or `person`.
+    pub target_kind: String,
+    /// The organization's or person's id.
+    pub target_id: String,
+    /// The record before (JSON; `None` for a creation).
+    pub before: Option<serde_json::Value>,
+    /// The record after (JSON; `None` for a deletion).
+    pub after: Option<serde_json::Value>,
+}
+
+/// What a command's transaction writes besides the command's own rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitExtras<'a> {
+    /// An uploaded file the command records (`AttachFile`): its bytes are
+    /// stored in the same transaction, so the history never names a file
+    /// that is not there, nor is a file kept that it does not name.
+    pub file: Option<(&'a FileMeta, &'a [u8])>,
+    /// The answer to the request, saved under its idempotency key in the
+    /// same transaction: a retry after a crash gets it, never a conflict.
+    pub receipt: Option<Receipt<'a>>,
+}
+
+/// An answer saved under an idempotency key.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The answer.
+    pub response: &'a SavedResponse,
 }
 
 /// An organization.
@@ -443,6 +520,9 @@ pub struct ScheduleRow {
     pub next_fire_at: Option<DateTime<Utc>>,
     /// When it last fired.
     pub last_fired_at: Option<DateTime<Utc>>,
+    /// The organization that owns its definition (`None`: the whole tree);
+    /// what it starts must lie in its subtree.
+    pub owner: Option<String>,
 }
 
 /// One occurrence of a schedule that fired.
@@ -504,15 +584,13 @@ pub trait Store: Send + Sync {
     /// Writes what a command produced, if the instance is still at
     /// `expected_seq` (0 for a new instance).
     async fn commit(&self, expected_seq: u64, transition: &Transition) -> Result<(), StoreError>;
-    /// [`Store::commit`] for the command that records an upload: the file's
-    /// bytes are stored in the same transaction, so the history never names
-    /// a file that is not there, nor is a file kept that it does not name.
-    async fn commit_attaching(
+    /// [`Store::commit`] with what the command's transaction also writes
+    /// (an uploaded file, the answer saved under an idempotency key).
+    async fn commit_with(
         &self,
         expected_seq: u64,
         transition: &Transition,
-        file: &FileMeta,
-        content: &[u8],
+        extras: &CommitExtras<'_>,
     ) -> Result<(), StoreError>;
     /// Writes the first transitions of new instances in one transaction
     /// (a batched fan-out start); instances that exist already are left
@@ -605,19 +683,36 @@ pub trait Store: Send + Sync {
     /// Tasks of an assignee with a status, filtered and paged.
     async fn inbox(&self, query: &InboxQuery) -> Result<Vec<TaskRow>, StoreError>;
 
-    /// Creates an organization under an existing parent.
-    async fn create_org(&self, org: &NewOrg, now: DateTime<Utc>) -> Result<Org, StoreError>;
-    /// Changes an organization; a new parent moves its subtree.
-    async fn update_org(&self, id: &str, patch: &OrgPatch) -> Result<Org, StoreError>;
-    /// Deletes an organization with no sub-organizations, members or instances.
-    async fn delete_org(&self, id: &str) -> Result<(), StoreError>;
-    /// Changes a person.
-    async fn update_person(&self, id: &str, patch: &PersonPatch) -> Result<Person, StoreError>;
-    /// Deletes a person with no pending tasks (their memberships and tokens go too).
-    async fn delete_person(&self, id: &str) -> Result<(), StoreError>;
+    /// Creates an organization under an existing parent (audited).
+    async fn create_org(&self, org: &NewOrg, audit: &Audit<'_>) -> Result<Org, StoreError>;
+    /// Changes an organization; a new parent moves its subtree (audited).
+    async fn update_org(
+        &self,
+        id: &str,
+        patch: &OrgPatch,
+        audit: &Audit<'_>,
+    ) -> Result<Org, StoreError>;
+    /// Deletes an organization with no sub-organizations, members or
+    /// instances (audited).
+    async fn delete_org(&self, id: &str, audit: &Audit<'_>) -> Result<(), StoreError>;
+    /// Changes a person (audited).
+    async fn update_person(
+        &self,
+        id: &str,
+        patch: &PersonPatch,
+        audit: &Audit<'_>,
+    ) -> Result<Person, StoreError>;
+    /// Deletes a person with no pending tasks (their memberships and
+    /// tokens go too; audited).
+    async fn delete_person(&self, id: &str, audit: &Audit<'_>) -> Result<(), StoreError>;
+    /// The audit trail of a subtree, newest first: the changes that
+    /// concern an organization in it.
+    async fn audit_under(&self, root: &str, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
     /// An organization.
     async fn org(&self, id: &str) -> Result<Option<Org>, StoreError>;
-    /// Organizations in a subtree (all when `None`), by path.
+    /// Organizations in a subtree (all when `None`), by path. A subtree is
+    /// every organization whose path starts with the root's, compared
+    /// exactly (byte ranges, never a `LIKE` pattern).
     async fn orgs_under(
         &self,
         root: Option<&str>,
@@ -625,11 +720,11 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Org>, StoreError>;
     /// An organization and its ancestors, nearest first.
     async fn org_chain(&self, id: &str) -> Result<Vec<Org>, StoreError>;
-    /// Creates a person with memberships.
+    /// Creates a person with memberships (audited).
     async fn create_person(
         &self,
         person: &NewPerson,
-        now: DateTime<Utc>,
+        audit: &Audit<'_>,
     ) -> Result<Person, StoreError>;
     /// A person with memberships.
     async fn person(&self, id: &str) -> Result<Option<Person>, StoreError>;
@@ -648,12 +743,13 @@ pub trait Store: Send + Sync {
         role: &str,
     ) -> Result<Vec<(String, String)>, StoreError>;
     /// Imports organizations (parents before children) and people in one
-    /// transaction: all or nothing. Returns how many of each were written.
+    /// transaction: all or nothing (audited). Returns how many of each
+    /// were written.
     async fn import_directory(
         &self,
         orgs: &[NewOrg],
         people: &[NewPerson],
-        now: DateTime<Utc>,
+        audit: &Audit<'_>,
     ) -> Result<(usize, usize), StoreError>;
     /// A file's description and content.
     async fn file(&self, id: Uuid) -> Result<Option<(FileMeta, Vec<u8>)>, StoreError>;
@@ -674,6 +770,13 @@ pub trait Store: Send + Sync {
         id: &str,
         paused: bool,
         note: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Resumes a schedule in one write: unpaused, its note cleared, its
+    /// next occurrence set (the ones missed while paused do not fire).
+    async fn resume_schedule(
+        &self,
+        id: &str,
+        next_fire_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
     /// Claims unpaused schedules whose next occurrence is due.
     async fn claim_due_schedules(
@@ -752,15 +855,36 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<(Uuid, String, String)>, StoreError>;
     /// Revokes a token (a web session when its person signs out).
     async fn delete_token(&self, hash: &str) -> Result<(), StoreError>;
+    /// The tokens of a person (every person when `None`), newest first;
+    /// expired ones are left out.
+    async fn tokens(
+        &self,
+        person: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenInfo>, StoreError>;
+    /// A token by its id ([`TokenInfo::id`]).
+    async fn token_info(&self, id: &str) -> Result<Option<TokenInfo>, StoreError>;
+    /// Revokes a token by its id; whether there was one.
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError>;
+    /// Stores a pending change of a person's e-mail address under the hash
+    /// of the token mailed to the old address.
+    async fn put_email_change(
+        &self,
+        hash: &str,
+        person: &str,
+        email: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Uses up a pending e-mail change: `(person, new address)` unless it
+    /// expired or was used.
+    async fn take_email_change(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, StoreError>;
     /// A saved response for an idempotency key.
     async fn saved_response(&self, key: &str) -> Result<Option<SavedResponse>, StoreError>;
-    /// Saves a response for an idempotency key (the first one wins).
-    async fn save_response(
-        &self,
-        key: &str,
-        response: &SavedResponse,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
     /// Work reported by other processes on the same database (a timer
     /// armed, a mail queued), so their loops wake without polling. `None`
     /// where one process owns the database (SQLite).

@@ -360,6 +360,15 @@ mod queries {
                 .execute(&mut **tx)
                 .await?;
         }
+        if let Some(r) = &w.receipt {
+            sqlx::query(AssertSqlSafe(sql(rows::INSERT_RECEIPT)))
+                .bind(&r.key)
+                .bind(r.status)
+                .bind(&r.body)
+                .bind(r.created_at)
+                .execute(&mut **tx)
+                .await?;
+        }
         // Timers fired by this command were consumed.
         for timer in &w.fired {
             sqlx::query(AssertSqlSafe(sql(rows::DELETE_TIMER)))

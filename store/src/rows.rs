@@ -38,6 +38,9 @@ pub(crate) const DELETE_TIMER: &str = "DELETE FROM timers WHERE instance_id = ? 
 pub(crate) const INSERT_MAIL: &str = "INSERT INTO outbox (key, instance_id, to_person, kind, vars, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING";
 /// A file's bytes, stored with the command that attaches it.
 pub(crate) const INSERT_FILE: &str = "INSERT INTO files (id, instance_id, task_id, name, content_type, size, sha256, content, uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/// The answer to an idempotent request, saved with the command it
+/// answers (a retry with the same key gets it back; the first one wins).
+pub(crate) const INSERT_RECEIPT: &str = "INSERT INTO idempotency (key, status, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING";
 /// A child instance requested.
 pub(crate) const INSERT_CHILD: &str =
     "INSERT INTO child_requests (instance_id, step, seq, workflow, inputs) VALUES (?, ?, ?, ?, ?)";
@@ -57,6 +60,8 @@ pub(crate) struct PreparedWrite {
     pub rows: Vec<RowWrite>,
     /// A file stored with the command (it records the upload).
     pub file: Option<FileRow>,
+    /// The answer saved for the request's idempotency key.
+    pub receipt: Option<ReceiptRow>,
     /// Timers this command consumed (it fired them).
     pub fired: Vec<String>,
     /// Whether the instance's status (and end state) changed: only the
@@ -108,6 +113,15 @@ pub(crate) struct FileRow {
     pub sha256: String,
     pub content: Vec<u8>,
     pub uploaded_by: String,
+    pub created_at: i64,
+}
+
+/// The columns of a saved answer.
+#[derive(Debug, Clone)]
+pub(crate) struct ReceiptRow {
+    pub key: String,
+    pub status: i64,
+    pub body: String,
     pub created_at: i64,
 }
 
@@ -292,6 +306,7 @@ impl PreparedWrite {
             events,
             rows,
             file: None,
+            receipt: None,
             fired,
             status_changed,
             arms_timer,
@@ -301,8 +316,28 @@ impl PreparedWrite {
 }
 
 impl PreparedWrite {
+    /// The same writes with what [`crate::CommitExtras`] adds: a file's
+    /// bytes, the answer to an idempotent request.
+    pub(crate) fn with_extras(
+        mut self,
+        extras: &crate::CommitExtras<'_>,
+    ) -> Result<PreparedWrite, StoreError> {
+        if let Some((meta, content)) = extras.file {
+            self = self.with_file(meta, content)?;
+        }
+        if let Some(r) = &extras.receipt {
+            self.receipt = Some(ReceiptRow {
+                key: r.key.to_string(),
+                status: i64::from(r.response.status),
+                body: r.response.body.clone(),
+                created_at: self.instance.updated_at,
+            });
+        }
+        Ok(self)
+    }
+
     /// The same writes with a file's bytes stored alongside.
-    pub(crate) fn with_file(
+    fn with_file(
         mut self,
         meta: &crate::FileMeta,
         content: &[u8],

@@ -337,7 +337,7 @@ async fn every_shipped_definition_runs_through_the_server_to_an_end_state() {
         report.push(format!("{id} → {end} ({rounds} rounds)"));
     }
     // Every mail the runs queued goes out; none fails.
-    let d = deliver_due(&s.state.runtime, &mail, now).await.unwrap();
+    let d = deliver_due(&s.runtime, &mail, now).await.unwrap();
     assert_eq!(d.failed + d.retried, 0, "{d:?}");
     assert!(d.sent > 0);
     assert_eq!(sink.received().len(), d.sent);
@@ -621,7 +621,7 @@ async fn every_declared_end_state_is_reached_through_the_server() {
             );
         }
         // Every mail of the run goes out over SMTP; none fails.
-        let d = deliver_due(&s.state.runtime, &mail, now).await.unwrap();
+        let d = deliver_due(&s.runtime, &mail, now).await.unwrap();
         assert_eq!(d.failed + d.retried, 0, "{d:?}");
         let subjects: Vec<String> = sink.received()[before..]
             .iter()

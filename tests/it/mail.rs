@@ -22,7 +22,7 @@ async fn the_admission_workflow_sends_the_exact_reminders_once() {
     let mail = config(&sink);
     let now = Server::t0();
     // The demo's instances queued their first 待办 mails.
-    let d = deliver_due(&s.state.runtime, &mail, now).await.unwrap();
+    let d = deliver_due(&s.runtime, &mail, now).await.unwrap();
     assert!(d.sent >= 3, "{d:?}");
     let first = sink.received();
     let apply = first
@@ -52,7 +52,7 @@ async fn the_admission_workflow_sends_the_exact_reminders_once() {
         ))
     );
     // Nothing twice.
-    let again = deliver_due(&s.state.runtime, &mail, now).await.unwrap();
+    let again = deliver_due(&s.runtime, &mail, now).await.unwrap();
     assert_eq!(again.sent, 0);
 
     // The application is in (2026-03-02): the talk is due 2026-04-02.
@@ -73,7 +73,7 @@ async fn the_admission_workflow_sends_the_exact_reminders_once() {
         .clone();
     let r = s.post("applicant-1", &format!("/api/v1/tasks/{task}/actions"), json!({ "action": "complete", "form": { "applied_on": "2026-03-02", "application_letter": file } })).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    deliver_due(&s.state.runtime, &mail, now).await.unwrap();
+    deliver_due(&s.runtime, &mail, now).await.unwrap();
     // A month and two days later: reminder (a week before), overdue notice
     // (at the deadline), escalation to the 机关党委书记 (a day after).
     let later = now + Duration::days(33);
@@ -82,8 +82,8 @@ async fn the_admission_workflow_sends_the_exact_reminders_once() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["fired"].as_u64().unwrap() >= 3, "{}", r.body);
-    deliver_due(&s.state.runtime, &mail, later).await.unwrap();
-    deliver_due(&s.state.runtime, &mail, later + Duration::hours(1))
+    deliver_due(&s.runtime, &mail, later).await.unwrap();
+    deliver_due(&s.runtime, &mail, later + Duration::hours(1))
         .await
         .unwrap();
     let all = sink.received();
@@ -151,18 +151,18 @@ async fn a_refusing_server_gets_retries_and_nothing_is_lost_or_doubled() {
     let sink = SmtpSink::start(2).await;
     let mail = config(&sink);
     let now = Server::t0();
-    let d = deliver_due(&s.state.runtime, &mail, now).await.unwrap();
+    let d = deliver_due(&s.runtime, &mail, now).await.unwrap();
     assert_eq!(d.retried, 2, "{d:?}");
     assert_eq!(d.sent, queued - 2);
     // Not before the backoff.
     assert_eq!(
-        deliver_due(&s.state.runtime, &mail, now + Duration::seconds(10))
+        deliver_due(&s.runtime, &mail, now + Duration::seconds(10))
             .await
             .unwrap()
             .sent,
         0
     );
-    let d = deliver_due(&s.state.runtime, &mail, now + Duration::minutes(1))
+    let d = deliver_due(&s.runtime, &mail, now + Duration::minutes(1))
         .await
         .unwrap();
     assert_eq!(d.sent, 2);
@@ -182,9 +182,9 @@ async fn mail_that_cannot_be_delivered_is_marked_failed_and_listed() {
     let mut mail = MailConfig::new(Transport::smtp(&format!("smtp://127.0.0.1:{port}")).unwrap());
     mail.max_attempts = 2;
     let now = Server::t0();
-    let d = deliver_due(&s.state.runtime, &mail, now).await.unwrap();
+    let d = deliver_due(&s.runtime, &mail, now).await.unwrap();
     assert!(d.retried > 0 && d.sent == 0, "{d:?}");
-    let d = deliver_due(&s.state.runtime, &mail, now + Duration::hours(2))
+    let d = deliver_due(&s.runtime, &mail, now + Duration::hours(2))
         .await
         .unwrap();
     assert_eq!(d.failed, d.failed.max(1));

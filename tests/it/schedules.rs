@@ -80,7 +80,7 @@ async fn the_yearly_appraisal_schedule_is_listed_and_previewed() {
         )
         .await
         .status,
-        403
+        404
     );
     // Triggered now: every 党支部 but zb2, whose appraisal still runs (overlap: skip).
     let r = s

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
-use stageflow_api::{AppState, Config, ManualClock};
+use stageflow_app::{App, Config, ManualClock};
 use stageflow_runtime::Runtime;
 use stageflow_runtime::directory::StoreDirectory;
 use stageflow_store::{PgOptions, PgStore, SqliteOptions, SqliteStore, Store};
@@ -18,7 +18,11 @@ pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
-    pub state: AppState,
+    /// The application the server runs.
+    pub app: Arc<App>,
+    /// A runtime of the test's own over the same store (mail delivery at
+    /// a time of the test's choosing).
+    pub runtime: Arc<Runtime>,
     pub tokens: HashMap<String, String>,
     _dir: tempfile::TempDir,
     _pg: Option<crate::pg::FreshDb>,
@@ -48,34 +52,38 @@ impl Server {
             store.clone(),
             Arc::new(StoreDirectory::new(store.clone())),
         ));
-        let state = AppState {
-            store: store.clone(),
-            runtime: runtime.clone(),
-            clock: Arc::new(ManualClock::new(start)),
-            config: Arc::new(Config {
+        let app = App::new(
+            store.clone(),
+            Arc::new(ManualClock::new(start)),
+            Config {
                 admin_token: Some(ADMIN.into()),
                 manual_clock: true,
-            }),
-        };
-        stageflow_api::library::publish_dir(
-            &runtime,
-            &crate::root().join("workflows/library"),
-            start,
-        )
-        .await
-        .unwrap();
-        stageflow_api::demo::seed(&state).await.unwrap();
+                ..Config::default()
+            },
+        );
+        app.publish_library(&crate::root().join("workflows/library"))
+            .await
+            .unwrap();
+        stageflow_app::demo::seed(&app).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = stageflow_api::router(state.clone());
+        let router = stageflow_api::router(app.clone());
         tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            stageflow_api::server::serve(
+                listener,
+                router,
+                stageflow_api::server::ServeOptions::default(),
+                std::future::pending::<()>(),
+            )
+            .await
+            .unwrap();
         });
         let mut server = Server {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             store,
-            state,
+            app,
+            runtime,
             tokens: HashMap::new(),
             _dir: dir,
             _pg: pg,
@@ -94,10 +102,10 @@ impl Server {
         if let Some(t) = self.tokens.get(person) {
             return t.clone();
         }
-        let t = stageflow_api::auth::new_token();
+        let t = stageflow_app::caller::new_token();
         self.store
             .put_token(
-                &stageflow_api::auth::hash_token(&t),
+                &stageflow_app::caller::hash_token(&t),
                 person,
                 stageflow_store::TokenKind::Personal,
                 Self::t0(),
@@ -148,6 +156,42 @@ impl Server {
         .await
     }
 
+    pub async fn patch(&mut self, who: &str, path: &str, body: Value) -> Reply {
+        let t = self.token(who).await;
+        self.send(
+            self.client
+                .patch(format!("{}{path}", self.base))
+                .bearer_auth(t)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn delete(&mut self, who: &str, path: &str) -> Reply {
+        let t = self.token(who).await;
+        self.send(
+            self.client
+                .delete(format!("{}{path}", self.base))
+                .bearer_auth(t),
+        )
+        .await
+    }
+
+    /// Publishes a definition's YAML as someone.
+    pub async fn publish_yaml(&mut self, who: &str, filename: &str, yaml: &str) -> Reply {
+        let t = self.token(who).await;
+        self.send(
+            self.client
+                .post(format!(
+                    "{}/api/v1/definitions?filename={filename}",
+                    self.base
+                ))
+                .bearer_auth(t)
+                .body(yaml.to_string()),
+        )
+        .await
+    }
+
     pub async fn raw(&self, req: reqwest::RequestBuilder) -> Reply {
         self.send(req).await
     }
@@ -165,7 +209,9 @@ impl Server {
             stageflow_runtime::mail::Transport::smtp(&sink.url()).unwrap(),
         );
         mail.public_url = self.base.clone();
-        stageflow_runtime::mail::deliver_due(&self.state.runtime, &mail, now)
+        // Sign-in links are made after the answer: wait for them first.
+        self.app.settled().await;
+        stageflow_runtime::mail::deliver_due(&self.runtime, &mail, now)
             .await
             .unwrap();
     }

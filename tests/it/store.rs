@@ -29,6 +29,14 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 9, 24, 1, 0, 0).unwrap()
 }
 
+/// The test's changes to the directory, as the audit trail records them.
+fn audit() -> stageflow_store::Audit<'static> {
+    stageflow_store::Audit {
+        actor: "test",
+        at: t0(),
+    }
+}
+
 async fn sqlite_file(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     let path = dir.path().join("stageflow.db");
     Arc::new(
@@ -53,7 +61,7 @@ fn form() -> Values {
 async fn started(store: Arc<dyn Store>) -> (Runtime, Uuid) {
     let runtime = Runtime::new(store, Arc::new(SyntheticDirectory::default()));
     let (def, source) = leave_request();
-    runtime.publish(def, source, t0()).await.unwrap();
+    runtime.publish(def, source, None, t0()).await.unwrap();
     let id = Uuid::from_u128(42);
     let subject = Subject {
         person: Some("branch-1.applicant".into()),
@@ -79,12 +87,14 @@ async fn contract(store: Arc<dyn Store>) {
     let stored = StoredDefinition {
         definition: def.clone(),
         source: source.clone(),
+        owner: None,
     };
     store.put_definition(&stored, t0()).await.unwrap();
     store.put_definition(&stored, t0()).await.unwrap();
     let changed = StoredDefinition {
         definition: def.clone(),
         source: format!("{source}\n# changed\n"),
+        owner: None,
     };
     assert!(matches!(
         store.put_definition(&changed, t0()).await,
@@ -278,7 +288,7 @@ async fn tokens(store: Arc<dyn Store>) {
                 email: Some("Wang.Fang@Example.org".into()),
                 ..Default::default()
             },
-            t0(),
+            &audit(),
         )
         .await
         .unwrap();
@@ -454,7 +464,7 @@ async fn holders_and_chains(store: Arc<dyn Store>) {
                 org("b1", "党支部", Some("committee")),
             ],
             &people,
-            t0(),
+            &audit(),
         )
         .await
         .unwrap();
@@ -547,7 +557,7 @@ async fn a_token_s_holder_an_organization_s_chain_and_role_holders_in_one_query(
 async fn nanosecond_instants_verify(store: Arc<dyn Store>) {
     let runtime = Runtime::new(store.clone(), Arc::new(SyntheticDirectory::default()));
     let (def, source) = leave_request();
-    runtime.publish(def, source, t0()).await.unwrap();
+    runtime.publish(def, source, None, t0()).await.unwrap();
     let at = t0() + Duration::nanoseconds(123_456_789);
     let request = StartRequest {
         workflow: "leave-request".into(),
@@ -772,7 +782,10 @@ async fn batched_snapshots_match_single_ones(store: Arc<dyn Store>) {
             }
         }
     }
-    store.import_directory(&orgs, &people, t0()).await.unwrap();
+    store
+        .import_directory(&orgs, &people, &audit())
+        .await
+        .unwrap();
     let path = crate::root().join("workflows/library/star-rating.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     let def = stageflow_workflows::load_str(&path.display().to_string(), &text)
@@ -832,7 +845,7 @@ async fn a_fan_out_start_reads_each_organization_s_directory_as_a_single_start_d
 async fn read_together(store: Arc<dyn Store>) {
     let runtime = Runtime::new(store.clone(), Arc::new(SyntheticDirectory::default()));
     let (def, source) = leave_request();
-    runtime.publish(def, source, t0()).await.unwrap();
+    runtime.publish(def, source, None, t0()).await.unwrap();
     let ids: Vec<Uuid> = (1..=3).map(|i| Uuid::from_u128(100 + i)).collect();
     for id in &ids {
         runtime

@@ -124,7 +124,9 @@ async fn the_top_organizer_pauses_resumes_and_fires_a_schedule_from_the_page() {
         ],
     )
     .await;
-    assert_eq!(status, 422, "refused, with the reason on the page");
+    // A schedule outside one's subtree answers as missing, with the
+    // reason on the page.
+    assert_eq!(status, 404, "refused, with the reason on the page");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

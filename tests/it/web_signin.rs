@@ -242,7 +242,11 @@ async fn a_calendar_feed_link_opens_the_feed_and_nothing_else() {
     ))
     .await
     .unwrap();
-    assert_eq!(other.status(), 403, "someone else's feed");
+    assert_eq!(
+        other.status(),
+        404,
+        "someone else's feed answers as missing"
+    );
     // A new link revokes the old one.
     let again = make().await.unwrap().text().await.unwrap();
     assert!(again.contains("原有链接已失效"));

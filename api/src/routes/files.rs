@@ -2,92 +2,67 @@
 //! (材料归档).
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
-use stageflow_engine::machine::Command;
-use stageflow_store::FileMeta;
+use stageflow_app::files::{FileView, MAX_FILE_BYTES, Upload};
+use stageflow_app::policy::Op;
 use uuid::Uuid;
 
+use super::{Access, Route, api};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::ApiCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::instances::{load, require_visible};
 
-/// Largest file accepted (10 MiB).
-pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-
-/// The routes of this resource.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        api(
+            Method::POST,
             "/api/v1/tasks/{id}/files",
+            Access::Op(Op::ActOnTask),
             post(upload).layer(DefaultBodyLimit::max(MAX_FILE_BYTES + 64 * 1024)),
-        )
-        .route("/api/v1/files/{id}", get(download))
-        .route("/api/v1/instances/{id}/files", get(list))
+        ),
+        api(
+            Method::GET,
+            "/api/v1/files/{id}",
+            Access::Op(Op::ReadInstance),
+            get(download),
+        ),
+        api(
+            Method::GET,
+            "/api/v1/instances/{id}/files",
+            Access::Op(Op::ReadInstance),
+            get(list),
+        ),
+    ]
 }
 
-/// A stored file.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FileView {
-    /// Id; put it in the task's `file` form field.
-    pub id: Uuid,
-    /// Instance.
-    pub instance: Uuid,
-    /// Task it was uploaded for.
-    pub task: Uuid,
-    /// File name.
-    pub name: String,
-    /// Media type.
-    pub content_type: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256 (hex), also recorded in the history.
-    pub sha256: String,
-    /// Who uploaded it.
-    pub uploaded_by: String,
-    /// Where to download it.
-    pub url: String,
-}
-
-impl From<FileMeta> for FileView {
-    fn from(m: FileMeta) -> FileView {
-        FileView {
-            url: format!("/api/v1/files/{}", m.id),
-            id: m.id,
-            instance: m.instance,
-            task: m.task,
-            name: m.name,
-            content_type: m.content_type,
-            size: m.size,
-            sha256: m.sha256,
-            uploaded_by: m.uploaded_by,
-        }
-    }
+/// An upload: one part named `file`.
+#[derive(utoipa::ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes the multipart body in the OpenAPI document"
+)]
+pub struct UploadForm {
+    /// The file (at most 10 MiB).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 /// Uploads a file for a task (its assignee), as `multipart/form-data` with
 /// one part named `file`. At most 10 MiB.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/files", tag = "files", params(("id" = Uuid, Path)),
-    request_body(content_type = "multipart/form-data", description = "one part named `file`"),
-    responses((status = 201, body = FileView), (status = 403, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "one part named `file`"),
+    responses((status = 201, body = FileView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn upload(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(app): State<AppState>,
+    ApiCaller(caller): ApiCaller,
     Path(task): Path<Uuid>,
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<FileView>)> {
-    // 404 before the body is read.
-    state
-        .store
-        .task(task)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("task {task} not found")))?;
+    // Refused before the body is read.
+    app.may_upload(&caller, task).await?;
     let mut found = None;
     while let Some(field) = multipart
         .next_field()
@@ -106,114 +81,86 @@ pub async fn upload(
             .bytes()
             .await
             .map_err(|e| multipart_error(&e.body_text(), e.status()))?;
-        found = Some((name, content_type, bytes));
+        found = Some(Upload {
+            name,
+            content_type,
+            bytes: bytes.to_vec(),
+        });
         break;
     }
-    let (name, content_type, bytes) = found.ok_or_else(|| {
+    let upload = found.ok_or_else(|| {
         ApiError::unprocessable(
             "invalid-body",
             "send the file as a multipart part named `file`",
         )
     })?;
-    let meta = store_upload(&state, &caller, task, name, content_type, bytes).await?;
-    Ok((StatusCode::CREATED, Json(meta.into())))
+    let meta = app.upload(&caller, task, upload).await?;
+    Ok((StatusCode::CREATED, Json(meta)))
 }
 
-/// Stores an uploaded file of a task (the API's upload and the web form
-/// share it): size limits, SHA-256, the upload recorded in the history
-/// first (which refuses a stranger), then the bytes.
-pub(crate) async fn store_upload(
-    state: &AppState,
-    caller: &Caller,
-    task: Uuid,
-    name: String,
-    content_type: String,
-    bytes: axum::body::Bytes,
-) -> ApiResult<FileMeta> {
-    let row = state
-        .store
-        .task(task)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("task {task} not found")))?;
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-            format!("files may be at most {MAX_FILE_BYTES} bytes"),
-        ));
-    }
-    if bytes.is_empty() {
-        return Err(ApiError::unprocessable("invalid-body", "the file is empty"));
-    }
-    let meta = FileMeta {
-        id: Uuid::new_v4(),
-        instance: row.instance,
-        task,
-        name: name.clone(),
-        content_type,
-        size: bytes.len() as u64,
-        sha256: hex::encode(Sha256::digest(&bytes)),
-        uploaded_by: caller.person.clone(),
-    };
-    // The history records the upload (and refuses a stranger); the bytes
-    // are stored in the same transaction.
-    let command = Command::AttachFile {
-        task,
-        actor: caller.person.clone(),
-        file: meta.id,
-        name,
-        size: meta.size,
-        sha256: meta.sha256.clone(),
-    };
-    state
-        .runtime
-        .execute_attaching(row.instance, &command, state.clock.now(), &meta, &bytes)
-        .await?;
-    Ok(meta)
-}
-
-fn multipart_error(text: &str, status: StatusCode) -> ApiError {
+pub(crate) fn multipart_error(text: &str, status: StatusCode) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            status,
-            "payload-too-large",
-            "Payload too large",
-            format!("files may be at most {MAX_FILE_BYTES} bytes"),
-        )
+        ApiError::too_large(format!("files may be at most {MAX_FILE_BYTES} bytes"))
     } else {
-        ApiError::bad_request(format!("cannot read the multipart body: {text}"))
+        ApiError::bad_request(format!("the multipart body cannot be read: {text}"))
     }
 }
 
-/// Downloads a file (whoever may see its instance).
+/// Media types shown in the page (a PDF, an image); anything else is only
+/// ever downloaded, never rendered.
+const SHOWN_INLINE: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+];
+
+/// A file, to whoever may read its instance. PDFs and images may be shown
+/// in the page; everything else (HTML and SVG included) is an attachment,
+/// sandboxed, never rendered.
 #[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "the file's bytes", content_type = "application/octet-stream"), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, description = "the file's bytes, with its media type", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = crate::error::Problem)))]
 pub async fn download(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(app): State<AppState>,
+    ApiCaller(caller): ApiCaller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
-    let (meta, bytes) = state
-        .store
-        .file(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("file {id} not found")))?;
-    let instance = load(&state, meta.instance).await?;
-    require_visible(&state, &caller, &instance).await?;
-    let disposition = format!("attachment; filename*=UTF-8''{}", percent(&meta.name));
-    Ok((
-        [
-            (header::CONTENT_TYPE, meta.content_type.clone()),
-            (header::CONTENT_DISPOSITION, disposition),
-            (
-                header::HeaderName::from_static("x-content-sha256"),
-                meta.sha256.clone(),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    let file = app.download(&caller, id).await?;
+    Ok(file_response(file.meta, file.bytes))
+}
+
+/// The response that hands out a file.
+pub(crate) fn file_response(meta: FileView, bytes: Vec<u8>) -> Response {
+    let inline = SHOWN_INLINE.contains(&meta.content_type.as_str());
+    let disposition = format!(
+        "{}; filename=\"{}\"; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        ascii_fallback(&meta.name),
+        percent(&meta.name)
+    );
+    let content_type = HeaderValue::from_str(&meta.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type);
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&meta.sha256) {
+        h.insert("x-content-sha256", v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !inline {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'"),
+        );
+    }
+    response
 }
 
 fn percent(name: &str) -> String {
@@ -228,23 +175,32 @@ fn percent(name: &str) -> String {
         .collect()
 }
 
+/// The name for clients that read only `filename=`: ASCII, no quotes.
+fn ascii_fallback(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if ascii.trim_matches('_').is_empty() {
+        "file".into()
+    } else {
+        ascii
+    }
+}
+
 /// Every file of an instance (材料归档).
 #[utoipa::path(get, path = "/api/v1/instances/{id}/files", tag = "files", params(("id" = Uuid, Path)),
-    responses((status = 200, body = [FileView]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [FileView]), (status = 404, body = crate::error::Problem)))]
 pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(app): State<AppState>,
+    ApiCaller(caller): ApiCaller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<FileView>>> {
-    let instance = load(&state, id).await?;
-    require_visible(&state, &caller, &instance).await?;
-    Ok(Json(
-        state
-            .store
-            .instance_files(id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    Ok(Json(app.files(&caller, id).await?))
 }

@@ -1,78 +1,52 @@
 //! Campaigns for organizers: the phases on a timeline with today marked,
 //! and each participating organization's progress, overdue first.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
+use stageflow_app::policy::Op;
 use uuid::Uuid;
 
-use super::console::organizer;
-use super::{format, frame, render, today};
+use super::{error_page, format, frame, organizer, render, today};
 use crate::AppState;
-use crate::error::ApiError;
+use crate::routes::{Access, Route, page};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/console/campaigns", get(list))
-        .route("/console/campaigns/{id}", get(one))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        page(
+            Method::GET,
+            "/console/campaigns",
+            Access::Op(Op::OpenConsole),
+            get(list),
+        ),
+        page(
+            Method::GET,
+            "/console/campaigns/{id}",
+            Access::Op(Op::ReadInstance),
+            get(one),
+        ),
+    ]
 }
 
-/// Workflows run in dated phases (stages with windows): the campaigns.
-fn is_campaign(def: &stageflow_engine::Definition) -> bool {
-    def.stages.iter().any(|s| s.window.is_some())
-}
-
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match organizer(&state, &headers, "/console/campaigns").await {
+async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let s = match organizer(&app, &headers, "/console/campaigns").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let defs = match state.store.list_definitions().await {
-        Ok(d) => d,
-        Err(e) => return ApiError::from(e).into_response(),
+    let campaigns: Vec<Value> = match app.campaigns(&s.caller).await {
+        Ok(c) => c
+            .into_iter()
+            .map(|c| {
+                json!({
+                    "id": c.id, "name": c.name, "org": c.org, "stage": c.stage,
+                    "status": if c.running { "进行中" } else { "已结束" },
+                })
+            })
+            .collect(),
+        Err(e) => return error_page(&s, &e),
     };
-    let mut campaigns: Vec<Value> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for d in defs {
-        if !seen.insert(d.id.clone()) {
-            continue;
-        }
-        let Ok(def) = state.runtime.definition(&d.id, None).await else {
-            continue;
-        };
-        if !is_campaign(&def) {
-            continue;
-        }
-        for (id, org, status) in state
-            .store
-            .instances_of(&d.id, 200)
-            .await
-            .unwrap_or_default()
-        {
-            if !s.caller.manages(&state, &org).await.unwrap_or(false) {
-                continue;
-            }
-            let Ok(Some(instance)) = state.store.instance(id).await else {
-                continue;
-            };
-            let stage = instance
-                .stage
-                .as_deref()
-                .and_then(|st| def.stage(st))
-                .map_or(String::new(), |st| st.name.clone());
-            let org_name = match state.store.org(&org).await {
-                Ok(Some(o)) => o.name,
-                _ => org,
-            };
-            campaigns.push(json!({
-                "id": id, "name": def.name, "org": org_name, "stage": stage,
-                "status": if status == "running" { "进行中" } else { "已结束" },
-            }));
-        }
-    }
     render(
         StatusCode::OK,
         "campaigns",
@@ -97,34 +71,27 @@ fn window_date(
     }
 }
 
-async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
-    let s = match organizer(&state, &headers, &format!("/console/campaigns/{id}")).await {
+async fn one(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+    let s = match organizer(&app, &headers, &format!("/console/campaigns/{id}")).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let rows =
-        match crate::routes::reports::progress(State(state.clone()), s.caller.clone(), Path(id))
-            .await
-        {
-            Ok(r) => r.0,
-            Err(e) => {
-                return render(
-                    e.status,
-                    "campaigns",
-                    "无法打开",
-                    json!({ "heading": "无法打开" }),
-                    frame(&s, "campaigns"),
-                );
-            }
-        };
-    let (instance, def) = match crate::instance_with_definition(&state, id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return ApiError::not_found("活动不存在").into_response(),
-        Err(e) => return e.into_response(),
+    let campaign = match app.campaign(&s.caller, id).await {
+        Ok(c) => c,
+        Err(e) => {
+            return render(
+                crate::error::status_of(e.kind).0,
+                "campaigns",
+                "无法打开",
+                json!({ "heading": "无法打开" }),
+                frame(&s, "campaigns"),
+            );
+        }
     };
-    let today = today(&state);
-    let current = instance.stage.clone();
-    let current_index = current
+    let (instance, def) = (&campaign.instance, &campaign.definition);
+    let today = today(&app);
+    let current_index = instance
+        .stage
         .as_deref()
         .and_then(|c| def.stages.iter().position(|st| st.id == c));
     let ended = !matches!(instance.status, stageflow_engine::state::Status::Running);
@@ -157,17 +124,13 @@ async fn one(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<U
             })
         })
         .collect();
-    let org = match state.store.org(&instance.subject.org).await {
-        Ok(Some(o)) => o.name,
-        _ => instance.subject.org.clone(),
-    };
-    let heading = format!("{}（{org}）", def.name);
+    let heading = format!("{}（{}）", def.name, campaign.org);
     render(
         StatusCode::OK,
         "campaigns",
         &def.name,
         json!({
-            "heading": heading, "phases": phases, "rows": rows,
+            "heading": heading, "phases": phases, "rows": campaign.rows,
             "today": format::date_zh(today), "today_iso": today,
         }),
         frame(&s, "campaigns"),

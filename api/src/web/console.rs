@@ -1,75 +1,53 @@
-//! The organizer's console: published definitions with their YAML,
-//! uploading one (the validator's problems shown at their lines), starting
-//! an instance from a form generated from the definition's inputs, and
-//! previewing the timeline `simulate` computes for a start date.
+//! The organizer's console: the definitions they may see with their YAML,
+//! publishing one (the validator's problems shown at their lines),
+//! starting an instance from a form generated from the definition's
+//! inputs, and previewing the timeline `simulate` computes for a start
+//! date.
 
-use axum::Router;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
+use stageflow_app::definitions::Publish;
+use stageflow_app::instances::StartInstance;
+use stageflow_app::policy::Op;
+use stageflow_app::simulate::{self as sim, SimOptions};
+use stageflow_engine::Definition;
 
-use super::{Session, forbidden_form, frame, render, session};
+use super::task::typed;
+use super::{Session, error_page, forbidden_form, frame, organizer, render, with_messages};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::routes::{Access, Route, page};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/console/definitions", get(definitions).post(upload))
-        .route("/console/definitions/{id}", get(definition))
-        .route(
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        page(
+            Method::GET,
+            "/console/definitions",
+            Access::Op(Op::OpenConsole),
+            get(definitions),
+        ),
+        page(
+            Method::POST,
+            "/console/definitions",
+            Access::Op(Op::PublishDefinition),
+            post(upload),
+        ),
+        page(
+            Method::GET,
+            "/console/definitions/{id}",
+            Access::Op(Op::ReadDefinition),
+            get(definition),
+        ),
+        page(
+            Method::POST,
             "/console/definitions/{id}/start",
-            axum::routing::post(start),
-        )
-}
-
-/// The organization a report page is asked for (`?org=`).
-#[derive(serde::Deserialize)]
-pub(super) struct OrgParam {
-    pub(super) org: Option<String>,
-}
-
-/// The signed-in organizer, or the page that says they are not one.
-pub(super) async fn organizer(
-    state: &AppState,
-    headers: &HeaderMap,
-    here: &str,
-) -> Result<Session, Response> {
-    let s = session(state, headers, here).await?;
-    if !s.caller.is_organizer() {
-        let f = frame(&s, "definitions");
-        return Err(render(
-            StatusCode::FORBIDDEN,
-            "list",
-            "无权访问",
-            json!({ "heading": "无权访问", "tasks": [],
-                    "empty": "流程定义由书记、副书记、组织委员、组织员或组织部门管理。" }),
-            f,
-        ));
-    }
-    Ok(s)
-}
-
-/// The organization a report page shows: the one asked for, or the first
-/// the person manages; with the choices for the page's selector and its
-/// name. `None` when they manage none by an organizer role.
-pub(super) async fn org_choice(
-    state: &AppState,
-    s: &Session,
-    wanted: Option<String>,
-) -> Option<(String, String, Vec<Value>)> {
-    let orgs = super::overdue::managed(state, s).await;
-    let org = wanted.or_else(|| orgs.first().map(|(id, _)| id.clone()))?;
-    let name = orgs
-        .iter()
-        .find(|(id, _)| *id == org)
-        .map_or(org.clone(), |(_, n)| n.clone());
-    let options = orgs
-        .iter()
-        .map(|(id, n)| json!({ "id": id, "name": n, "selected": *id == org }))
-        .collect();
-    Some((org, name, options))
+            Access::Op(Op::StartInstance),
+            post(start),
+        ),
+    ]
 }
 
 /// Lines of a source, numbered, with the problems found on each.
@@ -89,16 +67,16 @@ fn numbered(source: &str, problems: &[Value]) -> Vec<Value> {
 }
 
 /// The definitions page; `messages` carries `notice` / `error`.
-async fn page(
-    state: &AppState,
+async fn page_of(
+    app: &AppState,
     s: &Session,
     status: StatusCode,
     extra: Value,
     messages: Value,
 ) -> Response {
-    let list = match state.store.list_definitions().await {
+    let list = match app.definitions(&s.caller).await {
         Ok(l) => l,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return error_page(s, &e),
     };
     // Newest version of each.
     let mut seen = std::collections::HashSet::new();
@@ -113,25 +91,20 @@ async fn page(
             data[k] = v.clone();
         }
     }
-    let mut f = frame(s, "definitions");
-    if let Some(m) = messages.as_object() {
-        for (k, v) in m {
-            f[k] = v.clone();
-        }
-    }
+    let f = with_messages(frame(s, "definitions"), &messages);
     render(status, "definitions", "流程定义", data, f)
 }
 
-async fn definitions(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match organizer(&state, &headers, "/console/definitions").await {
-        Ok(s) => page(&state, &s, StatusCode::OK, json!({}), json!({})).await,
+async fn definitions(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    match organizer(&app, &headers, "/console/definitions").await {
+        Ok(s) => page_of(&app, &s, StatusCode::OK, json!({}), json!({})).await,
         Err(r) => r,
     }
 }
 
 /// The form fields of a definition's inputs (named `in.ID`), with the
 /// values given so far.
-fn input_fields(def: &stageflow_engine::Definition, given: &[(String, String)]) -> Vec<Value> {
+fn input_fields(def: &Definition, given: &[(String, String)]) -> Vec<Value> {
     use stageflow_engine::model::FieldKind as K;
     def.inputs
         .iter()
@@ -169,7 +142,7 @@ fn input_fields(def: &stageflow_engine::Definition, given: &[(String, String)]) 
 
 /// The typed inputs of a submitted form; a problem in words otherwise.
 fn typed_inputs(
-    def: &stageflow_engine::Definition,
+    def: &Definition,
     given: &[(String, String)],
 ) -> Result<stageflow_engine::state::Values, String> {
     use stageflow_engine::model::FieldKind as K;
@@ -187,95 +160,81 @@ fn typed_inputs(
             K::Boolean => "boolean",
             _ => "text",
         };
-        if let Some(v) = super::typed(kind, &f.label, raw)? {
+        if let Some(v) = typed(kind, &f.label, raw)? {
             out.insert(f.id.clone(), v);
         }
     }
     Ok(out)
 }
 
-/// Organizations of the signed-in organizer's subtrees (for the start
-/// form), and the people in them (subjects of person workflows).
-async fn choices(state: &AppState, s: &Session) -> (Vec<Value>, Vec<Value>) {
-    const MOST: usize = 500;
-    let (mut orgs, mut people) = (Vec::new(), Vec::new());
-    for (root, _) in super::overdue::managed(state, s).await {
-        for o in state
-            .store
-            .orgs_under(Some(&root), None)
-            .await
-            .unwrap_or_default()
-        {
-            if orgs.len() < MOST && !orgs.iter().any(|x: &Value| x["id"] == o.id.as_str()) {
-                orgs.push(json!({ "id": o.id, "name": o.name, "kind": o.kind }));
-            }
-        }
-        for p in state
-            .store
-            .people_under(Some(&root))
-            .await
-            .unwrap_or_default()
-        {
-            if people.len() < MOST && !people.iter().any(|x: &Value| x["id"] == p.id.as_str()) {
-                let org = p
-                    .memberships
-                    .first()
-                    .map(|m| m.org.clone())
-                    .unwrap_or_default();
-                people.push(json!({ "id": p.id, "name": p.name, "status": p.status, "org": org }));
-            }
-        }
-    }
-    (orgs, people)
-}
-
 async fn definition(
-    State(state): State<AppState>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    let s = match organizer(&state, &headers, &format!("/console/definitions/{id}")).await {
+    let s = match organizer(&app, &headers, &format!("/console/definitions/{id}")).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    show_definition(&state, &s, &id, &query, StatusCode::OK, json!({})).await
+    show_definition(&app, &s, &id, &query, StatusCode::OK, json!({})).await
 }
 
 /// The definition page: its YAML, the start form and, when a start date is
 /// given, the simulated timeline.
 async fn show_definition(
-    state: &AppState,
+    app: &AppState,
     s: &Session,
     id: &str,
     query: &[(String, String)],
     status: StatusCode,
     messages: Value,
 ) -> Response {
-    let stored = match state.store.definition(id, None).await {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            return page(state, s, StatusCode::NOT_FOUND, json!({}), json!({})).await;
+    let (def, source) = match app.console_definition(&s.caller, id).await {
+        Ok(found) => found,
+        Err(e) if e.kind == stageflow_app::ErrorKind::NotFound => {
+            return page_of(app, s, StatusCode::NOT_FOUND, json!({}), json!({})).await;
         }
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return error_page(s, &e),
     };
-    let def = &stored.definition;
     let title = format!("{}（{} 第 {} 版）", def.name, def.id, def.version);
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let (orgs, people) = choices(state, s).await;
+    let (orgs, people) = match app.start_choices(&s.caller).await {
+        Ok(c) => c,
+        Err(e) => return error_page(s, &e),
+    };
+    let orgs: Vec<Value> = orgs
+        .iter()
+        .map(|o| json!({ "id": o.id, "name": o.name, "kind": o.kind }))
+        .collect();
     let person_subject = def.subject == stageflow_engine::model::SubjectKind::Person;
+    let people: Vec<Value> = if person_subject {
+        people
+            .iter()
+            .map(|p| {
+                let org = p
+                    .memberships
+                    .first()
+                    .map(|m| m.org.clone())
+                    .unwrap_or_default();
+                json!({ "id": p.id, "name": p.name, "status": p.status, "org": org })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut extra = json!({
-        "source": numbered(&stored.source, &[]), "source_title": title,
+        "source": numbered(&source, &[]), "source_title": title,
         "def": { "id": def.id, "name": def.name },
-        "inputs": input_fields(def, query), "orgs": orgs,
-        "people": if person_subject { people } else { Vec::new() },
+        "inputs": input_fields(&def, query), "orgs": orgs,
+        "people": people,
         "person_subject": person_subject, "key": uuid::Uuid::new_v4().to_string(),
-        "sim_start": get("start").unwrap_or_else(|| super::today(state).to_string()),
+        "sim_start": get("start").unwrap_or_else(|| super::today(app).to_string()),
         "late": get("policy").as_deref() == Some("late"),
     });
     let mut messages = messages;
     if let Some(start) = get("start") {
-        match simulate(def, &stored.source, &start, get("policy").as_deref(), query).await {
+        match simulate(app, s, &def, &start, get("policy").as_deref(), query).await {
             Ok((lines, end)) => {
                 extra["timeline"] = json!(lines);
                 extra["sim_end"] = json!(end);
@@ -283,21 +242,21 @@ async fn show_definition(
             Err(error) => messages["error"] = json!(error),
         }
     }
-    page(state, s, status, extra, messages).await
+    page_of(app, s, status, extra, messages).await
 }
 
 /// The timeline `simulate` computes for a start date, in words.
 async fn simulate(
-    def: &stageflow_engine::Definition,
-    source: &str,
+    app: &AppState,
+    s: &Session,
+    def: &Definition,
     start: &str,
     policy: Option<&str>,
     query: &[(String, String)],
 ) -> Result<(Vec<Value>, String), String> {
-    use stageflow_runtime::simulate as sim;
     let start = chrono::NaiveDate::parse_from_str(start.trim(), "%Y-%m-%d")
         .map_err(|_| "推演的开始日期须为 年-月-日".to_string())?;
-    let opts = sim::SimOptions {
+    let opts = SimOptions {
         start,
         inputs: typed_inputs(def, query)?,
         subject: Default::default(),
@@ -309,9 +268,10 @@ async fn simulate(
         },
         until: None,
     };
-    let report = sim::simulate(def, source, &opts)
+    let report = app
+        .preview(&s.caller, &def.id, &opts)
         .await
-        .map_err(|e| format!("推演未能完成：{e}"))?;
+        .map_err(|e| e.detail)?;
     let lines = sim::timeline_lines(&report.events)
         .into_iter()
         .map(|(at, line)| {
@@ -332,7 +292,7 @@ async fn simulate(
     Ok((lines, end))
 }
 
-fn end_name(def: &stageflow_engine::Definition, id: &str) -> String {
+fn end_name(def: &Definition, id: &str) -> String {
     def.end_states
         .iter()
         .find(|e| e.id == id)
@@ -340,14 +300,14 @@ fn end_name(def: &stageflow_engine::Definition, id: &str) -> String {
 }
 
 /// Starts an instance from the form: the organization, the subject person
-/// (person workflows) and the inputs, through the API's own handler.
+/// (person workflows) and the inputs.
 async fn start(
-    State(state): State<AppState>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let s = match organizer(&state, &headers, &format!("/console/definitions/{id}")).await {
+    let s = match organizer(&app, &headers, &format!("/console/definitions/{id}")).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -360,39 +320,30 @@ async fn start(
     if get("csrf").as_deref() != Some(s.csrf.as_str()) {
         return forbidden_form();
     }
-    let def = match state.runtime.definition(&id, None).await {
-        Ok(d) => d,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let fail = |error: String| {
+    let fail = |error: String, status: StatusCode| {
         let form = form.clone();
-        let state = state.clone();
+        let app = app.clone();
         let id = id.clone();
         let s = &s;
-        async move {
-            show_definition(
-                &state,
-                s,
-                &id,
-                &form,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": error }),
-            )
-            .await
-        }
+        async move { show_definition(&app, s, &id, &form, status, json!({ "error": error })).await }
+    };
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let (def, _) = match app.console_definition(&s.caller, &id).await {
+        Ok(found) => found,
+        Err(e) => return error_page(&s, &e),
     };
     let inputs = match typed_inputs(&def, &form) {
         Ok(i) => i,
-        Err(e) => return fail(e).await,
+        Err(e) => return fail(e, unprocessable).await,
     };
     let Some(org) = get("org") else {
-        return fail("请选择组织".into()).await;
+        return fail("请选择组织".into(), unprocessable).await;
     };
     let subject = get("subject");
     if def.subject == stageflow_engine::model::SubjectKind::Person && subject.is_none() {
-        return fail("请选择流程对象（人员）".into()).await;
+        return fail("请选择流程对象（人员）".into(), unprocessable).await;
     }
-    let body = crate::routes::instances::StartInstance {
+    let body = StartInstance {
         definition: id.clone(),
         version: None,
         subject,
@@ -400,35 +351,15 @@ async fn start(
         inputs,
     };
     // The form's own key makes a double submission start one instance.
-    let mut h = HeaderMap::new();
-    if let Some(key) = get("key")
-        && let Ok(v) = axum::http::HeaderValue::from_str(&key)
-    {
-        h.insert("idempotency-key", v);
-    }
-    match crate::routes::instances::start(
-        State(state.clone()),
-        s.caller.clone(),
-        h,
-        crate::extract::Body(body),
-    )
-    .await
-    {
-        Ok((_, view)) => {
-            let instance = view.0.id;
+    let key = get("key");
+    match app.start(&s.caller, body, key.as_deref()).await {
+        Ok(started) => {
             // On to the first open task, when there is one; else back here.
-            let first = state
-                .store
-                .instance_tasks(instance)
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .find(|t| t.status == "open" || t.status == "pending");
-            match first {
-                Some(t) => Redirect::to(&format!("/tasks/{}?started=1", t.id)).into_response(),
-                None => {
+            match app.first_open_task(&s.caller, started.instance.id).await {
+                Ok(Some(t)) => Redirect::to(&format!("/tasks/{t}?started=1")).into_response(),
+                _ => {
                     show_definition(
-                        &state,
+                        &app,
                         &s,
                         &id,
                         &[],
@@ -439,16 +370,19 @@ async fn start(
                 }
             }
         }
-        Err(e) => fail(format!("未能发起：{}", e.detail)).await,
+        Err(e) => {
+            let status = crate::error::status_of(e.kind).0;
+            fail(format!("未能发起：{}", e.detail), status).await
+        }
     }
 }
 
 async fn upload(
-    State(state): State<AppState>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Response {
-    let s = match organizer(&state, &headers, "/console/definitions").await {
+    let s = match organizer(&app, &headers, "/console/definitions").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -481,8 +415,8 @@ async fn upload(
         Some(f) => f,
         None if !text.trim().is_empty() => ("definition.yaml".to_string(), text),
         None => {
-            return page(
-                &state,
+            return page_of(
+                &app,
                 &s,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({}),
@@ -491,29 +425,28 @@ async fn upload(
             .await;
         }
     };
-    match stageflow_workflows::load_str(&filename, &source) {
-        Ok(loaded) => {
-            let d = loaded.definition;
-            let id = d.id.clone();
-            match state.runtime.publish(d, source, state.clock.now()).await {
-                Ok(_) => Redirect::to(&format!("/console/definitions/{id}")).into_response(),
-                Err(e) => {
-                    let e = ApiError::from(e);
-                    let error = format!("未能发布：{}", e.detail);
-                    page(&state, &s, e.status, json!({}), json!({ "error": error })).await
-                }
+    let publish = Publish {
+        filename: filename.clone(),
+        source: source.clone(),
+        owner: None,
+    };
+    match app.publish(&s.caller, publish).await {
+        Ok(d) => Redirect::to(&format!("/console/definitions/{}", d.id)).into_response(),
+        Err(e) => {
+            let status = crate::error::status_of(e.kind).0;
+            let problems: Vec<Value> = e
+                .extra
+                .as_ref()
+                .and_then(|x| x.get("problems"))
+                .and_then(|p| p.as_array())
+                .cloned()
+                .unwrap_or_default();
+            if problems.is_empty() {
+                let error = format!("未能发布：{}", e.detail);
+                return page_of(&app, &s, status, json!({}), json!({ "error": error })).await;
             }
-        }
-        Err(diags) => {
-            let problems: Vec<Value> = diags
-                .iter()
-                .map(|d| {
-                    json!({ "line": d.pos.line, "column": d.pos.column,
-                            "message": d.message, "help": d.help })
-                })
-                .collect();
-            page(
-                &state,
+            page_of(
+                &app,
                 &s,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({

@@ -3,26 +3,37 @@
 //! own that opens the feeds and nothing else; making a new one revokes the
 //! old. The token is shown once, when it is made (only its hash is kept).
 
-use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
-use stageflow_store::TokenKind;
+use stageflow_app::policy::Op;
 
-use super::{forbidden_form, frame, render, session};
+use super::{error_page, forbidden_form, frame, render, session};
 use crate::AppState;
-use crate::auth::{hash_token, new_token};
-use crate::error::ApiError;
+use crate::routes::{Access, Route, page};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/calendar", get(page).post(make))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        page(
+            Method::GET,
+            "/calendar",
+            Access::Op(Op::ReadOwnFeed),
+            get(show),
+        ),
+        page(
+            Method::POST,
+            "/calendar",
+            Access::Op(Op::CreateToken),
+            axum::routing::post(make),
+        ),
+    ]
 }
 
-async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match session(&state, &headers, "/calendar").await {
+async fn show(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let s = match session(&app, &headers, "/calendar").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -54,49 +65,35 @@ struct MakeForm {
 }
 
 async fn make(
-    State(state): State<AppState>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<MakeForm>,
 ) -> Response {
-    let s = match session(&state, &headers, "/calendar").await {
+    let s = match session(&app, &headers, "/calendar").await {
         Ok(s) => s,
         Err(r) => return r,
     };
     if form.csrf != s.csrf {
         return forbidden_form();
     }
-    let person = s.caller.person.clone();
-    let revoked = match state.store.delete_tokens_of(&person, TokenKind::Feed).await {
-        Ok(n) => n,
-        Err(e) => return ApiError::from(e).into_response(),
+    let (token, revoked) = match app.new_feed_token(&s.caller).await {
+        Ok(t) => t,
+        Err(e) => return error_page(&s, &e),
     };
-    let token = new_token();
-    if let Err(e) = state
-        .store
-        .put_token(
-            &hash_token(&token),
-            &person,
-            TokenKind::Feed,
-            state.clock.now(),
-            None,
-        )
-        .await
-    {
-        return ApiError::from(e).into_response();
-    }
+    let person = &s.caller.person;
     let base = base_url(&headers);
     let mut feeds = vec![json!({
         "name": "我的待办期限",
         "url": format!("{base}/api/v1/calendar/people/{person}.ics?token={token}"),
     })];
-    for (id, name) in super::overdue::managed(&state, &s).await {
+    for o in app.managed_orgs(&s.caller).await.unwrap_or_default() {
         feeds.push(json!({
-            "name": format!("{name}（含下级组织）的期限"),
-            "url": format!("{base}/api/v1/calendar/orgs/{id}.ics?token={token}"),
+            "name": format!("{}（含下级组织）的期限", o.name),
+            "url": format!("{base}/api/v1/calendar/orgs/{}.ics?token={token}", o.id),
         }));
     }
     let mut f = frame(&s, "calendar");
-    f["notice"] = json!(if revoked > 0 {
+    f["notice"] = json!(if revoked {
         "已生成新的订阅链接，原有链接已失效。"
     } else {
         "已生成订阅链接。"

@@ -1,61 +1,58 @@
 //! 组织和人员 for organizers: the organization tree they manage, each unit
 //! with its people, their status and their roles.
 
-use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
+use stageflow_app::policy::Op;
 
-use super::console::OrgParam;
-use super::console::{org_choice, organizer};
-use super::{frame, render};
+use super::{OrgParam, error_page, frame, org_choice, organizer, render};
 use crate::AppState;
-use crate::error::ApiError;
+use crate::routes::{Access, Route, page};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/console/orgs", get(page))
+pub(super) fn routes() -> Vec<Route> {
+    vec![page(
+        Method::GET,
+        "/console/orgs",
+        Access::Op(Op::ReadReports),
+        get(show),
+    )]
 }
 
-async fn page(
-    State(state): State<AppState>,
+async fn show(
+    State(app): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<OrgParam>,
 ) -> Response {
-    let s = match organizer(&state, &headers, "/console/orgs").await {
+    let s = match organizer(&app, &headers, "/console/orgs").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some((org, _, orgs)) = org_choice(&state, &s, q.org.clone()).await else {
-        return render(
-            StatusCode::OK,
-            "orgs",
-            "组织和人员",
-            json!({}),
-            frame(&s, "orgs"),
-        );
-    };
-    match s.caller.manages(&state, &org).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return super::error_page(&s, &ApiError::forbidden("您不管理该组织"));
+    let (org, _, orgs) = match org_choice(&app, &s, q.org.clone()).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return render(
+                StatusCode::OK,
+                "orgs",
+                "组织和人员",
+                json!({}),
+                frame(&s, "orgs"),
+            );
         }
-        Err(e) => return e.into_response(),
-    }
-    let units = match state.store.orgs_under(Some(&org), None).await {
-        Ok(u) => u,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return error_page(&s, &e),
     };
-    let people = match state.store.people_under(Some(&org)).await {
-        Ok(p) => p,
-        Err(e) => return ApiError::from(e).into_response(),
+    let directory = match app.org_directory(&s.caller, &org).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&s, &e),
     };
-    let depth0 = units.first().map_or(0, |u| u.path.matches('/').count());
-    let units: Vec<Value> = units
+    let units: Vec<Value> = directory
+        .units
         .iter()
-        .map(|u| {
-            let members: Vec<Value> = people
+        .map(|(u, depth)| {
+            let members: Vec<Value> = directory
+                .people
                 .iter()
                 .filter(|p| p.memberships.iter().any(|m| m.org == u.id))
                 .map(|p| {
@@ -68,10 +65,9 @@ async fn page(
                     json!({ "id": p.id, "name": p.name, "status": p.status, "roles": roles.join("、") })
                 })
                 .collect();
-            let depth = u.path.matches('/').count().saturating_sub(depth0);
             json!({
                 "id": u.id, "name": u.name, "kind": u.kind, "count": members.len(),
-                "people": members, "indent": depth * 2, "open": depth == 0,
+                "people": members, "depth": (*depth).min(8), "open": *depth == 0,
             })
         })
         .collect();

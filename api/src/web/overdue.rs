@@ -1,25 +1,34 @@
 //! 督办台账 for organizers: overdue tasks in a subtree they manage, the
 //! most overdue first, with the escalations so far; Excel and CSV export.
 
-use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use stageflow_app::policy::Op;
 
-use super::console::organizer;
-use super::{Session, format, frame, render};
+use super::{error_page, format, frame, org_choice, organizer, render};
 use crate::AppState;
-use crate::auth::ORGANIZER_ROLES;
-use crate::extract::Params;
-use crate::routes::reports::OverdueQuery;
+use crate::routes::formats;
+use crate::routes::{Access, Route, page};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/console/overdue", get(page))
-        .route("/console/overdue/export", get(export))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        page(
+            Method::GET,
+            "/console/overdue",
+            Access::Op(Op::ReadReports),
+            get(list),
+        ),
+        page(
+            Method::GET,
+            "/console/overdue/export",
+            Access::Op(Op::ReadReports),
+            get(export),
+        ),
+    ]
 }
 
 #[derive(Deserialize)]
@@ -28,64 +37,40 @@ struct OrgParam {
     format: Option<String>,
 }
 
-/// The organizations the person manages (by an organizer role), by name.
-pub(super) async fn managed(state: &AppState, s: &Session) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for m in &s.caller.memberships {
-        if ORGANIZER_ROLES.contains(&m.role.as_str())
-            && !out.iter().any(|(id, _)| id == &m.org)
-            && let Ok(Some(o)) = state.store.org(&m.org).await
-        {
-            out.push((o.id, o.name));
-        }
-    }
-    out
-}
-
-async fn page(
-    State(state): State<AppState>,
+async fn list(
+    State(app): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<OrgParam>,
 ) -> Response {
-    let s = match organizer(&state, &headers, "/console/overdue").await {
+    let s = match organizer(&app, &headers, "/console/overdue").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some((org, org_name, orgs)) = super::console::org_choice(&state, &s, q.org.clone()).await
-    else {
-        return render(
-            StatusCode::OK,
-            "overdue",
-            "督办台账",
-            json!({ "orgs": [], "rows": [], "org_name": "" }),
-            frame(&s, "overdue"),
-        );
+    let (org, org_name, orgs) = match org_choice(&app, &s, q.org.clone()).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return render(
+                StatusCode::OK,
+                "overdue",
+                "督办台账",
+                json!({ "orgs": [], "rows": [], "org_name": "" }),
+                frame(&s, "overdue"),
+            );
+        }
+        Err(e) => return error_page(&s, &e),
     };
-    let query = OverdueQuery {
-        org: org.clone(),
-        format: Some("json".into()),
-    };
-    let response = match crate::routes::reports::overdue(
-        State(state.clone()),
-        s.caller.clone(),
-        Params(query),
-    )
-    .await
-    {
+    let rows = match app.overdue(&s.caller, &org).await {
         Ok(r) => r,
-        Err(e) => return super::error_page(&s, &e),
+        Err(e) => return error_page(&s, &e),
     };
-    let body = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
-    let rows: Vec<Value> = serde_json::from_slice::<Vec<Value>>(&body)
-        .unwrap_or_default()
+    let rows: Vec<Value> = rows
         .into_iter()
-        .map(|mut r| {
-            if let Some(d) = r["due"].as_str().and_then(|d| d.parse().ok()) {
-                r["due"] = json!(format::date_zh(d));
+        .map(|r| {
+            let mut v = json!(r);
+            if let Ok(d) = r.due.parse() {
+                v["due"] = json!(format::date_zh(d));
             }
-            r
+            v
         })
         .collect();
     render(
@@ -97,31 +82,28 @@ async fn page(
     )
 }
 
-/// The same list as a file (the API's export, with the page's session).
+/// The same list as a file.
 async fn export(
-    State(state): State<AppState>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<OrgParam>,
 ) -> Response {
-    let s = match organizer(&state, &headers, "/console/overdue").await {
+    let s = match organizer(&app, &headers, "/console/overdue").await {
         Ok(s) => s,
         Err(r) => return r,
     };
     let Some(org) = q.org else {
-        return super::error_page(&s, &crate::error::ApiError::bad_request("请选择组织"));
+        return error_page(&s, &stageflow_app::AppError::bad_request("请选择组织"));
     };
-    let format = match q.format.as_deref() {
-        Some("csv") => "csv",
-        _ => "xlsx",
-    };
-    let query = OverdueQuery {
-        org,
-        format: Some(format.into()),
-    };
-    match crate::routes::reports::overdue(State(state.clone()), s.caller.clone(), Params(query))
-        .await
-    {
+    let rows = match app.overdue(&s.caller, &org).await {
         Ok(r) => r,
-        Err(e) => super::error_page(&s, &e).into_response(),
+        Err(e) => return error_page(&s, &e),
+    };
+    match q.format.as_deref() {
+        Some("csv") => formats::overdue_csv(&rows),
+        _ => match formats::overdue_xlsx(&rows) {
+            Ok(r) => r,
+            Err(e) => error_page(&s, &e.0),
+        },
     }
 }

@@ -1,24 +1,35 @@
-//! 定时任务 for organizers: the schedules they steer (under an organization
-//! they manage; whole-tree ones for a top-level organization's organizers)
-//! with their next fire times and latest runs; pause with a note, resume,
-//! fire now. The page acts through the API's handlers.
+//! 定时任务 for organizers: the schedules they steer (those that start
+//! instances in a subtree they manage) with their next fire times and
+//! latest runs; pause with a note, resume, fire now.
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use stageflow_app::AppError;
+use stageflow_app::policy::Op;
 
-use super::console::organizer;
-use super::{forbidden_form, frame, render};
+use super::{error_page, forbidden_form, frame, organizer, render, with_messages};
 use crate::AppState;
-use crate::extract::Body;
-use crate::routes::schedules as api;
+use crate::routes::{Access, Route, page};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/console/schedules", get(page).post(act))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        page(
+            Method::GET,
+            "/console/schedules",
+            Access::Op(Op::ReadSchedule),
+            get(list),
+        ),
+        page(
+            Method::POST,
+            "/console/schedules",
+            Access::Op(Op::SteerSchedule),
+            axum::routing::post(act),
+        ),
+    ]
 }
 
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -27,44 +38,41 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
         .to_string()
 }
 
-async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    show(&state, &headers, StatusCode::OK, json!({})).await
+async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    show(&app, &headers, StatusCode::OK, json!({})).await
 }
 
 async fn show(
-    state: &AppState,
+    app: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
     messages: Value,
 ) -> Response {
-    let s = match organizer(state, headers, "/console/schedules").await {
+    let s = match organizer(app, headers, "/console/schedules").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let list = match api::list(State(state.clone()), s.caller.clone()).await {
-        Ok(l) => l.0,
-        Err(e) => return e.into_response(),
+    let list = match app.schedules(&s.caller).await {
+        Ok(l) => l,
+        Err(e) => return error_page(&s, &e),
     };
     let mut rows = Vec::new();
     for sc in list {
-        let name = match state.runtime.definition(&sc.workflow, None).await {
-            Ok(d) => d.name.clone(),
-            Err(_) => sc.workflow.clone(),
-        };
+        let name = app.workflow_name(&sc.workflow).await;
         let next: Vec<String> = if sc.paused {
             Vec::new()
         } else {
-            stageflow_runtime::scheduler::next_fires(&sc.cron, &sc.timezone, state.clock.now(), 3)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| when(t.with_timezone(&chrono::Utc)))
-                .collect()
+            match app.schedule_preview(&s.caller, &sc.id, 3).await {
+                Ok(p) => p
+                    .next
+                    .into_iter()
+                    .map(|t| when(t.with_timezone(&chrono::Utc)))
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
         };
         let under = match &sc.org_under {
-            Some(o) => match state.store.org(o).await {
-                Ok(Some(org)) => org.name,
-                _ => o.clone(),
-            },
+            Some(o) => app.org_name(&s.caller, o).await,
             None => "全部组织".to_string(),
         };
         let runs: Vec<Value> = sc
@@ -80,12 +88,7 @@ async fn show(
             "last": sc.last_fired_at.map(when), "runs": runs,
         }));
     }
-    let mut f = frame(&s, "schedules");
-    if let Some(m) = messages.as_object() {
-        for (k, v) in m {
-            f[k] = v.clone();
-        }
-    }
+    let f = with_messages(frame(&s, "schedules"), &messages);
     render(
         status,
         "schedules",
@@ -105,62 +108,51 @@ struct ActForm {
 }
 
 async fn act(
-    State(state): State<AppState>,
+    State(app): State<AppState>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<ActForm>,
 ) -> Response {
-    let s = match organizer(&state, &headers, "/console/schedules").await {
+    let s = match organizer(&app, &headers, "/console/schedules").await {
         Ok(s) => s,
         Err(r) => return r,
     };
     if form.csrf != s.csrf {
         return forbidden_form();
     }
-    let st = State(state.clone());
-    let id = Path(form.id.clone());
     let done = match form.action.as_str() {
         "pause" => {
             let note = form.note.unwrap_or_default();
             if note.trim().is_empty() {
-                Err("暂停时请写明原因，原因会显示在定时任务旁。".to_string())
+                Err(AppError::invalid(
+                    "invalid-body",
+                    "暂停时请写明原因，原因会显示在定时任务旁。",
+                ))
             } else {
-                api::pause(st, s.caller.clone(), id, Body(api::PauseRequest { note }))
+                app.pause_schedule(&s.caller, &form.id, &note)
                     .await
                     .map(|_| "已暂停，恢复前不会启动流程。".to_string())
-                    .map_err(|e| e.detail)
             }
         }
-        "resume" => api::resume(st, s.caller.clone(), id)
+        "resume" => app
+            .resume_schedule(&s.caller, &form.id)
             .await
-            .map(|_| "已恢复，暂停期间错过的时间不补发。".to_string())
-            .map_err(|e| e.detail),
-        "trigger" => api::trigger(st, s.caller.clone(), id)
-            .await
-            .map(|r| {
-                format!(
-                    "已立即执行：启动 {} 个流程，跳过 {} 个（上一轮尚未结束）。",
-                    r.0.started, r.0.skipped
-                )
-            })
-            .map_err(|e| e.detail),
-        _ => Err("未知操作".to_string()),
+            .map(|_| "已恢复，暂停期间错过的时间不补发。".to_string()),
+        "trigger" => app.trigger_schedule(&s.caller, &form.id).await.map(|r| {
+            format!(
+                "已立即执行：启动 {} 个流程，跳过 {} 个（上一轮尚未结束）。",
+                r.started, r.skipped
+            )
+        }),
+        _ => Err(AppError::bad_request("未知操作")),
     };
     match done {
-        Ok(notice) => {
+        Ok(notice) => show(&app, &headers, StatusCode::OK, json!({ "notice": notice })).await,
+        Err(e) => {
             show(
-                &state,
+                &app,
                 &headers,
-                StatusCode::OK,
-                json!({ "notice": notice }),
-            )
-            .await
-        }
-        Err(error) => {
-            show(
-                &state,
-                &headers,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": format!("未能办理：{error}") }),
+                crate::error::status_of(e.kind).0,
+                json!({ "error": format!("未能办理：{}", e.detail) }),
             )
             .await
         }

@@ -483,6 +483,14 @@ fn write_one(conn: &Connection, w: &PreparedWrite) -> Result<(), StoreError> {
             f.created_at
         ])?;
     }
+    if let Some(r) = &w.receipt {
+        conn.prepare_cached(rows::INSERT_RECEIPT)?.execute(params![
+            r.key,
+            r.status,
+            r.body,
+            r.created_at
+        ])?;
+    }
     let mut consumed = conn.prepare_cached(rows::DELETE_TIMER)?;
     for timer in &w.fired {
         consumed.execute(params![i.id, timer])?;

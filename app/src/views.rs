@@ -1,4 +1,7 @@
-//! The JSON shapes of the API (DTOs), built from engine and store types.
+//! The read models the operations answer with, built from engine and
+//! store types: the JSON API serializes them as they are, the pages render
+//! them. An action's answer is also saved (serialized) under its
+//! idempotency key, so the models that make it up read back too.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +16,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// An organization.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrgView {
     /// Id.
     pub id: String,
@@ -62,7 +65,7 @@ impl From<Membership> for MembershipView {
 }
 
 /// A person.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PersonView {
     /// Id.
     pub id: String,
@@ -99,7 +102,7 @@ impl From<Person> for PersonView {
 }
 
 /// A published definition.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DefinitionSummaryView {
     /// Id.
     pub id: String,
@@ -107,10 +110,12 @@ pub struct DefinitionSummaryView {
     pub version: u32,
     /// Name.
     pub name: String,
+    /// The owning organization (absent: the whole tree, as the shipped library).
+    pub owner: Option<String>,
 }
 
 /// A definition with its source.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DefinitionView {
     /// Id.
     pub id: String,
@@ -128,10 +133,12 @@ pub struct DefinitionView {
     pub stages: Vec<StageView>,
     /// The YAML as published.
     pub source: String,
+    /// The owning organization (absent: the whole tree).
+    pub owner: Option<String>,
 }
 
 /// An end state of a definition.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EndStateView {
     /// Id (`admitted`, `not_admitted`, ...).
     pub id: String,
@@ -140,7 +147,7 @@ pub struct EndStateView {
 }
 
 /// A stage of a definition.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StageView {
     /// Id.
     pub id: String,
@@ -151,7 +158,7 @@ pub struct StageView {
 }
 
 /// A step of a definition.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StepSummaryView {
     /// Id.
     pub id: String,
@@ -162,7 +169,7 @@ pub struct StepSummaryView {
 }
 
 /// A form field or input.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FieldView {
     /// Id.
     pub id: String,
@@ -172,17 +179,17 @@ pub struct FieldView {
     #[serde(rename = "type")]
     pub kind: String,
     /// Choices of a `choice` field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
     /// Required.
     pub required: bool,
     /// Default (any JSON value).
     pub default: Option<serde_json::Value>,
     /// Smallest number allowed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
     /// Largest number allowed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
 }
 
@@ -210,7 +217,7 @@ fn field_view(f: &stageflow_engine::model::Field) -> FieldView {
 }
 
 /// The view of a definition.
-pub fn definition_view(d: &Definition, source: String) -> DefinitionView {
+pub fn definition_view(d: &Definition, source: String, owner: Option<String>) -> DefinitionView {
     DefinitionView {
         id: d.id.clone(),
         version: d.version,
@@ -246,11 +253,12 @@ pub fn definition_view(d: &Definition, source: String) -> DefinitionView {
             })
             .collect(),
         source,
+        owner,
     }
 }
 
 /// An outcome a task can be decided with.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OutcomeView {
     /// Id (`approve`, `reject`, `return`, `done`, ...).
     pub id: String,
@@ -259,7 +267,7 @@ pub struct OutcomeView {
 }
 
 /// A task.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TaskView {
     /// Id.
     pub id: Uuid,
@@ -302,15 +310,15 @@ pub struct TaskView {
     /// Form fields.
     pub form: Vec<FieldView>,
     /// Ballot choices (votes).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
     /// What a rating asks (rating tasks).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<RatingView>,
 }
 
 /// What a rater rates, on what.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RatingView {
     /// People to rate.
     pub ratees: Vec<String>,
@@ -321,7 +329,7 @@ pub struct RatingView {
 }
 
 /// An item of a scored rubric.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RubricItemView {
     /// Id.
     pub id: String,
@@ -480,7 +488,7 @@ fn rating_view(def: &Definition, state: &InstanceState, t: &TaskState) -> Option
 }
 
 /// The words of an outcome a definition does not label.
-pub(crate) fn default_label(id: &str) -> String {
+pub fn default_label(id: &str) -> String {
     match id {
         "approve" => "通过",
         "reject" => "驳回",
@@ -492,7 +500,7 @@ pub(crate) fn default_label(id: &str) -> String {
 }
 
 /// A step of an instance.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StepStateView {
     /// Id.
     pub id: String,
@@ -510,7 +518,7 @@ pub struct StepStateView {
 }
 
 /// An instance.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InstanceView {
     /// Id.
     pub id: Uuid,
@@ -611,7 +619,7 @@ pub fn instance_view(def: &Definition, s: &InstanceState) -> InstanceView {
 }
 
 /// One event of the history.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventView {
     /// Position from 1.
     pub seq: u64,
@@ -630,7 +638,7 @@ pub struct EventView {
 }
 
 /// The history of an instance.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryView {
     /// Instance.
     pub instance: Uuid,

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 use stageflow_engine::state::{Subject, Values};
 use stageflow_runtime::StartRequest;
-use stageflow_store::{Membership, NewOrg, NewPerson, TokenKind};
+use stageflow_store::{Audit, Membership, NewOrg, NewPerson, TokenKind};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::{hash_token, new_token};
+use crate::App;
+use crate::caller::{OPERATOR, hash_token, new_token};
 
 /// A login to try.
 #[derive(Debug, Clone)]
@@ -39,10 +39,14 @@ fn name(i: usize) -> String {
 }
 
 /// Seeds an empty database (or does nothing to a non-empty one) and
-/// returns fresh tokens for the demo people.
-pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
-    let now = state.clock.now();
-    let store = &state.store;
+/// returns fresh tokens for the demo people (valid 30 days).
+pub async fn seed(app: &App) -> Result<Vec<DemoLogin>, String> {
+    let now = app.now();
+    let store = &app.store;
+    let audit = Audit {
+        actor: OPERATOR,
+        at: now,
+    };
     let err = |e: stageflow_store::StoreError| e.to_string();
     if store.org("county").await.map_err(err)?.is_none() {
         let org = |id: &str, name: &str, kind: &str, parent: Option<&str>| NewOrg {
@@ -54,11 +58,14 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
             term_years: Some(if kind == "党支部" { 3 } else { 5 }),
         };
         store
-            .create_org(&org("county", "中共示范县委员会", "党委", None), now)
+            .create_org(&org("county", "中共示范县委员会", "党委", None), &audit)
             .await
             .map_err(err)?;
         store
-            .create_org(&org("jiguan", "县直机关党委", "党委", Some("county")), now)
+            .create_org(
+                &org("jiguan", "县直机关党委", "党委", Some("county")),
+                &audit,
+            )
             .await
             .map_err(err)?;
         for (i, branch) in ["机关第一党支部", "机关第二党支部", "机关第三党支部"]
@@ -68,7 +75,7 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
             store
                 .create_org(
                     &org(&format!("zb{}", i + 1), branch, "党支部", Some("jiguan")),
-                    now,
+                    &audit,
                 )
                 .await
                 .map_err(err)?;
@@ -180,9 +187,9 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
             &[("zb1", "member")],
         ));
         for p in &people {
-            store.create_person(p, now).await.map_err(err)?;
+            store.create_person(p, &audit).await.map_err(err)?;
         }
-        start_samples(state, now).await?;
+        start_samples(app, now).await?;
     }
     let mut logins = Vec::new();
     for (label, person) in [
@@ -196,7 +203,13 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
     ] {
         let token = new_token();
         store
-            .put_token(&hash_token(&token), person, TokenKind::Personal, now, None)
+            .put_token(
+                &hash_token(&token),
+                person,
+                TokenKind::Personal,
+                now,
+                Some(now + Duration::days(30)),
+            )
             .await
             .map_err(err)?;
         logins.push(DemoLogin {
@@ -208,7 +221,7 @@ pub async fn seed(state: &AppState) -> Result<Vec<DemoLogin>, String> {
     Ok(logins)
 }
 
-async fn start_samples(state: &AppState, now: DateTime<Utc>) -> Result<(), String> {
+async fn start_samples(app: &App, now: DateTime<Utc>) -> Result<(), String> {
     let start =
         |workflow: &str, subject: Option<&str>, org: &str, initiator: &str, inputs: Values| {
             StartRequest {
@@ -233,8 +246,8 @@ async fn start_samples(state: &AppState, now: DateTime<Utc>) -> Result<(), Strin
                 inputs,
             }
         };
-    let runtime = &state.runtime;
-    let known = state
+    let runtime = &app.runtime;
+    let known = app
         .store
         .list_definitions()
         .await

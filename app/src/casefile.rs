@@ -1,0 +1,263 @@
+//! The case file (案卷) of a task, as its page shows it: the task, the
+//! stage map, the hash-checked history with people by name, whom the task
+//! may be handed to, where 退回 may send it, and what the viewer may do.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use stageflow_engine::Definition;
+use stageflow_engine::state::{
+    Event, RecordedEvent, Status, StepStatus, TaskKind, TaskStatus, verify_chain,
+};
+use uuid::Uuid;
+
+use crate::error::AppResult;
+use crate::policy::{self, Op, Target};
+use crate::tasks::task_missing;
+use crate::views::{TaskView, task_view};
+use crate::{App, Caller};
+
+/// Where a stage stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageMark {
+    /// Before the current one.
+    Done,
+    /// The current one.
+    Current,
+    /// After it.
+    Todo,
+    /// The instance has ended.
+    Ended,
+}
+
+/// A person to choose (a recipient, a person field's value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonChoice {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+}
+
+/// What the viewer may do besides deciding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offers {
+    /// 催办 (the initiator, the organization's managers; someone else's task).
+    pub urge: bool,
+    /// 撤回 one's decision (nobody acted after it).
+    pub retract: bool,
+    /// 撤回 the whole instance (its initiator).
+    pub withdraw: bool,
+    /// Close a vote or rating early (offered to the managers and the
+    /// initiator; the engine checks who the chair is).
+    pub close: bool,
+}
+
+/// A task's case file.
+#[derive(Debug, Clone)]
+pub struct TaskCase {
+    /// The task.
+    pub task: TaskView,
+    /// The definition its instance runs.
+    pub definition: Arc<Definition>,
+    /// The stages with where each stands.
+    pub stages: Vec<(String, StageMark)>,
+    /// The instance's events, in order.
+    pub events: Vec<RecordedEvent>,
+    /// Whether every event's hash matches.
+    pub verified: bool,
+    /// Names of the people the page mentions, by id.
+    pub names: HashMap<String, String>,
+    /// The person or organization the instance is about, by name.
+    pub subject: String,
+    /// Whether the task is the viewer's to decide now.
+    pub open: bool,
+    /// People the task may go to (its organization and the one above).
+    pub people: Vec<PersonChoice>,
+    /// Earlier steps of the stage that 退回 may send it to: `(id, name)`.
+    pub returnable: Vec<(String, String)>,
+    /// What else the viewer may do.
+    pub offers: Offers,
+    /// Whether the step asks for a comment.
+    pub comment_required: bool,
+}
+
+impl App {
+    /// The case file of a task, for whoever may read its instance.
+    pub async fn task_case(&self, caller: &Caller, id: Uuid) -> AppResult<TaskCase> {
+        let (instance, row) = self.task_and_instance(id).await?;
+        let scope = self.task_scope(&instance, &row).await?;
+        self.allow(
+            caller,
+            Op::ReadInstance,
+            Target::Instance(&scope.instance),
+            || task_missing(id),
+        )?;
+        let def = self.definition_of(&instance).await?;
+        let state = instance.tasks.get(&id).ok_or_else(|| task_missing(id))?;
+        let task = task_view(&def, &instance, id, state);
+        let events = self.store.events(instance.id).await?;
+        let verified = verify_chain(&events).is_ok();
+        let ended = instance.status != Status::Running;
+        let current = instance
+            .stage
+            .as_deref()
+            .and_then(|c| def.stages.iter().position(|st| st.id == c));
+        let stages = def
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, st)| {
+                let mark = match current {
+                    _ if ended => StageMark::Ended,
+                    Some(c) if i < c => StageMark::Done,
+                    Some(c) if i == c => StageMark::Current,
+                    _ => StageMark::Todo,
+                };
+                (st.name.clone(), mark)
+            })
+            .collect();
+        let open = state.status == TaskStatus::Open
+            && state.assignee == caller.person
+            && policy::check(caller, Op::ActOnTask, Target::Task(&scope)).is_ok();
+        let mut names = HashMap::new();
+        let mut mentioned = people_in(&events);
+        mentioned.push(state.assignee.clone());
+        if let Some(step) = instance.steps.get(&state.step) {
+            mentioned.extend(step.ratees.iter().map(|(p, _)| p.clone()));
+        }
+        mentioned.sort();
+        mentioned.dedup();
+        for who in mentioned {
+            let name = match self.store.person(&who).await? {
+                Some(p) => p.name,
+                None => who.clone(),
+            };
+            names.insert(who, name);
+        }
+        let subject_id = instance
+            .subject
+            .person
+            .clone()
+            .unwrap_or_else(|| instance.subject.org.clone());
+        let subject = match self.store.person(&subject_id).await? {
+            Some(p) => p.name,
+            None => match self.store.org(&subject_id).await? {
+                Some(o) => o.name,
+                None => subject_id,
+            },
+        };
+        let people = if open {
+            self.choices_for(&task.org, &caller.person).await?
+        } else {
+            Vec::new()
+        };
+        let returnable = if open && task.outcomes.iter().any(|o| o.id == "return") {
+            def.step(&task.step)
+                .map(|(stage, _)| {
+                    stage
+                        .steps
+                        .iter()
+                        .take_while(|x| x.id != task.step)
+                        .filter(|x| {
+                            instance
+                                .steps
+                                .get(&x.id)
+                                .is_some_and(|r| r.status == StepStatus::Done)
+                        })
+                        .map(|x| (x.id.clone(), x.name.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let allowed = |op| policy::check(caller, op, Target::Task(&scope)).is_ok();
+        let running = !ended;
+        let voting = matches!(state.kind, TaskKind::Ballot | TaskKind::Rate);
+        let offers = Offers {
+            urge: state.status == TaskStatus::Open && !open && allowed(Op::UrgeTask),
+            retract: running
+                && state.assignee == caller.person
+                && state.kind == TaskKind::Work
+                && matches!(state.status, TaskStatus::Done(_))
+                && state.decided_seq == Some(instance.last_decision_seq),
+            withdraw: running && instance.initiator == caller.person,
+            close: running
+                && voting
+                && instance
+                    .steps
+                    .get(&state.step)
+                    .is_some_and(|st| st.status == StepStatus::Active)
+                && allowed(Op::UrgeTask),
+        };
+        let comment_required = def
+            .step(&task.step)
+            .is_some_and(|(_, st)| st.comment_required);
+        Ok(TaskCase {
+            task,
+            definition: def,
+            stages,
+            events,
+            verified,
+            names,
+            subject,
+            open,
+            people,
+            returnable,
+            offers,
+            comment_required,
+        })
+    }
+
+    /// The people of an organization and the one above it, but the viewer
+    /// (whom a task there may go to; a person field's choices).
+    async fn choices_for(&self, org: &str, viewer: &str) -> AppResult<Vec<PersonChoice>> {
+        let mut orgs = vec![org.to_string()];
+        if let Some(o) = self.store.org(org).await?
+            && let Some(parent) = o.parent
+        {
+            orgs.push(parent);
+        }
+        let mut people: Vec<PersonChoice> = Vec::new();
+        for org in orgs {
+            for p in self.store.people_under(Some(&org)).await? {
+                if p.id != viewer && !people.iter().any(|x| x.id == p.id) {
+                    people.push(PersonChoice {
+                        id: p.id,
+                        name: p.name,
+                    });
+                }
+            }
+        }
+        Ok(people)
+    }
+}
+
+/// Everyone an instance's history names.
+fn people_in(events: &[RecordedEvent]) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in events {
+        let who: Vec<&String> = match &e.event {
+            Event::InstanceStarted { initiator, .. } => vec![initiator],
+            Event::TaskCreated { record, .. } => vec![&record.assignee],
+            Event::TaskCompleted { actor, .. }
+            | Event::Urged { actor, .. }
+            | Event::Commented { actor, .. } => vec![actor],
+            Event::CopiedTo { actor, to, .. } => std::iter::once(actor).chain(to).collect(),
+            Event::TaskTransferred { from, to, .. } | Event::TaskDelegated { from, to, .. } => {
+                vec![from, to]
+            }
+            Event::SignerAdded { by, signer, .. } => vec![by, signer],
+            Event::Withdrawn { by, .. } => vec![by],
+            Event::BallotCast { voter, .. } => vec![voter],
+            Event::RatingSubmitted { rater, .. } => vec![rater],
+            Event::RatingClosed { results, .. } => results.keys().collect(),
+            _ => continue,
+        };
+        out.extend(who.into_iter().cloned());
+    }
+    out.sort();
+    out.dedup();
+    out
+}

@@ -1,0 +1,287 @@
+//! The whole directory in and out, by the operator: rows checked first
+//! (every problem named by its file and line), then written in one
+//! transaction, so nothing is half-imported.
+
+use std::collections::{HashMap, HashSet};
+
+use stageflow_store::{Membership, NewOrg, NewPerson};
+
+use super::STATUSES;
+use crate::error::AppResult;
+use crate::policy::{Op, Target};
+use crate::validate;
+use crate::views::{OrgView, PersonView};
+use crate::{App, AppError, Caller};
+
+/// Which file a row came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportSource {
+    /// The organizations.
+    Orgs,
+    /// The people.
+    People,
+}
+
+/// An organization row.
+#[derive(Debug, Clone)]
+pub struct ImportOrg {
+    /// Its line in the file.
+    pub line: u64,
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Parent (in the file or the database).
+    pub parent: Option<String>,
+    /// Term start.
+    pub term_start: Option<String>,
+    /// Term length in years.
+    pub term_years: Option<u32>,
+}
+
+/// A person row.
+#[derive(Debug, Clone)]
+pub struct ImportPerson {
+    /// Its line in the file.
+    pub line: u64,
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Birth date.
+    pub birth_date: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// `(org, role)`, as written (`org:role;org:role`).
+    pub memberships: Vec<(String, String)>,
+}
+
+/// A problem with a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportProblem {
+    /// Which file.
+    pub source: ImportSource,
+    /// Which line (0: the file as a whole).
+    pub line: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    /// Organizations.
+    pub orgs: usize,
+    /// People.
+    pub people: usize,
+}
+
+impl App {
+    /// Imports organizations and people (the operator): every row is
+    /// checked first; with any problem nothing is written and the problems
+    /// come back, each with its file and line. A dry run only checks.
+    pub async fn import_directory(
+        &self,
+        caller: &Caller,
+        orgs: &[ImportOrg],
+        people: &[ImportPerson],
+        dry_run: bool,
+    ) -> AppResult<Result<Imported, Vec<ImportProblem>>> {
+        self.allow(caller, Op::ImportDirectory, Target::System, || {
+            AppError::forbidden("importing the directory needs the admin")
+        })?;
+        let mut problems = Vec::new();
+        let mut bad = |source, line, message: String| {
+            problems.push(ImportProblem {
+                source,
+                line,
+                message,
+            })
+        };
+        let mut in_file: HashMap<&str, u64> = HashMap::new();
+        for r in orgs {
+            if let Err(e) = validate::id("organization", &r.id) {
+                bad(ImportSource::Orgs, r.line, e.detail);
+            }
+            if let Err(e) = validate::name("name", &r.name).and(validate::name("kind", &r.kind)) {
+                bad(ImportSource::Orgs, r.line, e.detail);
+            }
+            if let Some(first) = in_file.insert(&r.id, r.line) {
+                bad(
+                    ImportSource::Orgs,
+                    r.line,
+                    format!("id '{}' was already used on line {first}", r.id),
+                );
+            }
+            if let Some(d) = &r.term_start
+                && let Err(e) = validate::date("term_start", d)
+            {
+                bad(ImportSource::Orgs, r.line, e.detail);
+            }
+        }
+        for r in orgs {
+            if let Some(p) = &r.parent
+                && !in_file.contains_key(p.as_str())
+                && self.store.org(p).await?.is_none()
+            {
+                bad(
+                    ImportSource::Orgs,
+                    r.line,
+                    format!("parent '{p}' is neither in this file nor in the database"),
+                );
+            }
+            if self.store.org(&r.id).await?.is_some() {
+                bad(
+                    ImportSource::Orgs,
+                    r.line,
+                    format!("organization '{}' already exists", r.id),
+                );
+            }
+        }
+        // Parents before children.
+        let mut ordered: Vec<NewOrg> = Vec::new();
+        let mut placed: HashSet<&str> = HashSet::new();
+        let mut pending: Vec<&ImportOrg> = orgs.iter().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            pending.retain(|r| {
+                let ready = r
+                    .parent
+                    .as_deref()
+                    .is_none_or(|p| placed.contains(p) || !in_file.contains_key(p));
+                if ready {
+                    placed.insert(&r.id);
+                    ordered.push(NewOrg {
+                        id: Some(r.id.clone()),
+                        name: r.name.clone(),
+                        kind: r.kind.clone(),
+                        parent: r.parent.clone(),
+                        term_start: r.term_start.clone(),
+                        term_years: r.term_years,
+                    });
+                }
+                !ready
+            });
+            if pending.len() == before {
+                for r in &pending {
+                    bad(
+                        ImportSource::Orgs,
+                        r.line,
+                        format!("organization '{}' is part of a parent cycle", r.id),
+                    );
+                }
+                break;
+            }
+        }
+        let mut new_people = Vec::new();
+        let mut seen: HashMap<&str, u64> = HashMap::new();
+        for r in people {
+            if let Err(e) = validate::id("person", &r.id).and(validate::name("name", &r.name)) {
+                bad(ImportSource::People, r.line, e.detail);
+            }
+            if let Some(first) = seen.insert(&r.id, r.line) {
+                bad(
+                    ImportSource::People,
+                    r.line,
+                    format!("id '{}' was already used on line {first}", r.id),
+                );
+            }
+            if self.store.person(&r.id).await?.is_some() {
+                bad(
+                    ImportSource::People,
+                    r.line,
+                    format!("person '{}' already exists", r.id),
+                );
+            }
+            if let Some(e) = &r.email
+                && let Err(e) = validate::email(e)
+            {
+                bad(ImportSource::People, r.line, e.detail);
+            }
+            if let Some(d) = &r.birth_date
+                && let Err(e) = validate::date("birth_date", d)
+            {
+                bad(ImportSource::People, r.line, e.detail);
+            }
+            if let Some(s) = &r.status
+                && !STATUSES.contains(&s.as_str())
+            {
+                bad(
+                    ImportSource::People,
+                    r.line,
+                    format!("status '{s}' is not one of {}", STATUSES.join(", ")),
+                );
+            }
+            let mut memberships = Vec::new();
+            for (org, role) in &r.memberships {
+                if !in_file.contains_key(org.as_str()) && self.store.org(org).await?.is_none() {
+                    bad(
+                        ImportSource::People,
+                        r.line,
+                        format!(
+                            "organization '{org}' is neither in the organizations file nor in the database"
+                        ),
+                    );
+                }
+                memberships.push(Membership {
+                    org: org.clone(),
+                    role: role.clone(),
+                });
+            }
+            new_people.push(NewPerson {
+                id: Some(r.id.clone()),
+                name: r.name.clone(),
+                email: r.email.clone(),
+                phone: r.phone.clone(),
+                birth_date: r.birth_date.clone(),
+                status: r.status.clone(),
+                key_dates: serde_json::Map::new(),
+                memberships,
+            });
+        }
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
+        if dry_run {
+            return Ok(Ok(Imported {
+                orgs: ordered.len(),
+                people: new_people.len(),
+            }));
+        }
+        let (o, p) = self
+            .store
+            .import_directory(&ordered, &new_people, &self.audit(caller))
+            .await?;
+        Ok(Ok(Imported { orgs: o, people: p }))
+    }
+
+    /// The whole directory (the operator's export).
+    pub async fn export_directory(
+        &self,
+        caller: &Caller,
+    ) -> AppResult<(Vec<OrgView>, Vec<PersonView>)> {
+        self.allow(caller, Op::ImportDirectory, Target::System, || {
+            AppError::forbidden("exporting the directory needs the admin")
+        })?;
+        Ok((
+            self.store
+                .orgs_under(None, None)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            self.store
+                .people_under(None)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
+    }
+}

@@ -1,0 +1,134 @@
+//! What the policy needs to know about a thing, read from the store: an
+//! organization's path, the paths of a person's organizations, an
+//! instance's organization and participants. And the one way an
+//! operation asks the policy.
+
+use std::collections::HashMap;
+
+use stageflow_engine::state::InstanceState;
+use stageflow_store::{Org, Person};
+
+use crate::error::{AppError, AppResult};
+use crate::policy::{self, Denial, InstanceScope, OrgScope, PersonScope, Target};
+use crate::{App, Caller};
+
+impl App {
+    /// Asks the policy; a thing outside the caller's scope answers as
+    /// `missing` says a missing one does.
+    pub(crate) fn allow(
+        &self,
+        caller: &Caller,
+        op: policy::Op,
+        target: Target<'_>,
+        missing: impl FnOnce() -> AppError,
+    ) -> AppResult<()> {
+        match policy::check(caller, op, target) {
+            Ok(()) => Ok(()),
+            Err(Denial::Hidden) => Err(missing()),
+            Err(Denial::Forbidden(why)) => Err(AppError::forbidden(why)),
+            Err(Denial::Unauthenticated) => Err(AppError::unauthorized(
+                "this token opens the calendar feeds only",
+            )),
+        }
+    }
+
+    /// An organization with what the policy knows of it.
+    pub(crate) async fn org_scoped(&self, id: &str) -> AppResult<Option<(Org, OrgScope)>> {
+        Ok(self.store.org(id).await?.map(|o| {
+            let scope = org_scope(&o);
+            (o, scope)
+        }))
+    }
+
+    /// The paths of organizations by id (missing ones left out).
+    pub(crate) async fn paths_of(&self, ids: Vec<String>) -> AppResult<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for id in ids {
+            if out.contains_key(&id) {
+                continue;
+            }
+            if let Some(o) = self.store.org(&id).await? {
+                out.insert(o.id, o.path);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A person as the policy sees them: the paths of their organizations.
+    pub(crate) async fn person_scope(&self, person: &Person) -> AppResult<PersonScope> {
+        let ids: Vec<String> = person.memberships.iter().map(|m| m.org.clone()).collect();
+        let paths = self.paths_of(ids).await?;
+        Ok(PersonScope {
+            id: person.id.clone(),
+            paths: dedup(paths.into_values().collect()),
+        })
+    }
+
+    /// An instance as the policy sees it.
+    pub(crate) async fn instance_scope(
+        &self,
+        instance: &InstanceState,
+    ) -> AppResult<InstanceScope> {
+        let org_path = self
+            .store
+            .org(&instance.subject.org)
+            .await?
+            .map(|o| o.path)
+            // An instance of an organization that is gone: only the admin,
+            // its initiator, subject and participants see it.
+            .unwrap_or_default();
+        Ok(instance_scope(instance, org_path))
+    }
+}
+
+/// What the policy knows of an organization: its path and its parent's
+/// (the path without its last segment).
+pub(crate) fn org_scope(o: &Org) -> OrgScope {
+    OrgScope {
+        path: o.path.clone(),
+        parent_path: parent_path(&o.path),
+    }
+}
+
+/// `/a/b/c/` → `/a/b/`; `None` for a top-level `/a/`.
+pub(crate) fn parent_path(path: &str) -> Option<String> {
+    let trimmed = path.strip_suffix('/')?;
+    let cut = trimmed.rfind('/')?;
+    (cut > 0).then(|| trimmed[..=cut].to_string())
+}
+
+/// An instance as the policy sees it, given its organization's path.
+pub(crate) fn instance_scope(instance: &InstanceState, org_path: String) -> InstanceScope {
+    let mut participants: Vec<String> = instance
+        .tasks
+        .values()
+        .map(|t| t.assignee.clone())
+        .collect();
+    participants.sort();
+    participants.dedup();
+    InstanceScope {
+        org_path,
+        initiator: instance.initiator.clone(),
+        subject: instance.subject.person.clone(),
+        participants,
+    }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parent_path;
+
+    #[test]
+    fn a_parent_path_drops_the_last_segment() {
+        assert_eq!(parent_path("/a/b/c/").as_deref(), Some("/a/b/"));
+        assert_eq!(parent_path("/a/b/").as_deref(), Some("/a/"));
+        assert_eq!(parent_path("/a/"), None);
+        assert_eq!(parent_path(""), None);
+    }
+}

@@ -1,0 +1,28 @@
+-- Ownership, the audit trail and token data (the application core).
+--
+-- A definition version has an owning organization (NULL: the shipped
+-- library, owned by the whole tree); a schedule inherits its definition's.
+ALTER TABLE definitions ADD COLUMN owner_org TEXT;
+ALTER TABLE schedules ADD COLUMN owner_org TEXT;
+-- What a token carries besides its person (the new address of an e-mail
+-- change waiting for confirmation).
+ALTER TABLE tokens ADD COLUMN data TEXT;
+
+-- Every change to people, memberships and organizations: who, when,
+-- before → after (JSON), and the paths of the organizations it concerns,
+-- so organizers read the entries of their subtree.
+CREATE TABLE audit (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    at           INTEGER NOT NULL,
+    actor        TEXT    NOT NULL,
+    action       TEXT    NOT NULL,
+    target_kind  TEXT    NOT NULL,      -- org | person
+    target_id    TEXT    NOT NULL,
+    before       TEXT,
+    after        TEXT
+);
+CREATE TABLE audit_orgs (
+    audit_id     INTEGER NOT NULL REFERENCES audit (id),
+    org_path     TEXT    NOT NULL,
+    PRIMARY KEY (org_path, audit_id)
+) WITHOUT ROWID;

@@ -64,7 +64,7 @@ impl Edges {
             ))
             .layer(SetResponseHeaderLayer::overriding(
                 header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
+                HeaderValue::from_static("same-origin"),
             ))
             .layer(SetResponseHeaderLayer::overriding(
                 header::X_FRAME_OPTIONS,
@@ -73,7 +73,35 @@ impl Edges {
             .layer(axum::middleware::from_fn(
                 move |req: Request, next: Next| hsts(https, req, next),
             ))
+            .layer(axum::middleware::from_fn(same_site_forms))
     }
+}
+
+/// A form posted to a page from another site is refused: the sign-in
+/// forms carry no session to take a CSRF token from, and a browser says
+/// where a form came from (`Origin`). Requests without `Origin` (scripts,
+/// the API's clients) pass; the API authenticates by bearer token, which a
+/// cross-site form cannot send.
+async fn same_site_forms(req: Request, next: Next) -> Response {
+    let page_post =
+        req.method() == axum::http::Method::POST && !req.uri().path().starts_with("/api/");
+    if page_post && let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, rest)| rest.trim_end_matches('/'));
+        // The host the browser addressed: `Host`, or the one a reverse
+        // proxy says it was (a cross-site form cannot set that header).
+        let addressed = [header::HOST, HeaderName::from_static("x-forwarded-host")]
+            .into_iter()
+            .filter_map(|h| req.headers().get(h).and_then(|v| v.to_str().ok()))
+            .any(|host| Some(host) == origin_host);
+        if !addressed {
+            return crate::web::cross_site_form();
+        }
+    }
+    next.run(req).await
 }
 
 /// HSTS on responses to requests that came over HTTPS.

@@ -72,7 +72,8 @@ pub struct TaskCase {
     pub subject: String,
     /// Whether the task is the viewer's to decide now.
     pub open: bool,
-    /// People the task may go to (its organization and the one above).
+    /// People the task may go to (its organization's subtree and the
+    /// members of the organizations above it).
     pub people: Vec<PersonChoice>,
     /// Earlier steps of the stage that 退回 may send it to: `(id, name)`.
     pub returnable: Vec<(String, String)>,
@@ -210,24 +211,40 @@ impl App {
         })
     }
 
-    /// The people of an organization and the one above it, but the viewer
-    /// (whom a task there may go to; a person field's choices).
+    /// Whom a task of an organization may go to (the policy's
+    /// `HandTaskTo`): the people of its subtree and the members of the
+    /// organizations above it — but the viewer. A person field's choices.
     async fn choices_for(&self, org: &str, viewer: &str) -> AppResult<Vec<PersonChoice>> {
-        let mut orgs = vec![org.to_string()];
-        if let Some(o) = self.store.org(org).await?
-            && let Some(parent) = o.parent
-        {
-            orgs.push(parent);
-        }
         let mut people: Vec<PersonChoice> = Vec::new();
-        for org in orgs {
-            for p in self.store.people_under(Some(&org)).await? {
-                if p.id != viewer && !people.iter().any(|x| x.id == p.id) {
-                    people.push(PersonChoice {
-                        id: p.id,
-                        name: p.name,
-                    });
-                }
+        for p in self.store.people_under(Some(org)).await? {
+            if p.id != viewer && !people.iter().any(|x| x.id == p.id) {
+                people.push(PersonChoice {
+                    id: p.id,
+                    name: p.name,
+                });
+            }
+        }
+        let above: Vec<String> = self
+            .store
+            .org_chain(org)
+            .await?
+            .into_iter()
+            .skip(1)
+            .map(|o| o.id)
+            .collect();
+        let mut ids: Vec<String> = self
+            .store
+            .holders_in(&above)
+            .await?
+            .into_iter()
+            .map(|(_, _, person)| person)
+            .filter(|p| p != viewer && !people.iter().any(|x| &x.id == p))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            if let Some(p) = self.store.person(&id).await? {
+                people.push(PersonChoice { id, name: p.name });
             }
         }
         Ok(people)

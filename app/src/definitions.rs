@@ -1,12 +1,12 @@
-//! Definitions: the published workflows, each version owned by an
-//! organization (the shipped library by the whole tree), publishing a new
-//! one or a new version, and the library published at start.
+//! Definitions: the published workflows, each owned by an organization
+//! (the shipped library by the whole tree); publishing a new one or a new
+//! version, and the library published at start.
 //!
-//! Ownership decides three things: who may publish the next version (the
-//! managers of the organization that owns the first), what its schedules
-//! may start instances in (the owner's subtree, managed by the publisher),
-//! and which version an organization runs (the newest whose owner is that
-//! organization or above it).
+//! Ownership is per workflow id: every version has the owner of the
+//! first. It decides who may publish the next version (the owner's
+//! managers), what its schedules may start instances in (the owner's
+//! subtree, managed by the publisher), and who may see and run it (the
+//! organizations of the owner's subtree).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,6 +17,7 @@ use stageflow_store::DefinitionSummary;
 
 use crate::error::{AppError, AppResult};
 use crate::policy::{DefinitionScope, Op, ScheduleScope, Target, within};
+use crate::scope::gone;
 use crate::views::{DefinitionSummaryView, DefinitionView, definition_view};
 use crate::{App, Caller};
 
@@ -27,9 +28,9 @@ pub struct Publish {
     pub filename: String,
     /// The YAML.
     pub source: String,
-    /// The owning organization; by default the owner of the id's earlier
-    /// versions, or for a new id the highest organization the publisher
-    /// manages (the whole tree for the admin).
+    /// The owning organization of a new workflow; by default the highest
+    /// organization the publisher manages (the whole tree for the admin).
+    /// A new version keeps the owner of the earlier ones.
     pub owner: Option<String>,
 }
 
@@ -42,6 +43,7 @@ impl App {
         for d in all {
             let scope = DefinitionScope {
                 owner_path: owner_path(&paths, d.owner.as_deref()),
+                tree: Vec::new(),
             };
             if crate::policy::check(caller, Op::ReadDefinition, Target::Definition(&scope)).is_ok()
             {
@@ -70,7 +72,8 @@ impl App {
             .await?
             .ok_or_else(missing)?;
         let scope = DefinitionScope {
-            owner_path: self.path_of_owner(stored.owner.as_deref()).await?,
+            owner_path: self.path_or_gone(stored.owner.as_deref()).await?,
+            tree: Vec::new(),
         };
         self.allow(
             caller,
@@ -89,61 +92,13 @@ impl App {
     /// diagnostics as `stageflow validate`, 409 when the version exists
     /// with other content.
     pub async fn publish(&self, caller: &Caller, p: Publish) -> AppResult<DefinitionSummaryView> {
-        let loaded = stageflow_workflows::load_str(&p.filename, &p.source).map_err(|diags| {
-            let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-            let problems: Vec<serde_json::Value> = diags
-                .iter()
-                .map(|d| {
-                    serde_json::json!({ "line": d.pos.line, "column": d.pos.column,
-                                        "message": d.message, "help": d.help })
-                })
-                .collect();
-            AppError::invalid(
-                "invalid-definition",
-                format!("{} problem(s) in {}", diags.len(), p.filename),
-            )
-            .with(serde_json::json!({ "diagnostics": lines, "problems": problems }))
-        })?;
-        let def = loaded.definition;
+        let def = load(&p.filename, &p.source)?;
         crate::validate::id("workflow", &def.id)?;
-        let all = self.store.list_definitions().await?;
-        // The id's owner: the owner of its first version.
-        let lineage = all
-            .iter()
-            .filter(|d| d.id == def.id)
-            .min_by_key(|d| d.version)
-            .map(|d| d.owner.clone());
-        let owner = match (&p.owner, &lineage) {
-            (Some(o), _) => Some(o.clone()),
-            (None, Some(first)) => first.clone(),
-            (None, None) => self.default_owner(caller).await?,
-        };
-        let owner_path = self.path_of_owner_named(owner.as_deref()).await?;
-        if let Some(first) = &lineage {
-            let lineage_path = self.path_of_owner(first.as_deref()).await?;
-            let scope = DefinitionScope {
-                owner_path: lineage_path.clone(),
-            };
-            self.allow(caller, Op::PublishDefinition, Target::Definition(&scope), || {
-                AppError::forbidden(format!(
-                    "workflow '{}' belongs to another organization; only its organizers publish new versions",
-                    def.id
-                ))
-            })?;
-            let inside = match (&lineage_path, &owner_path) {
-                (None, _) => true,
-                (Some(l), Some(o)) => within(o, l),
-                (Some(_), None) => false,
-            };
-            if !inside {
-                return Err(AppError::forbidden(format!(
-                    "a new version of '{}' must be owned by its owner or an organization under it",
-                    def.id
-                )));
-            }
-        }
+        let owner = self.owner_for(caller, &def.id, p.owner.as_deref()).await?;
+        let owner_path = self.path_or_gone(owner.as_deref()).await?;
         let scope = DefinitionScope {
             owner_path: owner_path.clone(),
+            tree: self.tree().await?,
         };
         self.allow(
             caller,
@@ -151,24 +106,8 @@ impl App {
             Target::Definition(&scope),
             || unknown_org(owner.as_deref().unwrap_or_default()),
         )?;
-        for s in &def.schedules {
-            let target_path = match &s.orgs.under {
-                Some(under) => Some(
-                    self.org_scoped(under)
-                        .await?
-                        .map(|(o, _)| o.path)
-                        .ok_or_else(|| unknown_org(under))?,
-                ),
-                None => owner_path.clone(),
-            };
-            let aim = ScheduleScope {
-                target_path,
-                owner_path: owner_path.clone(),
-            };
-            self.allow(caller, Op::AimSchedule, Target::Schedule(&aim), || {
-                unknown_org(s.orgs.under.as_deref().unwrap_or_default())
-            })?;
-        }
+        self.check_schedules(caller, &def, owner_path, scope.tree)
+            .await?;
         let summary = DefinitionSummaryView {
             id: def.id.clone(),
             version: def.version,
@@ -181,10 +120,110 @@ impl App {
         Ok(summary)
     }
 
+    /// The owner a publication gets: the id's owner for a new version
+    /// (naming another is refused), the one named, or the default.
+    async fn owner_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+        named: Option<&str>,
+    ) -> AppResult<Option<String>> {
+        let lineage = self
+            .store
+            .list_definitions()
+            .await?
+            .into_iter()
+            .filter(|d| d.id == id)
+            .min_by_key(|d| d.version)
+            .map(|d| d.owner);
+        match (lineage, named) {
+            (Some(owner), named) => {
+                // The id is taken: whether by the caller's organizations
+                // or another, its owner's managers publish its versions.
+                let scope = DefinitionScope {
+                    owner_path: self.path_or_gone(owner.as_deref()).await?,
+                    tree: self.tree().await?,
+                };
+                self.allow(
+                    caller,
+                    Op::PublishDefinition,
+                    Target::Definition(&scope),
+                    || {
+                        AppError::conflict(
+                            "definition-id-taken",
+                            format!("workflow id '{id}' is taken; choose another id"),
+                        )
+                    },
+                )?;
+                if let Some(named) = named
+                    && owner.as_deref() != Some(named)
+                {
+                    return Err(AppError::invalid(
+                        "owner-is-fixed",
+                        format!(
+                            "workflow '{id}' keeps the owner of its first version; publish a new workflow id for another organization"
+                        ),
+                    ));
+                }
+                Ok(owner)
+            }
+            (None, Some(named)) => {
+                let (_, org) = self
+                    .org_scoped(named)
+                    .await?
+                    .ok_or_else(|| unknown_org(named))?;
+                self.allow(caller, Op::ReadOrg, Target::Org(&org), || {
+                    unknown_org(named)
+                })?;
+                Ok(Some(named.to_string()))
+            }
+            (None, None) => self.default_owner(caller),
+        }
+    }
+
+    /// Each schedule of a definition may start instances only inside the
+    /// owner's subtree, in an organization the publisher manages; one the
+    /// publisher cannot see is named as missing.
+    async fn check_schedules(
+        &self,
+        caller: &Caller,
+        def: &Definition,
+        owner_path: Option<String>,
+        tree: Vec<String>,
+    ) -> AppResult<()> {
+        for s in &def.schedules {
+            let target_path = match &s.orgs.under {
+                Some(under) => {
+                    let (o, scope) = self
+                        .org_scoped(under)
+                        .await?
+                        .ok_or_else(|| unknown_org(under))?;
+                    self.allow(caller, Op::ReadOrg, Target::Org(&scope), || {
+                        unknown_org(under)
+                    })?;
+                    Some(o.path)
+                }
+                None => owner_path.clone(),
+            };
+            let aim = ScheduleScope {
+                target_path,
+                owner_path: owner_path.clone(),
+                tree: tree.clone(),
+            };
+            self.allow(caller, Op::AimSchedule, Target::Schedule(&aim), || {
+                unknown_org(s.orgs.under.as_deref().unwrap_or_default())
+            })?;
+        }
+        Ok(())
+    }
+
     /// Publishes every `*.yaml` of a directory as the whole tree's (the
-    /// shipped library, at start). A definition that does not validate
-    /// stops the start with its diagnostics; one already published with
-    /// the same content is left as it is.
+    /// shipped library, at start). A definition that does not validate, or
+    /// a shipped version changed without a new version number, stops the
+    /// start with its problems; one already published with the same
+    /// content is left as it is. An id an organization published for
+    /// itself before the library shipped one is left to that organization
+    /// (logged; the shipped file is not published).
     pub async fn publish_library(&self, dir: &Path) -> Result<Vec<String>, String> {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
@@ -192,21 +231,40 @@ impl App {
             .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
             .collect();
         files.sort();
+        let owned: HashMap<String, Option<String>> = self
+            .store
+            .list_definitions()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|d| (d.id, d.owner))
+            .collect();
         let mut published = Vec::new();
         for path in files {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let loaded = stageflow_workflows::load_str(&path.display().to_string(), &text)
-                .map_err(|diags| {
-                    diags
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })?;
-            let id = format!("{} v{}", loaded.definition.id, loaded.definition.version);
+            let def = load(&path.display().to_string(), &text).map_err(|e| {
+                let lines = e
+                    .extra
+                    .as_ref()
+                    .and_then(|x| x.get("diagnostics"))
+                    .and_then(|d| d.as_array())
+                    .map(|d| {
+                        d.iter()
+                            .filter_map(|l| l.as_str())
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    });
+                lines.unwrap_or(e.detail)
+            })?;
+            if let Some(Some(owner)) = owned.get(&def.id) {
+                tracing::warn!(workflow = %def.id, %owner, file = %path.display(),
+                    "the library ships a workflow id an organization owns: left to it, not published");
+                continue;
+            }
+            let id = format!("{} v{}", def.id, def.version);
             self.runtime
-                .publish(loaded.definition, text, None, self.now())
+                .publish(def, text, None, self.now())
                 .await
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             published.push(id);
@@ -215,7 +273,8 @@ impl App {
     }
 
     /// The version of a workflow an organization runs: the one asked for,
-    /// or the newest whose owner is the organization or above it.
+    /// or the newest; the workflow must be its owner's (the organization
+    /// lies in the owner's subtree).
     pub(crate) async fn definition_for(
         &self,
         workflow: &str,
@@ -228,32 +287,28 @@ impl App {
                 format!("workflow '{workflow}' is not published for this organization"),
             )
         };
-        let all: Vec<DefinitionSummary> = self
+        let stored = self
             .store
-            .list_definitions()
+            .definition(workflow, version)
             .await?
-            .into_iter()
-            .filter(|d| d.id == workflow && version.is_none_or(|v| d.version == v))
-            .collect();
-        let paths = self.owner_paths(&all).await?;
-        // Newest first (the store's order).
-        let chosen = all
-            .iter()
-            .find(|d| match owner_path(&paths, d.owner.as_deref()) {
-                None => d.owner.is_none(),
-                Some(owner) => within(org_path, &owner),
-            })
             .ok_or_else(missing)?;
+        let visible = match self.path_or_gone(stored.owner.as_deref()).await? {
+            None => true,
+            Some(owner) => within(org_path, &owner),
+        };
+        if !visible {
+            return Err(missing());
+        }
         Ok(self
             .runtime
-            .definition(workflow, Some(chosen.version))
+            .definition(workflow, Some(stored.definition.version))
             .await?)
     }
 
     /// The owner a new definition gets when none is named: the admin's is
-    /// the whole tree's; an organizer's the highest organization they
+    /// the whole tree; an organizer's the highest organization they
     /// manage, when there is one.
-    async fn default_owner(&self, caller: &Caller) -> AppResult<Option<String>> {
+    fn default_owner(&self, caller: &Caller) -> AppResult<Option<String>> {
         if caller.is_admin() {
             return Ok(None);
         }
@@ -278,52 +333,45 @@ impl App {
         }
     }
 
-    /// The path of a definition's owner (`None`: the whole tree). An owner
-    /// that is gone owns nothing anyone manages.
-    async fn path_of_owner(&self, owner: Option<&str>) -> AppResult<Option<String>> {
-        Ok(match owner {
-            None => None,
-            Some(o) => Some(
-                self.store
-                    .org(o)
-                    .await?
-                    .map(|o| o.path)
-                    .unwrap_or_else(|| format!("/(gone:{o})/")),
-            ),
-        })
-    }
-
-    /// [`App::path_of_owner`] for an owner named in a request: it must exist.
-    async fn path_of_owner_named(&self, owner: Option<&str>) -> AppResult<Option<String>> {
-        match owner {
-            None => Ok(None),
-            Some(o) => Ok(Some(
-                self.store
-                    .org(o)
-                    .await?
-                    .map(|o| o.path)
-                    .ok_or_else(|| unknown_org(o))?,
-            )),
-        }
-    }
-
     async fn owner_paths(&self, defs: &[DefinitionSummary]) -> AppResult<HashMap<String, String>> {
         let ids: Vec<String> = defs.iter().filter_map(|d| d.owner.clone()).collect();
         self.paths_of(ids).await
     }
 }
 
+/// A definition from its YAML, or 422 with the validator's diagnostics
+/// (as lines, and with line and column for the console).
+fn load(filename: &str, source: &str) -> AppResult<Definition> {
+    stageflow_workflows::load_str(filename, source)
+        .map(|loaded| loaded.definition)
+        .map_err(|diags| {
+            let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            let problems: Vec<serde_json::Value> = diags
+                .iter()
+                .map(|d| {
+                    serde_json::json!({ "line": d.pos.line, "column": d.pos.column,
+                                        "message": d.message, "help": d.help })
+                })
+                .collect();
+            AppError::invalid(
+                "invalid-definition",
+                format!("{} problem(s) in {filename}", diags.len()),
+            )
+            .with(serde_json::json!({ "diagnostics": lines, "problems": problems }))
+        })
+}
+
 fn owner_path(paths: &HashMap<String, String>, owner: Option<&str>) -> Option<String> {
-    owner.map(|o| {
-        paths
-            .get(o)
-            .cloned()
-            .unwrap_or_else(|| format!("/(gone:{o})/"))
-    })
+    owner.map(|o| paths.get(o).cloned().unwrap_or_else(|| gone(o)))
 }
 
 /// The answer for an organization that is not there, or not the caller's
 /// to see.
 pub(crate) fn unknown_org(id: &str) -> AppError {
-    AppError::invalid("not-found", format!("organization '{id}' does not exist"))
+    AppError::invalid(
+        "not-found",
+        format!(
+            "no organization '{id}' that you may use (it does not exist, or is outside your organizations)"
+        ),
+    )
 }

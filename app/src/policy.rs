@@ -19,25 +19,25 @@
 //! | `CancelInstance` | an instance | its initiator, its organization's managers |
 //! | `WithdrawInstance`, `CloseStep` | an instance | whoever may read it (the engine checks initiator and chair) |
 //! | `ReadDefinition` | a definition | everyone (the library); for one owned by X, people of X's subtree and above |
-//! | `PublishDefinition` | a definition's owner | its managers (the whole tree: managers of a top-level organization) |
+//! | `PublishDefinition` | a definition's owner | its managers (the whole tree's: managers of every top-level organization) |
 //! | `AimSchedule` | a schedule's target, for its owner | inside the owner's subtree, and managed by the publisher |
 //! | `FireSchedule` | a schedule | while its target lies inside its owner's subtree (for everyone: the tree can move after publishing) |
-//! | `ReadSchedule`, `SteerSchedule` | a schedule | managers of what it starts in |
+//! | `ReadSchedule`, `SteerSchedule` | a schedule | managers of what it starts in (a whole-tree schedule: managers of every top-level organization) |
 //! | `ReadOrg` | an organization | its members and managers |
-//! | `CreateOrg`, `ChangeOrg` | the parent; the organization | its managers |
+//! | `CreateOrg`, `ChangeOrg` | the parent; the organization | its managers (a top-level organization: the admin) |
 //! | `RestructureOrg` (kind, parent, delete) | an organization | managers of its parent |
 //! | `ReadPerson` | a person | themselves; managers of any organization they belong to |
-//! | `CreatePerson`, `ChangePerson`, `DeletePerson` | a person | managers of *every* organization they belong to (before and after); never oneself for a deletion |
-//! | `ChangeOwnEmail` | a person | themselves, confirmed from the old address |
-//! | `ReadReports`, `ReadAudit` | an organization | its managers |
+//! | `CreatePerson`, `ChangePerson`, `DeletePerson` | a person | managers of *every* organization they belong to (before and after), and — where the person holds (or is given) an organizer role — managers from *above* that organization: peers do not change each other; never oneself for a deletion |
+//! | `ChangeOwnContact` | a person | themselves (the e-mail address confirmed from the old one) |
+//! | `ReadReports`, `ReadAudit`, `ReadOrgFeed` | an organization | its managers |
 //! | `ReadOwnFeed` | a person | themselves |
-//! | `ManageTokensOf` (list, revoke) | a person | themselves; managers of every organization they belong to |
+//! | `ManageTokensOf` (list, revoke) | a person | themselves; whoever may change them (`ChangePerson`) |
 //! | `CreateToken` | a person | themselves (the operator makes them for anyone) |
 //! | `OpenConsole` | — | anyone with an organizer role |
 //! | `ImportDirectory`, `MoveClock`, `ReadMailLog` | — | the admin and the operator |
 //!
-//! A calendar feed token opens `ReadOwnFeed` and `ReadReports` (the feeds)
-//! and nothing else. Outside the caller's scope a thing is [`Denial::Hidden`]:
+//! A calendar feed token opens `ReadOwnFeed` and `ReadOrgFeed` and nothing
+//! else. Outside the caller's scope a thing is [`Denial::Hidden`]:
 //! the adapters answer exactly as if it did not exist, so nobody learns
 //! what exists outside their organizations. Scope is a path prefix test on
 //! materialized paths that end in `/` (`/county/jiguan/zb1/`), compared
@@ -97,8 +97,9 @@ pub enum Op {
     CreatePerson,
     /// Change a person's record or memberships.
     ChangePerson,
-    /// Change one's own e-mail address (confirmed from the old one).
-    ChangeOwnEmail,
+    /// Change one's own phone, and e-mail address (confirmed from the old
+    /// one).
+    ChangeOwnContact,
     /// Delete a person.
     DeletePerson,
     /// Read the reports of a subtree (督办台账, pipeline, its tasks, its feed).
@@ -107,6 +108,8 @@ pub enum Op {
     ReadAudit,
     /// Read one's own calendar feed.
     ReadOwnFeed,
+    /// Read an organization's calendar feed (its subtree's deadlines).
+    ReadOrgFeed,
     /// List and revoke a person's tokens.
     ManageTokensOf,
     /// Make a personal token for a person.
@@ -147,11 +150,12 @@ pub const ALL_OPS: &[Op] = &[
     Op::ReadPerson,
     Op::CreatePerson,
     Op::ChangePerson,
-    Op::ChangeOwnEmail,
+    Op::ChangeOwnContact,
     Op::DeletePerson,
     Op::ReadReports,
     Op::ReadAudit,
     Op::ReadOwnFeed,
+    Op::ReadOrgFeed,
     Op::ManageTokensOf,
     Op::CreateToken,
     Op::OpenConsole,
@@ -170,13 +174,16 @@ pub struct OrgScope {
 }
 
 /// A person as the policy sees them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PersonScope {
     /// Person id.
     pub id: String,
     /// The paths of the organizations they belong to (for a change: before
     /// and after).
     pub paths: Vec<String>,
+    /// The paths of the organizations where they hold an organizer role
+    /// (for a change: before and after).
+    pub leads: Vec<String>,
 }
 
 /// An instance as the policy sees it.
@@ -202,20 +209,24 @@ pub struct TaskScope {
 }
 
 /// A definition as the policy sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DefinitionScope {
     /// The owner's path (`None`: the whole tree, as the shipped library).
     pub owner_path: Option<String>,
+    /// The paths of the top-level organizations: the whole tree is theirs.
+    pub tree: Vec<String>,
 }
 
 /// A schedule as the policy sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScheduleScope {
     /// The path of the organization it starts instances under (`None`:
     /// the whole tree).
     pub target_path: Option<String>,
     /// Its definition's owner (`None`: the whole tree).
     pub owner_path: Option<String>,
+    /// The paths of the top-level organizations: the whole tree is theirs.
+    pub tree: Vec<String>,
 }
 
 /// What an operation is done on.
@@ -254,7 +265,7 @@ pub enum Denial {
 /// Decides whether `caller` may do `op` on `target`.
 pub fn check(caller: &Caller, op: Op, target: Target<'_>) -> Result<(), Denial> {
     use Op::*;
-    if caller.credential == Credential::Feed && !matches!(op, ReadOwnFeed | ReadReports) {
+    if caller.credential == Credential::Feed && !matches!(op, ReadOwnFeed | ReadOrgFeed) {
         return Err(Denial::Unauthenticated);
     }
     // Who may receive a task, whom an instance may be about: rules of the
@@ -320,24 +331,32 @@ pub fn check(caller: &Caller, op: Op, target: Target<'_>) -> Result<(), Denial> 
         (PublishDefinition, Target::Definition(d)) => {
             seen(sees_definition(c, d))?;
             rule(
-                manages_maybe_tree(c, d.owner_path.as_deref()),
-                "只有流程定义所属组织的管理人员可以发布（全局流程由上级党委组织部门发布）",
+                manages_maybe_tree(c, d.owner_path.as_deref(), &d.tree),
+                "只有流程定义所属组织的管理人员可以发布（全局流程由管理全部顶层组织的人员发布）",
             )
         }
         (AimSchedule, Target::Schedule(s)) => rule(
-            inside_owner(s) && manages_maybe_tree(c, s.target_path.as_deref()),
+            inside_owner(s) && manages_maybe_tree(c, s.target_path.as_deref(), &s.tree),
             "定时任务只能面向发布者所管理、且属于流程定义所属组织的组织",
         ),
         (ReadSchedule, Target::Schedule(s)) => seen(sees_schedule(c, s)),
         (SteerSchedule, Target::Schedule(s)) => {
             seen(sees_schedule(c, s))?;
             rule(
-                manages_maybe_tree(c, s.target_path.as_deref()),
+                manages_maybe_tree(c, s.target_path.as_deref(), &s.tree),
                 "只有定时任务所面向组织的管理人员可以暂停、恢复或立即执行",
             )
         }
         (ReadOrg, Target::Org(o)) => seen(sees_org(c, o)),
-        (CreateOrg | ChangeOrg, Target::Org(o)) => {
+        (CreateOrg, Target::Org(parent)) => {
+            seen(sees_org(c, parent))?;
+            rule(
+                manages(c, &parent.path),
+                "只有上级组织的管理人员可以在其下新建组织",
+            )
+        }
+        (CreateOrg, Target::System) => rule(false, "只有管理员可以新建顶层组织"),
+        (ChangeOrg, Target::Org(o)) => {
             seen(sees_org(c, o))?;
             rule(manages(c, &o.path), "只有该组织的管理人员可以修改组织")
         }
@@ -353,38 +372,38 @@ pub fn check(caller: &Caller, op: Op, target: Target<'_>) -> Result<(), Denial> 
             // A new person is seen through the organizations they will join.
             seen(p.paths.iter().any(|m| manages(c, m)))?;
             rule(
-                manages_all(c, &p.paths),
-                "新增人员须对其所在的每一个组织都有管理权限",
+                has_authority(c, p),
+                "新增人员须对其所在的每一个组织都有管理权限；任命书记、组织委员等须由上级组织办理",
             )
         }
         (ChangePerson, Target::Person(p)) => {
             seen(sees_person(c, p))?;
             rule(
-                manages_all(c, &p.paths),
-                "修改人员（含邮箱、角色）须对其所在的每一个组织都有管理权限",
+                has_authority(c, p),
+                "修改人员（含邮箱、角色）须对其所在的每一个组织都有管理权限；书记、组织委员等由上级组织管理",
             )
         }
         (DeletePerson, Target::Person(p)) => {
             seen(sees_person(c, p))?;
             rule(
-                manages_all(c, &p.paths) && !is(c, &p.id),
-                "删除人员须对其所在的每一个组织都有管理权限，且不能删除自己",
+                has_authority(c, p) && !is(c, &p.id),
+                "删除人员须对其所在的每一个组织都有管理权限（书记、组织委员等由上级组织管理），且不能删除自己",
             )
         }
-        (ChangeOwnEmail, Target::Person(p)) => {
+        (ChangeOwnContact, Target::Person(p)) => {
             seen(sees_person(c, p))?;
-            rule(is(c, &p.id), "只能修改自己的邮箱")
+            rule(is(c, &p.id), "只能修改自己的联系方式")
         }
         (ReadOwnFeed, Target::Person(p)) => seen(is(c, &p.id)),
-        (ReadReports | ReadAudit, Target::Org(o)) => {
+        (ReadReports | ReadAudit | ReadOrgFeed, Target::Org(o)) => {
             seen(sees_org(c, o))?;
             rule(manages(c, &o.path), "只有该组织的管理人员可以查看")
         }
         (ManageTokensOf, Target::Person(p)) => {
             seen(sees_person(c, p))?;
             rule(
-                is(c, &p.id) || manages_all(c, &p.paths),
-                "只能管理自己的令牌，或对其所在每一个组织都有管理权限的人员的令牌",
+                is(c, &p.id) || has_authority(c, p),
+                "只能管理自己的令牌，或您有权修改的人员的令牌",
             )
         }
         (CreateToken, Target::Person(p)) => {
@@ -433,18 +452,32 @@ fn manages(c: &Caller, path: &str) -> bool {
     c.managed_paths().any(|root| within(path, root))
 }
 
-/// Whether the caller manages a top-level organization (and so what
-/// concerns the whole tree).
-fn manages_whole_tree(c: &Caller) -> bool {
-    c.managed_paths().any(|root| root.matches('/').count() == 2)
+/// Whether the caller manages the organization at `path` from above it
+/// (a strict ancestor): peers of one organization do not decide about
+/// each other.
+fn manages_from_above(c: &Caller, path: &str) -> bool {
+    c.managed_paths()
+        .any(|root| within(path, root) && root != path)
+}
+
+/// Whether the caller manages every top-level organization (`tree`), and
+/// so what concerns the whole tree. An empty tree is nobody's.
+fn manages_whole_tree(c: &Caller, tree: &[String]) -> bool {
+    !tree.is_empty() && tree.iter().all(|root| manages(c, root))
 }
 
 /// [`manages`] for a path, or the whole tree for `None`.
-fn manages_maybe_tree(c: &Caller, path: Option<&str>) -> bool {
+fn manages_maybe_tree(c: &Caller, path: Option<&str>, tree: &[String]) -> bool {
     match path {
         Some(p) => manages(c, p),
-        None => manages_whole_tree(c),
+        None => manages_whole_tree(c, tree),
     }
+}
+
+/// Authority over a person: managing every organization they belong to,
+/// and, where they hold an organizer role, managing it from above.
+fn has_authority(c: &Caller, p: &PersonScope) -> bool {
+    manages_all(c, &p.paths) && p.leads.iter().all(|l| manages_from_above(c, l))
 }
 
 /// Whether the caller manages every one of the paths (and there is one).
@@ -487,7 +520,7 @@ fn sees_definition(c: &Caller, d: &DefinitionScope) -> bool {
 }
 
 fn sees_schedule(c: &Caller, s: &ScheduleScope) -> bool {
-    manages_maybe_tree(c, s.target_path.as_deref())
+    manages_maybe_tree(c, s.target_path.as_deref(), &s.tree)
         || s.owner_path.as_deref().is_some_and(|o| manages(c, o))
 }
 

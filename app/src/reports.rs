@@ -110,10 +110,7 @@ pub struct Feed {
 impl App {
     /// The organization a report is asked for, if the caller manages it.
     async fn managed_org(&self, caller: &Caller, org: &str) -> AppResult<stageflow_store::Org> {
-        let missing = || AppError::not_found(format!("organization '{org}' not found"));
-        let (o, scope) = self.org_scoped(org).await?.ok_or_else(missing)?;
-        self.allow(caller, Op::ReadReports, Target::Org(&scope), missing)?;
-        Ok(o)
+        self.org_for(caller, org, Op::ReadReports).await
     }
 
     /// 督办台账: overdue tasks in a subtree, most overdue first.
@@ -319,7 +316,7 @@ impl App {
     pub async fn person_feed(&self, caller: &Caller, person: &str) -> AppResult<Feed> {
         let whose = PersonScope {
             id: person.to_string(),
-            paths: Vec::new(),
+            ..PersonScope::default()
         };
         self.allow(caller, Op::ReadOwnFeed, Target::Person(&whose), || {
             AppError::not_found(format!("no calendar feed '{person}'"))
@@ -341,7 +338,7 @@ impl App {
 
     /// An organization's deadlines, its subtree's included (its feed).
     pub async fn org_feed(&self, caller: &Caller, org: &str) -> AppResult<Feed> {
-        let o = self.managed_org(caller, org).await?;
+        let o = self.org_for(caller, org, Op::ReadOrgFeed).await?;
         let rows = self.store.open_tasks_under(Some(org), None, 5000).await?;
         Ok(Feed {
             name: o.name,

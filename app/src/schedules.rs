@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
-use stageflow_runtime::scheduler::{self, FireGuard};
+use stageflow_runtime::scheduler::{self, FireGuard, Refusal};
 use stageflow_store::ScheduleRow;
 use utoipa::ToSchema;
 
@@ -128,7 +128,12 @@ impl App {
     /// it was paused do not fire.
     pub async fn resume_schedule(&self, caller: &Caller, id: &str) -> AppResult<ScheduleView> {
         let row = self.scheduled(caller, id, Op::SteerSchedule).await?;
-        self.may_fire(&row).await.map_err(AppError::forbidden)?;
+        self.may_fire(&row).await.map_err(|r| match r {
+            Refusal::Outside(why) => AppError::forbidden(why),
+            Refusal::Unavailable(why) => {
+                AppError::new(crate::ErrorKind::Unavailable, "database-unavailable", why)
+            }
+        })?;
         let next = scheduler::next_fires(&row.cron, &row.timezone, self.now(), 1)
             .map_err(|e| AppError::invalid("invalid-schedule", e))?;
         self.store
@@ -140,7 +145,12 @@ impl App {
     /// Fires a schedule now (one occurrence, as if its time had come).
     pub async fn trigger_schedule(&self, caller: &Caller, id: &str) -> AppResult<RunView> {
         let row = self.scheduled(caller, id, Op::SteerSchedule).await?;
-        self.may_fire(&row).await.map_err(AppError::forbidden)?;
+        self.may_fire(&row).await.map_err(|r| match r {
+            Refusal::Outside(why) => AppError::forbidden(why),
+            Refusal::Unavailable(why) => {
+                AppError::new(crate::ErrorKind::Unavailable, "database-unavailable", why)
+            }
+        })?;
         let run = scheduler::trigger(&self.runtime, id, self.now()).await?;
         Ok(RunView {
             occurrence: run.occurrence,
@@ -176,24 +186,10 @@ impl App {
     }
 
     async fn schedule_scope(&self, row: &ScheduleRow) -> AppResult<ScheduleScope> {
-        let path = |id: &Option<String>| {
-            let id = id.clone();
-            async move {
-                AppResult::Ok(match id {
-                    None => None,
-                    Some(id) => Some(
-                        self.store
-                            .org(&id)
-                            .await?
-                            .map(|o| o.path)
-                            .unwrap_or_else(|| format!("/(gone:{id})/")),
-                    ),
-                })
-            }
-        };
         Ok(ScheduleScope {
-            target_path: path(&row.org_under).await?,
-            owner_path: path(&row.owner).await?,
+            target_path: self.path_or_gone(row.org_under.as_deref()).await?,
+            owner_path: self.path_or_gone(row.owner.as_deref()).await?,
+            tree: self.tree().await?,
         })
     }
 
@@ -229,20 +225,24 @@ impl App {
 impl FireGuard for App {
     /// What a schedule starts must still lie inside its owner's subtree
     /// (organizations move after publishing): the policy's `FireSchedule`.
-    /// An owner that is gone owns nothing.
-    async fn may_fire(&self, row: &ScheduleRow) -> Result<(), String> {
-        let scope = self.schedule_scope(row).await.map_err(|e| e.detail)?;
+    /// An owner that is gone owns nothing. A database that cannot be read
+    /// now refuses nothing: the fire waits for the next round.
+    async fn may_fire(&self, row: &ScheduleRow) -> Result<(), Refusal> {
+        let scope = self
+            .schedule_scope(row)
+            .await
+            .map_err(|e| Refusal::Unavailable(e.detail))?;
         crate::policy::check(
             &Caller::operator(),
             Op::FireSchedule,
             Target::Schedule(&scope),
         )
         .map_err(|_| {
-            format!(
+            Refusal::Outside(format!(
                 "定时任务所面向的组织（{}）已不在流程定义所属组织（{}）之下，已自动暂停",
                 row.org_under.as_deref().unwrap_or("全部组织"),
                 row.owner.as_deref().unwrap_or("全部组织")
-            )
+            ))
         })
     }
 }

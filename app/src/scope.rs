@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use stageflow_engine::state::InstanceState;
 use stageflow_store::{Org, Person};
 
+use crate::caller::ORGANIZER_ROLES;
 use crate::error::{AppError, AppResult};
 use crate::policy::{self, Denial, InstanceScope, OrgScope, PersonScope, Target};
 use crate::{App, Caller};
@@ -32,6 +33,20 @@ impl App {
         }
     }
 
+    /// An organization the policy lets the caller do `op` on; missing and
+    /// outside the caller's scope answer alike (404).
+    pub(crate) async fn org_for(
+        &self,
+        caller: &Caller,
+        org: &str,
+        op: policy::Op,
+    ) -> AppResult<Org> {
+        let missing = || AppError::not_found(format!("organization '{org}' not found"));
+        let (o, scope) = self.org_scoped(org).await?.ok_or_else(missing)?;
+        self.allow(caller, op, Target::Org(&scope), missing)?;
+        Ok(o)
+    }
+
     /// An organization with what the policy knows of it.
     pub(crate) async fn org_scoped(&self, id: &str) -> AppResult<Option<(Org, OrgScope)>> {
         Ok(self.store.org(id).await?.map(|o| {
@@ -54,13 +69,48 @@ impl App {
         Ok(out)
     }
 
-    /// A person as the policy sees them: the paths of their organizations.
+    /// A person as the policy sees them: the paths of their organizations,
+    /// and of those where they hold an organizer role.
     pub(crate) async fn person_scope(&self, person: &Person) -> AppResult<PersonScope> {
         let ids: Vec<String> = person.memberships.iter().map(|m| m.org.clone()).collect();
         let paths = self.paths_of(ids).await?;
+        let leads = person
+            .memberships
+            .iter()
+            .filter(|m| ORGANIZER_ROLES.contains(&m.role.as_str()))
+            .filter_map(|m| paths.get(&m.org).cloned())
+            .collect();
         Ok(PersonScope {
             id: person.id.clone(),
             paths: dedup(paths.into_values().collect()),
+            leads: dedup(leads),
+        })
+    }
+
+    /// The paths of the top-level organizations: whose the whole tree is.
+    pub(crate) async fn tree(&self) -> AppResult<Vec<String>> {
+        Ok(self
+            .store
+            .top_orgs()
+            .await?
+            .into_iter()
+            .map(|o| o.path)
+            .collect())
+    }
+
+    /// The path of an owner or target that names an organization (`None`:
+    /// the whole tree). One that is gone has a path nobody's roles lie in:
+    /// it owns nothing anyone manages.
+    pub(crate) async fn path_or_gone(&self, org: Option<&str>) -> AppResult<Option<String>> {
+        Ok(match org {
+            None => None,
+            Some(id) => Some(
+                self.store
+                    .org(id)
+                    .await?
+                    .map(|o| o.path)
+                    .unwrap_or_else(|| gone(id)),
+            ),
         })
     }
 
@@ -99,10 +149,13 @@ pub(crate) fn parent_path(path: &str) -> Option<String> {
 
 /// An instance as the policy sees it, given its organization's path.
 pub(crate) fn instance_scope(instance: &InstanceState, org_path: String) -> InstanceScope {
+    // Everyone who held a task or got a copy (instances stored before
+    // `readers` was kept: the current holders).
     let mut participants: Vec<String> = instance
-        .tasks
-        .values()
-        .map(|t| t.assignee.clone())
+        .readers
+        .iter()
+        .cloned()
+        .chain(instance.tasks.values().map(|t| t.assignee.clone()))
         .collect();
     participants.sort();
     participants.dedup();
@@ -114,7 +167,12 @@ pub(crate) fn instance_scope(instance: &InstanceState, org_path: String) -> Inst
     }
 }
 
-fn dedup(mut v: Vec<String>) -> Vec<String> {
+/// The path of an organization that is gone: under no real path.
+pub(crate) fn gone(id: &str) -> String {
+    format!("/(gone:{id})/")
+}
+
+pub(crate) fn dedup(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v.dedup();
     v

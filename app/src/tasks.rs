@@ -268,7 +268,7 @@ impl App {
         let assignee = q.assignee.unwrap_or_else(|| caller.person.clone());
         let whose = crate::policy::PersonScope {
             id: assignee.clone(),
-            paths: Vec::new(),
+            ..Default::default()
         };
         self.allow(caller, Op::ListTasksOf, Target::Person(&whose), || {
             AppError::forbidden("只能查看自己的待办和已办")
@@ -370,25 +370,23 @@ impl App {
         key: Option<&str>,
     ) -> AppResult<Acted> {
         let key = key.map(|k| format!("{}:{id}:{k}", caller.person));
-        if let Some(key) = &key
-            && let Some(saved) = self.store.saved_response(key).await?
-        {
-            let result = serde_json::from_str(&saved.body)
-                .map_err(|e| AppError::internal(format!("saved answer {key}: {e}")))?;
-            return Ok(Acted {
-                result,
-                replayed: true,
-            });
-        }
         let (instance, row) = self.task_and_instance(id).await?;
         let scope = self.task_scope(&instance, &row).await?;
         self.allow(caller, action.op(), Target::Task(&scope), || {
             task_missing(id)
         })?;
+        if let Some(acted) = self.replay(key.as_deref()).await? {
+            return Ok(acted);
+        }
         let recipients: Vec<String> = action.recipients().into_iter().map(String::from).collect();
         if let Some(form) = action.form() {
             self.check_file_fields(&instance, &row.step, id, form)
                 .await?;
+            let def = self.definition_of(&instance).await?;
+            if let Some((_, step)) = def.step(&row.step) {
+                self.check_person_fields(caller, &step.form, form, &scope.instance.org_path)
+                    .await?;
+            }
         }
         let command = command_for(caller, id, &row, action)?;
         for person in &recipients {
@@ -418,11 +416,11 @@ impl App {
                 .as_deref()
                 .map(|k| (k, &make as &stageflow_runtime::ReceiptFn<'_>)),
         };
-        match self
+        let executed = self
             .runtime
             .execute_with(row.instance, &command, self.now(), extras)
-            .await
-        {
+            .await;
+        match executed {
             Ok(t) => {
                 if key.is_some() && self.config.crash_after_commit {
                     // The crash test's hook: committed, never answered.
@@ -438,12 +436,41 @@ impl App {
                     replayed: false,
                 })
             }
-            Err(ExecError::Rejected(
+            // The same key sent twice at once: the first answer's receipt
+            // made the second command's transaction fail (or the first
+            // decided the task); either way the first answer stands.
+            Err(e) if key.is_some() => match self.replay(key.as_deref()).await? {
+                Some(acted) => Ok(acted),
+                None => Err(self.refusal(id, row.instance, e).await),
+            },
+            Err(e) => Err(self.refusal(id, row.instance, e).await),
+        }
+    }
+
+    /// The answer saved under an idempotency key, if there is one.
+    async fn replay(&self, key: Option<&str>) -> AppResult<Option<Acted>> {
+        let Some(key) = key else { return Ok(None) };
+        let Some(saved) = self.store.saved_response(key).await? else {
+            return Ok(None);
+        };
+        let result = serde_json::from_str(&saved.body)
+            .map_err(|e| AppError::internal(format!("saved answer {key}: {e}")))?;
+        Ok(Some(Acted {
+            result,
+            replayed: true,
+        }))
+    }
+
+    /// Why an action was not done: a lost race says so with the task as it
+    /// is now.
+    async fn refusal(&self, id: Uuid, instance: Uuid, e: ExecError) -> AppError {
+        match e {
+            ExecError::Rejected(
                 r @ (Rejection::AlreadyDecided
                 | Rejection::StepNotActive(_)
                 | Rejection::NotRunning(_)),
-            )) => Err(self.lost_race(id, row.instance, r).await),
-            Err(e) => Err(e.into()),
+            ) => self.lost_race(id, instance, r).await,
+            e => e.into(),
         }
     }
 
@@ -513,7 +540,7 @@ impl App {
 
     /// Refuses a person a task cannot go to: missing, or outside the
     /// instance's organization, its subtree and the organizations above it.
-    async fn require_in_reach(
+    pub(crate) async fn require_in_reach(
         &self,
         caller: &Caller,
         person: &str,
@@ -537,6 +564,36 @@ impl App {
             Target::PersonIn(&scope, org_path),
             missing,
         )
+    }
+
+    /// A `person` field names a person a task of the instance may go to
+    /// (its organization, its subtree or the organizations above): the
+    /// engine may assign them a task from it.
+    pub(crate) async fn check_person_fields(
+        &self,
+        caller: &Caller,
+        fields: &[stageflow_engine::model::Field],
+        values: &Values,
+        org_path: &str,
+    ) -> AppResult<()> {
+        for field in fields.iter().filter(|f| f.kind == FieldKind::Person) {
+            match values.get(&field.id) {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::String(person)) => {
+                    self.require_in_reach(caller, person, org_path).await?;
+                }
+                Some(_) => {
+                    return Err(AppError::invalid(
+                        "bad-form",
+                        format!(
+                            "field '{}' ({}) must be a person's id",
+                            field.id, field.label
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A `file` field must name a file uploaded for this instance.

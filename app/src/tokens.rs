@@ -14,6 +14,10 @@ use crate::error::{AppError, AppResult};
 use crate::policy::{Op, PersonScope, Target};
 use crate::{App, Caller};
 
+/// How long a calendar feed link works (days): a year, then the
+/// 日历订阅 page makes a new one.
+pub const FEED_DAYS: i64 = 365;
+
 /// The longest lifetime of a personal token (days).
 pub const MAX_TOKEN_DAYS: i64 = 3650;
 
@@ -124,6 +128,33 @@ impl App {
             .collect())
     }
 
+    /// The live tokens of the people of a subtree the caller manages whose
+    /// every organization the caller manages (those whose tokens they may
+    /// revoke).
+    pub async fn tokens_under(&self, caller: &Caller, org: &str) -> AppResult<Vec<TokenView>> {
+        self.org_for(caller, org, Op::ReadReports).await?;
+        let mut people = Vec::new();
+        for p in self.store.people_under(Some(org)).await? {
+            // The roles elsewhere count too: the person's whole record.
+            let Some(whole) = self.store.person(&p.id).await? else {
+                continue;
+            };
+            let scope = self.person_scope(&whole).await?;
+            if crate::policy::check(caller, Op::ManageTokensOf, Target::Person(&scope)).is_ok() {
+                people.push(p.id);
+            }
+        }
+        Ok(self
+            .store
+            .tokens_of(&people, self.now())
+            .await?
+            .into_iter()
+            .filter(|t| t.kind != TokenKind::LoginLink.as_str())
+            .filter(|t| t.kind != TokenKind::EmailChange.as_str())
+            .map(Into::into)
+            .collect())
+    }
+
     /// Revokes a token by its id.
     pub async fn revoke_token(&self, caller: &Caller, id: &str) -> AppResult<TokenView> {
         let missing = || AppError::not_found(format!("token '{id}' not found"));
@@ -152,13 +183,14 @@ impl App {
             .delete_tokens_of(&caller.person, TokenKind::Feed)
             .await?;
         let token = new_token();
+        let now = self.now();
         self.store
             .put_token(
                 &hash_token(&token),
                 &caller.person,
                 TokenKind::Feed,
-                self.now(),
-                None,
+                now,
+                Some(now + Duration::days(FEED_DAYS)),
             )
             .await?;
         Ok((token, revoked > 0))

@@ -13,6 +13,22 @@ pub const MAX_ID: usize = 64;
 /// The longest name.
 pub const MAX_NAME: usize = 100;
 
+/// Ids the system records for itself (the admin, the command line, the
+/// scheduler): nobody may be given one, in any case.
+pub const RESERVED_IDS: &[&str] = &[
+    "admin",
+    "operator",
+    "scheduler",
+    "system",
+    "anonymous",
+    "me",
+];
+
+/// Whether an id is one the system keeps for itself.
+pub fn is_reserved(id: &str) -> bool {
+    RESERVED_IDS.iter().any(|r| r.eq_ignore_ascii_case(id))
+}
+
 /// Whether an id is made of the safe alphabet: an ASCII letter or digit,
 /// then letters, digits, `-` and `_`, at most [`MAX_ID`] characters. Ids
 /// appear in URL paths and in the organization tree's paths, so `/`, `%`,
@@ -26,7 +42,15 @@ pub fn is_safe_id(id: &str) -> bool {
 
 /// Refuses an id outside the safe alphabet, naming what it is for.
 pub fn id(what: &str, id: &str) -> AppResult<()> {
-    if is_safe_id(id) {
+    if is_reserved(id) {
+        Err(AppError::invalid(
+            "invalid-id",
+            format!(
+                "{what} id '{id}' is reserved (the system records {} for itself): choose another",
+                RESERVED_IDS.join(", ")
+            ),
+        ))
+    } else if is_safe_id(id) {
         Ok(())
     } else {
         Err(AppError::invalid(
@@ -128,7 +152,7 @@ impl App {
             }
         }
         for p in self.store.people_under(None).await? {
-            if !is_safe_id(&p.id) {
+            if !is_safe_id(&p.id) || is_reserved(&p.id) {
                 out.push(Offender {
                     kind: "person",
                     id: p.id,
@@ -170,6 +194,10 @@ mod tests {
         }
         assert!(is_safe_id(&"a".repeat(64)));
         assert!(!is_safe_id(&"a".repeat(65)));
+        for reserved in ["admin", "Admin", "scheduler", "operator", "SYSTEM"] {
+            assert!(id("person", reserved).is_err(), "{reserved}");
+        }
+        assert!(id("person", "admin-2").is_ok());
     }
 
     #[test]

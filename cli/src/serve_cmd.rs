@@ -206,9 +206,20 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("shutting down: finishing requests in flight");
     })
     .await?;
+    // The loops finish what they hold (a mail being sent, a fire under
+    // way) for a few seconds; what is left is picked up by the next start
+    // (leases).
     let _ = stop_tx.send(true);
-    let _ = timers.await;
-    let _ = mailer.await;
+    let loops = async {
+        let _ = timers.await;
+        let _ = mailer.await;
+    };
+    if tokio::time::timeout(Duration::from_secs(5), loops)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the timer or mail loop was still busy: left to the next start");
+    }
     drop(stop_rx);
     Ok(ExitCode::SUCCESS)
 }

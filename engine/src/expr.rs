@@ -87,7 +87,53 @@ fn is_builtin(name: &str) -> bool {
         || name.starts_with("math::")
 }
 
+/// Longest expression accepted, in characters.
+pub const MAX_EXPR_CHARS: usize = 500;
+/// Deepest nesting of parentheses accepted.
+pub const MAX_EXPR_DEPTH: usize = 16;
+
+/// Refuses expressions too long or too deeply nested: the parser and the
+/// evaluator recurse once per level, and a few thousand levels would
+/// overflow the stack of whoever reads the definition.
+fn check_size(source: &str) -> Result<(), String> {
+    let chars = source.chars().count();
+    if chars > MAX_EXPR_CHARS {
+        return Err(format!(
+            "expression is {chars} characters long; at most {MAX_EXPR_CHARS} are allowed — split the condition across steps or set a form field"
+        ));
+    }
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    // Operators in a row (`!!!!x`, `- - -x`) nest too.
+    let mut run = 0usize;
+    let mut longest_run = 0usize;
+    for c in source.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if matches!(c, '!' | '-' | '+') {
+            run += 1;
+            longest_run = longest_run.max(run);
+        } else if !c.is_whitespace() {
+            run = 0;
+        }
+    }
+    if deepest > MAX_EXPR_DEPTH || longest_run > MAX_EXPR_DEPTH {
+        return Err(format!(
+            "expression nests {} levels deep; at most {MAX_EXPR_DEPTH} are allowed",
+            deepest.max(longest_run)
+        ));
+    }
+    Ok(())
+}
+
 fn compile(source: &str) -> Result<Node<DefaultNumericTypes>, String> {
+    check_size(source)?;
     if source.contains('=')
         && !source.contains("==")
         && !source.contains("!=")
@@ -327,6 +373,31 @@ mod tests {
                 .contains("missing an operand")
         );
         assert!(Expr::parse("a; b").is_err());
+    }
+
+    #[test]
+    fn refuses_what_would_overflow_the_stack() {
+        // Run on a small stack, as a server worker would: the refusal must
+        // come before any recursion.
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep = format!("{}1 == 1{}", "(".repeat(4000), ")".repeat(4000));
+                assert!(Expr::parse(&deep).unwrap_err().contains("at most 500"));
+                let nested = format!("{}1 == 1{}", "(".repeat(17), ")".repeat(17));
+                assert!(Expr::parse(&nested).unwrap_err().contains("17 levels"));
+                let nots = format!("{}true", "!".repeat(40));
+                assert!(Expr::parse(&nots).unwrap_err().contains("levels"));
+                let ok = format!("{}1 == 1{}", "(".repeat(16), ")".repeat(16));
+                assert!(Expr::parse(&ok).is_ok());
+                let long_chain = vec!["1"; 200].join(" + ");
+                assert!(Expr::parse(&format!("{long_chain} > 3")).is_err());
+                let chain = vec!["1"; 100].join(" + ");
+                assert!(Expr::parse(&format!("{chain} > 3")).is_ok());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
         assert!(Expr::parse("(1 + ").is_err());
         let e = Expr::parse("missing > 1").unwrap();
         assert!(

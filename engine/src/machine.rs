@@ -27,6 +27,13 @@ pub const SYSTEM: &str = "system";
 /// without waiting for anything is stopped here, not by a hang.
 const MAX_EVENTS_PER_COMMAND: usize = 20_000;
 
+/// Routes one command may follow beyond one per step and stage of the
+/// definition. Routes nest (a route enters a stage whose step finishes and
+/// routes again), so a definition that loops without waiting would exhaust
+/// the stack long before [`MAX_EVENTS_PER_COMMAND`]; without a loop a
+/// command finishes each step at most once.
+const SPARE_ROUTES_PER_COMMAND: usize = 16;
+
 /// Hour of the local day at which day-based reminders are sent.
 const REMINDER_HOUR: u32 = 9;
 
@@ -354,6 +361,8 @@ pub fn apply(
     ctx: &Context<'_>,
 ) -> Result<Transition, Rejection> {
     let mut tx = Tx {
+        routes_left: def.stages.iter().map(|s| s.steps.len() + 1).sum::<usize>()
+            + SPARE_ROUTES_PER_COMMAND,
         route_override: None,
         def,
         ctx,
@@ -409,6 +418,9 @@ impl NewTask {
 }
 
 struct Tx<'a> {
+    /// How many more routes this command may follow (see
+    /// [`SPARE_ROUTES_PER_COMMAND`]).
+    routes_left: usize,
     /// A route chosen by the actor (退回 to a named step) for the step
     /// being decided, instead of the definition's.
     route_override: Option<Route>,
@@ -2695,6 +2707,12 @@ impl Tx<'_> {
     }
 
     fn follow(&mut self, route: &Route, current_stage: &str) -> R {
+        self.routes_left = self.routes_left.checked_sub(1).ok_or_else(|| {
+            Rejection::Definition(
+                "the workflow loops without waiting for anyone: its routes lead back to steps that finish at once"
+                    .into(),
+            )
+        })?;
         match route {
             Route::Next => self.advance(),
             Route::Retry => Err(Rejection::Definition("retry needs a step".into())),

@@ -686,6 +686,11 @@ pub struct InstanceState {
     /// Whether anyone but the initiator decided a task.
     #[serde(default)]
     pub acted_by_others: bool,
+    /// Everyone who ever held a task in it or was sent a copy (抄送): they
+    /// may read it after the task moved on (转办, a delegation that came
+    /// back).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub readers: std::collections::BTreeSet<String>,
 }
 
 impl InstanceState {
@@ -792,6 +797,7 @@ impl InstanceState {
             }
             Event::TaskCreated { task, record } => {
                 self.task_count += 1;
+                self.readers.insert(record.assignee.clone());
                 if let Some(s) = self.steps.get_mut(&record.step) {
                     s.queue.retain(|p| p != &record.assignee);
                 }
@@ -828,6 +834,7 @@ impl InstanceState {
                 }
             }
             Event::TaskTransferred { task, to, .. } => {
+                self.readers.insert(to.clone());
                 if let Some(t) = self.tasks.get_mut(task) {
                     t.assignee = to.clone();
                 }
@@ -838,6 +845,7 @@ impl InstanceState {
                 }
             }
             Event::TaskDelegated { task, from, to, .. } => {
+                self.readers.insert(to.clone());
                 if let Some(t) = self.tasks.get_mut(task) {
                     t.delegated_by = Some(from.clone());
                     t.assignee = to.clone();
@@ -857,6 +865,7 @@ impl InstanceState {
                 signer_task,
                 ..
             } => {
+                self.readers.insert(signer.clone());
                 if let Some(t) = self.tasks.get_mut(task) {
                     if position == "after" {
                         t.then.push(signer.clone());
@@ -885,7 +894,10 @@ impl InstanceState {
                     t.status = TaskStatus::Cancelled;
                 }
             }
-            Event::Commented { .. } | Event::CopiedTo { .. } | Event::FileAttached { .. } => {}
+            Event::CopiedTo { to, .. } => {
+                self.readers.extend(to.iter().cloned());
+            }
+            Event::Commented { .. } | Event::FileAttached { .. } => {}
             Event::TaskCancelled { task } => {
                 self.unblock(*task);
                 if let Some(t) = self.tasks.get_mut(task) {

@@ -4,10 +4,16 @@
 //! command the runtime loads a snapshot of the part of the tree the
 //! definition can reach from the subject's organization: the chain of
 //! ancestors with every role holder, and the organizations its fan-outs
-//! select. Nothing is cached between commands.
+//! select. Nothing is cached between commands but who owns each published
+//! version (which never changes).
+//!
+//! A definition owned by an organization reaches no further than that
+//! organization's subtree and the chain above it: a fan-out whose `under`
+//! climbs above the owner selects from the owner down, so a branch's own
+//! workflow cannot hand tasks to its sibling branches.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use stageflow_engine::Definition;
@@ -52,12 +58,35 @@ impl DirectorySource for SyntheticDirectory {
 /// The directory stored in the database.
 pub struct StoreDirectory {
     store: Arc<dyn Store>,
+    /// The owner of each published version seen (versions are immutable).
+    owners: Mutex<HashMap<(String, u32), Option<String>>>,
 }
 
 impl StoreDirectory {
     /// A source over a store.
     pub fn new(store: Arc<dyn Store>) -> StoreDirectory {
-        StoreDirectory { store }
+        StoreDirectory {
+            store,
+            owners: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The organization that owns the definition's version (`None`: the
+    /// whole tree).
+    async fn owner_of(&self, def: &Definition) -> Result<Option<String>, StoreError> {
+        let key = (def.id.clone(), def.version);
+        if let Some(owner) = self.owners.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(owner);
+        }
+        let owner = self
+            .store
+            .definition(&def.id, Some(def.version))
+            .await?
+            .and_then(|d| d.owner);
+        if let Ok(mut m) = self.owners.lock() {
+            m.insert(key, owner.clone());
+        }
+        Ok(owner)
     }
 }
 
@@ -93,12 +122,26 @@ impl Directory for Snapshot {
     }
 }
 
-fn resolve_root(chain: &[Org], r: &OrgRef) -> Option<String> {
+/// Where in the chain (nearest first) a selector's root lies.
+fn resolve_root(chain: &[Org], r: &OrgRef) -> Option<usize> {
     match r {
-        OrgRef::Own => chain.first().map(|o| o.id.clone()),
-        OrgRef::Parent => chain.get(1).map(|o| o.id.clone()),
-        OrgRef::Grandparent => chain.get(2).map(|o| o.id.clone()),
-        OrgRef::Ancestor(kind) => chain.iter().find(|o| &o.kind == kind).map(|o| o.id.clone()),
+        OrgRef::Own => (!chain.is_empty()).then_some(0),
+        OrgRef::Parent => (chain.len() > 1).then_some(1),
+        OrgRef::Grandparent => (chain.len() > 2).then_some(2),
+        OrgRef::Ancestor(kind) => chain.iter().position(|o| &o.kind == kind),
+    }
+}
+
+/// The root a selector may search from: its own, or the owner's when it
+/// climbs above the owner (`None`: nothing, the organization lies outside
+/// the owner's subtree).
+fn clamp_root(chain: &[Org], root: usize, owner: Option<&str>) -> Option<usize> {
+    match owner {
+        None => Some(root),
+        Some(owner) => chain
+            .iter()
+            .position(|o| o.id == owner)
+            .map(|at| root.min(at)),
     }
 }
 
@@ -127,6 +170,7 @@ impl StoreDirectory {
         chain: &[Org],
         holders: &HoldersByOrg,
         matched: &mut Matched,
+        owner: Option<&str>,
     ) -> Result<Snapshot, StoreError> {
         let mut snap = Snapshot::default();
         for o in chain {
@@ -148,9 +192,17 @@ impl StoreDirectory {
             let Some((sel, role)) = selector else {
                 continue;
             };
-            let Some(root) = resolve_root(chain, &sel.under) else {
+            let Some(at) = resolve_root(chain, &sel.under) else {
                 continue;
             };
+            // The engine asks for the root it resolves; it gets what lies
+            // under the root the owner allows.
+            let asked = chain[at].id.clone();
+            let Some(allowed) = clamp_root(chain, at, owner) else {
+                snap.under.insert((asked, sel.kind.clone()), Vec::new());
+                continue;
+            };
+            let root = chain[allowed].id.clone();
             let key = (root.clone(), sel.kind.clone(), role.clone());
             if !matched.contains_key(&key) {
                 let found = self
@@ -171,7 +223,7 @@ impl StoreDirectory {
                     }
                 }
             }
-            snap.under.insert((root, sel.kind.clone()), orgs);
+            snap.under.insert((asked, sel.kind.clone()), orgs);
         }
         Ok(snap)
     }
@@ -183,8 +235,9 @@ impl DirectorySource for StoreDirectory {
         let chain = self.store.org_chain(org).await?;
         let ids: Vec<String> = chain.iter().map(|o| o.id.clone()).collect();
         let holders = self.holders_of(&ids).await?;
+        let owner = self.owner_of(def).await?;
         let snap = self
-            .assemble(def, &chain, &holders, &mut Matched::new())
+            .assemble(def, &chain, &holders, &mut Matched::new(), owner.as_deref())
             .await?;
         Ok(Arc::new(snap))
     }
@@ -213,10 +266,13 @@ impl DirectorySource for StoreDirectory {
         ids.sort();
         ids.dedup();
         let holders = self.holders_of(&ids).await?;
+        let owner = self.owner_of(def).await?;
         let mut matched = Matched::new();
         let mut out = Vec::with_capacity(orgs.len());
         for chain in &chains {
-            let snap = self.assemble(def, chain, &holders, &mut matched).await?;
+            let snap = self
+                .assemble(def, chain, &holders, &mut matched, owner.as_deref())
+                .await?;
             out.push(Arc::new(snap) as SharedDirectory);
         }
         Ok(out)

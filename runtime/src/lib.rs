@@ -161,7 +161,9 @@ impl Runtime {
 
     /// Publishes a definition (immutable once published), owned by an
     /// organization (`None`: the whole tree, as the shipped library is),
-    /// and registers its schedules.
+    /// and registers its schedules — unless a newer version is published
+    /// already (the library published again at start does not take the
+    /// schedules back to its older version).
     pub async fn publish(
         &self,
         definition: Definition,
@@ -179,6 +181,14 @@ impl Runtime {
                 now,
             )
             .await?;
+        let newest = self
+            .store
+            .definition(&definition.id, None)
+            .await?
+            .map_or(0, |d| d.definition.version);
+        if definition.version < newest {
+            return Ok(());
+        }
         scheduler::register(self, &definition, owner.as_deref(), now).await
     }
 

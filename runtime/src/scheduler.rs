@@ -94,8 +94,18 @@ pub struct Fired {
 /// owner's subtree, and the tree may have moved since it was published).
 #[async_trait::async_trait]
 pub trait FireGuard: Send + Sync {
-    /// `Err(why)`: the schedule is paused with `why` as its note.
-    async fn may_fire(&self, row: &ScheduleRow) -> Result<(), String>;
+    /// `Err(Outside)`: the schedule is paused with the reason as its note;
+    /// `Err(Unavailable)`: it is left for the next round.
+    async fn may_fire(&self, row: &ScheduleRow) -> Result<(), Refusal>;
+}
+
+/// Why a schedule does not fire now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// It may not: the reason, in words.
+    Outside(String),
+    /// It cannot be told now (the database): try again later.
+    Unavailable(String),
 }
 
 /// Fires every due schedule the guard lets fire. Returns what fired.
@@ -113,17 +123,25 @@ pub async fn fire_due_schedules(
         let Some(first) = row.next_fire_at else {
             continue;
         };
-        if let Err(why) = guard.may_fire(&row).await {
-            tracing::warn!(schedule = %row.id, reason = %why, "schedule refused at fire: paused");
-            runtime
-                .store()
-                .set_schedule_paused(&row.id, true, Some(&why))
-                .await?;
-            runtime
-                .store()
-                .finish_schedule(&row.id, row.next_fire_at, &[], now)
-                .await?;
-            continue;
+        match guard.may_fire(&row).await {
+            Ok(()) => {}
+            Err(Refusal::Outside(why)) => {
+                tracing::warn!(schedule = %row.id, reason = %why, "schedule refused at fire: paused");
+                runtime
+                    .store()
+                    .set_schedule_paused(&row.id, true, Some(&why))
+                    .await?;
+                runtime
+                    .store()
+                    .finish_schedule(&row.id, row.next_fire_at, &[], now)
+                    .await?;
+                continue;
+            }
+            Err(Refusal::Unavailable(why)) => {
+                // The lease runs out and the next round asks again.
+                tracing::warn!(schedule = %row.id, reason = %why, "schedule not checked: left for later");
+                continue;
+            }
         }
         // Every occurrence from the one due up to now.
         let mut missed = vec![first];

@@ -32,6 +32,11 @@ use crate::{ExecError, Runtime};
 const MAX_STEPS: usize = 200_000;
 /// The simulation gives up past this many years of virtual time.
 const MAX_YEARS: i64 = 30;
+/// A stage entered this many times means the policy keeps the instance
+/// going round (under `late`, an approval that lapses sends it back to the
+/// vote, forever): the simulation stops there rather than replay the
+/// round for decades.
+const MAX_STAGE_ENTRIES: u32 = 3;
 
 /// How simulated people act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -263,6 +268,7 @@ pub async fn simulate(
         stage: None,
         events: Vec::new(),
         tasks: Default::default(),
+        entered: Default::default(),
     };
     let request = crate::StartRequest {
         workflow: def.id.clone(),
@@ -287,6 +293,13 @@ pub async fn simulate(
             .await?
             .ok_or(ExecError::InstanceNotFound(id))?;
         if state.status != Status::Running {
+            break;
+        }
+        if let Some(stage) = tl.going_round() {
+            let name = def.stage(stage).map_or(stage, |s| s.name.as_str());
+            stuck = Some(format!(
+                "stage '{name}' was entered {MAX_STAGE_ENTRIES} times: under this policy the instance goes round for ever"
+            ));
             break;
         }
         // 1. Act on a task that may be acted on now.
@@ -523,6 +536,18 @@ struct Timeline<'a> {
     stage: Option<String>,
     events: Vec<SimEvent>,
     tasks: std::collections::HashMap<Uuid, String>,
+    /// How many times each stage was entered.
+    entered: std::collections::HashMap<String, u32>,
+}
+
+impl Timeline<'_> {
+    /// A stage entered [`MAX_STAGE_ENTRIES`] times, if one was.
+    fn going_round(&self) -> Option<&str> {
+        self.entered
+            .iter()
+            .find(|(_, n)| **n >= MAX_STAGE_ENTRIES)
+            .map(|(stage, _)| stage.as_str())
+    }
 }
 
 impl Timeline<'_> {
@@ -556,6 +581,7 @@ impl Timeline<'_> {
             let ev = match &e.event {
                 Event::StageEntered { stage } => {
                     self.stage = Some(stage.clone());
+                    *self.entered.entry(stage.clone()).or_default() += 1;
                     let mut ev = self.base(at, "stage_entered", None);
                     ev.name = self.def.stage(stage).map(|s| s.name.clone());
                     ev

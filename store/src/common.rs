@@ -704,15 +704,22 @@ impl Store for Me {
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-        if children + members + instances > 0 {
+        let owned: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT COUNT(*) FROM definitions WHERE owner_org = ?",
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if children + members + instances + owned > 0 {
             return Err(StoreError::Invalid(format!(
-                "organization '{id}' still has {children} sub-organization(s), {members} membership(s) and {instances} instance(s); move or remove them first"
+                "organization '{id}' still has {children} sub-organization(s), {members} membership(s), {instances} instance(s) and {owned} definition version(s) it owns; move or remove them first"
             )));
         }
         sqlx::query(AssertSqlSafe(sql("DELETE FROM orgs WHERE id = ?")))
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        retire(&mut tx, "org", id).await?;
         let paths = vec![before.path.clone()];
         write_audit(&mut tx, audit, "delete", ("org", id), Some(&before), None::<&Org>, &paths).await?;
         tx.commit().await?;
@@ -837,6 +844,7 @@ impl Store for Me {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        retire(&mut tx, "person", id).await?;
         write_audit(&mut tx, audit, "delete", ("person", id), Some(&before), None::<&Person>, &paths).await?;
         tx.commit().await?;
         Ok(())
@@ -909,6 +917,15 @@ impl Store for Me {
             .bind(kind)
             .fetch_all(&self.pool)
             .await?;
+        rows.iter().map(org_row).collect()
+    }
+
+    async fn top_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql(
+            "SELECT id, name, kind, parent, path, term_start, term_years FROM orgs WHERE parent IS NULL ORDER BY path /*bytes*/",
+        )))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(org_row).collect()
     }
 
@@ -1498,13 +1515,20 @@ impl Store for Me {
         }))
     }
 
+    /// The one person with the address; nobody when two share it (a
+    /// directory from before addresses were unique): a sign-in link must
+    /// not pick one of them by id order.
     async fn person_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql(
-            "SELECT id FROM people WHERE lower(email) = lower(?) ORDER BY id LIMIT 1",
+        let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT id FROM people WHERE lower(email) = lower(?) ORDER BY id LIMIT 2",
         )))
         .bind(email.trim())
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(match ids.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        })
     }
 
     async fn delete_tokens_of(&self, person: &str, kind: TokenKind) -> Result<u64, StoreError> {
@@ -1572,6 +1596,30 @@ impl Store for Me {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(token_info_row).collect()
+    }
+
+    async fn tokens_of(
+        &self,
+        people: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenInfo>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in people.chunks(IN_CHUNK) {
+            let text = sql(&format!(
+                "SELECT hash, person_id, kind, created_at, expires_at FROM tokens
+                 WHERE person_id IN ({}) AND (expires_at IS NULL OR expires_at > ?)",
+                marks(chunk.len())
+            ));
+            let mut q = sqlx::query(AssertSqlSafe(text.as_str()));
+            for p in chunk {
+                q = q.bind(p);
+            }
+            for r in &q.bind(to_micros(now)).fetch_all(&self.pool).await? {
+                out.push(token_info_row(r)?);
+            }
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
     }
 
     async fn token_info(&self, id: &str) -> Result<Option<TokenInfo>, StoreError> {
@@ -1710,6 +1758,7 @@ async fn insert_org(
             "organization id '{id}' may not be empty or contain '/' or '%'"
         )));
     }
+    refuse_retired(tx, "org", id).await?;
     let path = match &org.parent {
         Some(p) => {
             let parent: Option<String> =
@@ -1764,6 +1813,7 @@ async fn insert_person(
     p: &NewPerson,
     now: DateTime<Utc>,
 ) -> Result<Person, StoreError> {
+    refuse_retired(tx, "person", id).await?;
     let status = p.status.clone().unwrap_or_else(|| "群众".to_string());
     let r = sqlx::query(AssertSqlSafe(sql("INSERT INTO people (id, name, email, phone, birth_date, status, key_dates, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")))
         .bind(id)
@@ -1817,6 +1867,36 @@ async fn insert_person(
         key_dates: p.key_dates.clone(),
         memberships,
     })
+}
+
+/// Keeps a deleted organization's or person's id from being given again.
+async fn retire(tx: &mut Tx, kind: &str, id: &str) -> Result<(), StoreError> {
+    sqlx::query(AssertSqlSafe(sql(
+        "INSERT INTO retired_ids (kind, id) VALUES (?, ?) ON CONFLICT (kind, id) DO NOTHING",
+    )))
+    .bind(kind)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Refuses an id that belonged to a deleted organization or person.
+async fn refuse_retired(tx: &mut Tx, kind: &str, id: &str) -> Result<(), StoreError> {
+    let retired: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql(
+        "SELECT id FROM retired_ids WHERE kind = ? AND id = ?",
+    )))
+    .bind(kind)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match retired {
+        Some(_) => Err(StoreError::Invalid(format!(
+            "id '{id}' belonged to a {} that was deleted; ids are never given again (histories still name it): choose another",
+            if kind == "org" { "organization" } else { "person" }
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A person with their memberships, read in a transaction.

@@ -718,6 +718,8 @@ pub trait Store: Send + Sync {
         root: Option<&str>,
         kind: Option<&str>,
     ) -> Result<Vec<Org>, StoreError>;
+    /// The top-level organizations (no parent), by path.
+    async fn top_orgs(&self) -> Result<Vec<Org>, StoreError>;
     /// An organization and its ancestors, nearest first.
     async fn org_chain(&self, id: &str) -> Result<Vec<Org>, StoreError>;
     /// Creates a person with memberships (audited).
@@ -860,6 +862,12 @@ pub trait Store: Send + Sync {
     async fn tokens(
         &self,
         person: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenInfo>, StoreError>;
+    /// The live tokens of several people, newest first.
+    async fn tokens_of(
+        &self,
+        people: &[String],
         now: DateTime<Utc>,
     ) -> Result<Vec<TokenInfo>, StoreError>;
     /// A token by its id ([`TokenInfo::id`]).

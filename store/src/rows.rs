@@ -39,8 +39,10 @@ pub(crate) const INSERT_MAIL: &str = "INSERT INTO outbox (key, instance_id, to_p
 /// A file's bytes, stored with the command that attaches it.
 pub(crate) const INSERT_FILE: &str = "INSERT INTO files (id, instance_id, task_id, name, content_type, size, sha256, content, uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /// The answer to an idempotent request, saved with the command it
-/// answers (a retry with the same key gets it back; the first one wins).
-pub(crate) const INSERT_RECEIPT: &str = "INSERT INTO idempotency (key, status, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING";
+/// answers (a retry with the same key gets it back). A key seen before
+/// fails the transaction: two requests with one key never both act.
+pub(crate) const INSERT_RECEIPT: &str =
+    "INSERT INTO idempotency (key, status, body, created_at) VALUES (?, ?, ?, ?)";
 /// A child instance requested.
 pub(crate) const INSERT_CHILD: &str =
     "INSERT INTO child_requests (instance_id, step, seq, workflow, inputs) VALUES (?, ?, ?, ?, ?)";

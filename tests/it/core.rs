@@ -61,6 +61,20 @@ async fn personal_tokens_expire_and_are_listed_and_revoked() {
         .get("zb2-organizer", "/api/v1/tokens?person=zb1-member-1")
         .await;
     assert_eq!(sibling.status, 404, "{}", sibling.body);
+    // The branch's organizer lists the branch's tokens: the member's, not
+    // the secretary's (who also sits on the 机关党委).
+    let _ = s.token("zb1-secretary").await;
+    let branch = s.get("zb1-organizer", "/api/v1/tokens?org=zb1").await;
+    assert_eq!(branch.status, 200, "{}", branch.body);
+    let owners: Vec<&str> = branch
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["person"].as_str().unwrap())
+        .collect();
+    assert!(owners.contains(&"zb1-member-1"), "{owners:?}");
+    assert!(!owners.contains(&"zb1-secretary"), "{owners:?}");
     // Expired after its day: 401 like a forged one.
     s.set_clock(Server::t0() + Duration::days(2)).await;
     let r = s.raw(with(&token)).await;
@@ -324,7 +338,7 @@ async fn every_response_carries_the_security_headers() {
         assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
         assert!(
             h.get("strict-transport-security").is_none(),
             "{path}: plain http"
@@ -344,6 +358,34 @@ async fn every_response_carries_the_security_headers() {
             .unwrap()
             .contains("max-age="),
     );
+    // A sign-in form posted from another site (login CSRF) is refused; from
+    // this site, directly or through a proxy that names the host it was
+    // addressed by, it signs in.
+    let token = s.token("zb1-member-1").await;
+    let host = s.base.trim_start_matches("http://").to_string();
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (origin, forwarded, want) in [
+        ("http://evil.example", None, 403),
+        ("null", None, 403),
+        (format!("http://{host}").as_str(), None, 303),
+        ("https://stageflow.example.org", Some("stageflow.example.org"), 303),
+        ("https://stageflow.example.org", None, 403),
+    ] {
+        let mut req = no_redirect
+            .post(format!("{}/login", s.base))
+            .header("origin", origin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"));
+        if let Some(f) = forwarded {
+            req = req.header("x-forwarded-host", f);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), want, "{origin} via {forwarded:?}");
+        assert_eq!(r.headers().contains_key("set-cookie"), want == 303, "{origin}");
+    }
     // Downloads: a PDF may be shown; HTML and SVG only ever download,
     // sandboxed.
     let task = s.inbox("applicant-1").await[0]["id"]
@@ -548,30 +590,50 @@ async fn a_schedule_stops_when_its_target_leaves_its_owner() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_organization_runs_the_newest_version_its_owner_is_above() {
+async fn a_workflow_id_keeps_its_owner_through_its_versions() {
     let mut s = Server::start(Server::t0()).await;
-    // The county publishes 发展党员 version 2 for the 机关党委 only.
     let v2 = std::fs::read_to_string(crate::root().join("workflows/library/member-admission.yaml"))
         .unwrap()
         .replace(
             "id: member-admission\n",
             "id: member-admission\nversion: 2\n",
         );
-    let t = s.token("county-org").await;
-    let r = s
-        .raw(
+    let mut tokens = std::collections::HashMap::new();
+    for who in ["county-org", "zb1-organizer", "jiguan-organizer"] {
+        tokens.insert(who, s.token(who).await);
+    }
+    let publish = async |s: &Server, who: &str, owner: &str, body: String| {
+        let t = tokens[who].clone();
+        let owner = if owner.is_empty() {
+            String::new()
+        } else {
+            format!("&owner={owner}")
+        };
+        s.raw(
             s.client
                 .post(format!(
-                    "{}/api/v1/definitions?filename=v2.yaml&owner=jiguan",
+                    "{}/api/v1/definitions?filename=v.yaml{owner}",
                     s.base
                 ))
                 .bearer_auth(t)
-                .body(v2),
+                .body(body),
         )
-        .await;
+        .await
+    };
+    // The county may not hand the library's 发展党员 to the 机关党委 alone:
+    // an id keeps the owner of its first version.
+    let r = publish(&s, "county-org", "jiguan", v2.clone()).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.body["type"], "urn:stageflow:problem:owner-is-fixed",
+        "{}",
+        r.body
+    );
+    // Version 2 for the whole tree is the county's to publish …
+    let r = publish(&s, "county-org", "", v2.clone()).await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.body["owner"], "jiguan");
-    // A branch of the 机关党委 starts version 2 …
+    assert_eq!(r.body["owner"], serde_json::Value::Null, "{}", r.body);
+    // … and every branch runs it.
     let r = s
         .post(
             "zb1-organizer",
@@ -581,23 +643,32 @@ async fn an_organization_runs_the_newest_version_its_owner_is_above() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["version"], 2);
-    // … the county itself, outside the 机关党委, still version 1.
+    // The 机关党委's own workflow: its branches run it, the county's
+    // other organizations do not see it.
+    let own = "stageflow: 1\nid: jiguan-report\nname: 机关报告\nsubject: organization\nend_states: { done: 完成 }\nstages:\n  - id: s\n    name: 报送\n    then: end done\n    steps:\n      - { id: t, name: 报送报告, assignee: { role: secretary } }\n";
+    let r = publish(&s, "jiguan-organizer", "", own.into()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["owner"], "jiguan");
     let r = s
         .post(
-            "county-org",
+            "zb1-organizer",
             "/api/v1/instances",
-            json!({ "definition": "member-admission", "org": "county", "subject": "county-secretary" }),
+            json!({ "definition": "jiguan-report", "org": "zb1" }),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.body["version"], 1);
-    // Version 2 cannot be asked for outside its owner.
-    let r = s
-        .post(
-            "county-org",
-            "/api/v1/instances",
-            json!({ "definition": "member-admission", "version": 2, "org": "county", "subject": "county-secretary" }),
-        )
-        .await;
+    // A branch may not publish the 机关党委's next version, nor move it.
+    let v2 = own.replace("id: jiguan-report\n", "id: jiguan-report\nversion: 2\n");
+    let r = publish(&s, "zb1-organizer", "", v2.clone()).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = publish(&s, "jiguan-organizer", "zb1", v2.clone()).await;
     assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.body["type"], "urn:stageflow:problem:owner-is-fixed",
+        "{}",
+        r.body
+    );
+    let r = publish(&s, "jiguan-organizer", "", v2).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["owner"], "jiguan");
 }

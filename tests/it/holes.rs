@@ -93,8 +93,15 @@ async fn definitions_belong_to_an_organization_and_stay_inside_it() {
     // Nor a schedule that starts instances in the sibling branches every
     // minute.
     let spam = "stageflow: 1\nid: sibling-spam\nname: 骚扰\nsubject: organization\nend_states: { done: 完成 }\nstages:\n  - id: s\n    name: 阶段\n    then: end done\n    steps:\n      - { id: t, name: 事项, assignee: { role: secretary } }\nschedules:\n  - id: every-minute\n    cron: \"0 * * * * *\"\n    orgs: { kind: 党支部, under: jiguan }\n";
+    // (The 机关党委 is not the branch's to use: answered as any
+    // organization out of reach.)
     let r = s.publish_yaml("zb1-organizer", "spam.yaml", spam).await;
-    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("'jiguan'"),
+        "{}",
+        r.body
+    );
     let schedules = s.get("admin", "/api/v1/schedules").await.body;
     assert!(
         !schedules
@@ -255,5 +262,70 @@ async fn outside_ones_scope_a_thing_looks_missing() {
         let id_a = there.rsplit('/').find(|x| *x != "history").unwrap();
         let id_b = not_there.rsplit('/').find(|x| *x != "history").unwrap();
         assert_eq!(shape(&a.body, id_a), shape(&b.body, id_b));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_workflow_hands_work_only_inside_the_branch() {
+    let mut s = Server::start(Server::t0()).await;
+    // A branch's own workflow whose fan-out climbs to the 机关党委 (the
+    // branches' parent) and whose next assignee is a form field.
+    let yaml = "stageflow: 1\nid: branch-fanout\nname: 支部分发\nsubject: organization\nend_states: { done: 完成 }\nstages:\n  - id: s\n    name: 阶段\n    then: end done\n    steps:\n      - { id: pick, name: 指定经办人, assignee: { role: secretary }, form: [ { id: who, label: 经办人, type: person, required: true } ] }\n      - { id: handle, name: 经办, after: pick, assignee: { field: step.pick.form.who } }\n      - { id: spread, name: 各支部报送, after: handle, kind: fanout, orgs: { kind: 党支部, under: parent }, role: secretary }\n";
+    let r = s.publish_yaml("zb1-organizer", "fanout.yaml", yaml).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["owner"], "zb1");
+    let r = s
+        .post(
+            "zb1-organizer",
+            "/api/v1/instances",
+            json!({ "definition": "branch-fanout", "org": "zb1" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let pick = s
+        .inbox("zb1-secretary")
+        .await
+        .into_iter()
+        .find(|t| t["workflow"] == "branch-fanout")
+        .unwrap();
+    let act =
+        |who: &str| json!({ "action": "complete", "outcome": "done", "form": { "who": who } });
+    let path = format!("/api/v1/tasks/{}/actions", pick["id"].as_str().unwrap());
+    // A member of a sibling branch, and nobody at all, are refused alike.
+    for who in ["zb2-member-1", "nobody-x"] {
+        let r = s.post("zb1-secretary", &path, act(who)).await;
+        assert_eq!(r.status, 422, "{who}: {}", r.body);
+    }
+    let r = s.post("zb1-secretary", &path, act("zb1-member-1")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let handle = s
+        .inbox("zb1-member-1")
+        .await
+        .into_iter()
+        .find(|t| t["workflow"] == "branch-fanout")
+        .unwrap();
+    let path = format!("/api/v1/tasks/{}/actions", handle["id"].as_str().unwrap());
+    let r = s
+        .post(
+            "zb1-member-1",
+            &path,
+            json!({ "action": "complete", "outcome": "done" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The fan-out reaches the branch itself, not its siblings.
+    assert!(
+        s.inbox("zb1-secretary")
+            .await
+            .iter()
+            .any(|t| t["workflow"] == "branch-fanout" && t["step"] == "spread"),
+        "the branch's own secretary gets its task"
+    );
+    for other in ["zb2-secretary", "zb3-secretary"] {
+        let inbox = s.inbox(other).await;
+        assert!(
+            !inbox.iter().any(|t| t["workflow"] == "branch-fanout"),
+            "{other}: {inbox:?}"
+        );
     }
 }

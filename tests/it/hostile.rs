@@ -227,3 +227,94 @@ async fn sql_metacharacters_are_data_and_html_is_shown_escaped() {
     assert!(notice.header("Content-Type").starts_with("text/plain"));
     assert!(notice.body().contains(comment), "{}", notice.body());
 }
+
+/// A small organization workflow with `extra` steps in its one stage.
+fn looping(id: &str, steps: &str, then: &str) -> String {
+    format!(
+        "stageflow: 1\nid: {id}\nname: 循环\nsubject: organization\nend_states: {{ done: 完成 }}\nstages:\n  - id: s1\n    name: 阶段一\n    then: {then}\n    steps:\n{steps}  - id: s2\n    name: 阶段二\n    then: stage s1\n    steps:\n      - {{ id: m, name: 通知, kind: notify, assignee: initiator, template: task_assigned }}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_an_organizer_publishes_brings_the_server_down() {
+    let mut s = Server::start(Server::t0()).await;
+    // An expression nested 4,000 deep (it overflowed the parser's stack).
+    let deep = format!(
+        "stageflow: 1\nid: deep\nname: 深\nsubject: organization\nend_states: {{ done: 完成 }}\nstages:\n  - id: s\n    name: 阶段\n    then: end done\n    steps:\n      - id: t\n        name: 事项\n        assignee: {{ role: secretary }}\n        when: \"{}1 == 1{}\"\n",
+        "(".repeat(4000),
+        ")".repeat(4000)
+    );
+    let r = s.publish_yaml("zb1-organizer", "deep.yaml", &deep).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let problems = r.body["diagnostics"].to_string();
+    assert!(problems.contains("deep.yaml:14:"), "{problems}");
+    assert!(problems.contains("at most 500"), "{problems}");
+    // Stages of notices that lead back to each other: refused at the
+    // `then:` that closes the loop.
+    let notices = looping(
+        "notice-loop",
+        "      - { id: n, name: 通知, kind: notify, assignee: initiator, template: task_assigned }\n",
+        "next",
+    );
+    let r = s.publish_yaml("zb1-organizer", "loop.yaml", &notices).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let problems = r.body["diagnostics"].to_string();
+    assert!(
+        problems.contains("stages loop without waiting for anyone: s1 → s2 → s1")
+            || problems.contains("stages loop without waiting for anyone: s2 → s1 → s2"),
+        "{problems}"
+    );
+    // A loop the validator cannot see (its task is skipped at run time):
+    // published, but a start is refused and the server lives on.
+    let skipped = looping(
+        "skip-loop",
+        "      - { id: t, name: 事项, assignee: { role: secretary }, when: \"1 == 2\" }\n",
+        "next",
+    ) + "schedules:\n  - id: every\n    cron: \"0 * * * * *\"\n    orgs: { kind: 党支部, under: zb1 }\n";
+    let r = s.publish_yaml("zb1-organizer", "skip.yaml", &skipped).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s
+        .post(
+            "zb1-organizer",
+            "/api/v1/instances",
+            json!({ "definition": "skip-loop", "org": "zb1" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("loops without waiting"),
+        "{}",
+        r.body
+    );
+    // The schedule fires (the clock passes its minute) and is refused the
+    // same way; the time simulation on the console says so too.
+    let r = s
+        .post(
+            "zb1-organizer",
+            "/api/v1/schedules/skip-loop:every/trigger",
+            json!({}),
+        )
+        .await;
+    assert!(r.status < 500, "{} {}", r.status, r.body);
+    s.set_clock(Server::t0() + chrono::Duration::minutes(3))
+        .await;
+    let token = s.token("zb1-organizer").await;
+    let cookie = crate::web::sign_in(&s, &token).await;
+    let (status, html) = crate::web::page(
+        &s,
+        &cookie,
+        "/console/definitions/skip-loop?start=2026-06-01&policy=early",
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("loops without waiting"), "{html}");
+    let health = s.client.get(format!("{}/healthz", s.base)).send().await;
+    assert_eq!(health.unwrap().status(), 200);
+    let list = s
+        .get("zb1-organizer", "/api/v1/instances?workflow=skip-loop")
+        .await;
+    assert!(list.status < 500, "{}", list.body);
+}

@@ -152,7 +152,8 @@ fn spec(op: Op, route: &RouteInfo, role: &str, zone: &str) -> Option<Expect> {
         }
         // The console publishes with the publisher's own default owner.
         Op::PublishDefinition if route.page => Allowed,
-        Op::PublishDefinition => manage_or(role, zone, reaches(role, zone)),
+        // The owner named is an organization: seen by its members.
+        Op::PublishDefinition => manage_or(role, zone, member_of(role, zone)),
         Op::ReadSchedule if route.path == "/api/v1/schedules" || route.page => Allowed,
         Op::ReadSchedule | Op::SteerSchedule => manage_or(role, zone, false),
         Op::ReadOrg if route.path == "/api/v1/orgs" => Allowed,
@@ -170,8 +171,9 @@ fn spec(op: Op, route: &RouteInfo, role: &str, zone: &str) -> Option<Expect> {
         Op::ReadPerson | Op::CreatePerson | Op::ChangePerson | Op::DeletePerson => {
             manage_or(role, zone, false)
         }
-        Op::ReadReports | Op::ReadAudit => {
-            if role == "feed" && route.path.starts_with("/api/v1/calendar") {
+        Op::ReadReports | Op::ReadAudit => manage_or(role, zone, member_of(role, zone)),
+        Op::ReadOrgFeed => {
+            if role == "feed" {
                 // zb1-secretary's feed token: their own branch.
                 if zone == "zb1" { Allowed } else { Hidden }
             } else {

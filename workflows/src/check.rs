@@ -84,6 +84,7 @@ impl Checker<'_, '_> {
             self.stage(stage, i + 1 == def.stages.len());
         }
         self.reachability();
+        self.idle_loops();
         self.templates();
         if !def.schedules.is_empty() && def.subject == stageflow_engine::model::SubjectKind::Person
         {
@@ -168,6 +169,63 @@ impl Checker<'_, '_> {
         }
         for step in &stage.steps {
             self.step(stage, step);
+        }
+    }
+
+    /// Stages that wait for nothing (no steps but notices, no window) and
+    /// lead back to each other would loop forever the moment the instance
+    /// enters them; the engine stops such a command, but the author hears
+    /// it here, at the `then:` that closes the loop.
+    fn idle_loops(&mut self) {
+        let stages = &self.def.stages;
+        let idle = |st: &Stage| {
+            st.window.is_none()
+                && st
+                    .steps
+                    .iter()
+                    .all(|x| matches!(x.kind, stageflow_engine::model::StepKind::Notify { .. }))
+        };
+        let next_of = |i: usize| -> Option<usize> {
+            let target = match &stages[i].then {
+                Route::Next => return (i + 1 < stages.len()).then_some(i + 1),
+                Route::Stage { stage, .. } => stage,
+                _ => return None,
+            };
+            stages.iter().position(|s| &s.id == target)
+        };
+        let mut reported = BTreeSet::new();
+        for start in 0..stages.len() {
+            let mut path = vec![start];
+            let mut at = start;
+            while idle(&stages[at]) {
+                let Some(next) = next_of(at) else { break };
+                if next == start {
+                    let mut members: Vec<usize> = path.clone();
+                    members.sort_unstable();
+                    if reported.insert(members) {
+                        let names: Vec<&str> = path
+                            .iter()
+                            .chain(std::iter::once(&start))
+                            .map(|&i| stages[i].id.as_str())
+                            .collect();
+                        let last = &stages[at].id;
+                        self.err_help(
+                            &format!("stage:{last}:then"),
+                            format!(
+                                "stages loop without waiting for anyone: {}",
+                                names.join(" → ")
+                            ),
+                            "give one of these stages a step someone must do (a task, an approval, a wait), or end the workflow with `then: end STATE`",
+                        );
+                    }
+                    break;
+                }
+                if path.contains(&next) {
+                    break;
+                }
+                path.push(next);
+                at = next;
+            }
         }
     }
 

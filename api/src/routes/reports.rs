@@ -48,7 +48,7 @@ pub(crate) fn routes() -> Vec<Route> {
         api(
             Method::GET,
             "/api/v1/calendar/orgs/{id}",
-            Access::Op(Op::ReadReports),
+            Access::Op(Op::ReadOrgFeed),
             get(org_calendar),
         ),
     ]

@@ -45,10 +45,13 @@ pub(crate) fn routes() -> Vec<Route> {
 pub struct TokenQuery {
     /// A person you manage completely (default: yourself).
     pub person: Option<String>,
+    /// Instead: everyone's in a subtree you manage whom you manage
+    /// completely.
+    pub org: Option<String>,
 }
 
-/// Live tokens (never the tokens themselves): one's own, or a person's
-/// whose every organization the caller manages.
+/// Live tokens (never the tokens themselves): one's own, a person's whose
+/// every organization the caller manages, or all of those in a subtree.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(TokenQuery),
     responses((status = 200, body = [TokenView]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn list(
@@ -56,7 +59,13 @@ pub async fn list(
     ApiCaller(caller): ApiCaller,
     Params(q): Params<TokenQuery>,
 ) -> ApiResult<Json<Vec<TokenView>>> {
-    Ok(Json(app.tokens(&caller, q.person.as_deref()).await?))
+    match (q.person, q.org) {
+        (Some(_), Some(_)) => Err(crate::error::ApiError::bad_request(
+            "give `person` or `org`, not both",
+        )),
+        (person, None) => Ok(Json(app.tokens(&caller, person.as_deref()).await?)),
+        (None, Some(org)) => Ok(Json(app.tokens_under(&caller, &org).await?)),
+    }
 }
 
 /// A new personal token.

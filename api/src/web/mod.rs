@@ -248,6 +248,18 @@ pub(crate) fn forbidden_form() -> Response {
     )
 }
 
+/// The page for a form posted from another site.
+pub(crate) fn cross_site_form() -> Response {
+    render(
+        StatusCode::FORBIDDEN,
+        "list",
+        "表单来源无效",
+        json!({ "heading": "表单来源无效", "tasks": [],
+                "empty": "该表单不是从本站页面提交的，已拒绝。请从本站页面重新操作。" }),
+        json!({}),
+    )
+}
+
 /// The page for an operation that failed (a thing missing or not one's
 /// own looks the same).
 pub(crate) fn error_page(s: &Session, e: &AppError) -> Response {

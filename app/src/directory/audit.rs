@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{AppError, AppResult};
-use crate::policy::{Op, Target};
+use crate::error::AppResult;
+use crate::policy::Op;
 use crate::{App, Caller};
 
 /// One change.
@@ -41,9 +41,7 @@ impl App {
         org: &str,
         limit: u32,
     ) -> AppResult<Vec<AuditView>> {
-        let missing = || AppError::not_found(format!("organization '{org}' not found"));
-        let (_, scope) = self.org_scoped(org).await?.ok_or_else(missing)?;
-        self.allow(caller, Op::ReadAudit, Target::Org(&scope), missing)?;
+        self.org_for(caller, org, Op::ReadAudit).await?;
         Ok(self
             .store
             .audit_under(org, limit.clamp(1, 1000))

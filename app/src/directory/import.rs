@@ -181,6 +181,7 @@ impl App {
         }
         let mut new_people = Vec::new();
         let mut seen: HashMap<&str, u64> = HashMap::new();
+        let mut addresses: HashMap<String, u64> = HashMap::new();
         for r in people {
             if let Err(e) = validate::id("person", &r.id).and(validate::name("name", &r.name)) {
                 bad(ImportSource::People, r.line, e.detail);
@@ -199,10 +200,24 @@ impl App {
                     format!("person '{}' already exists", r.id),
                 );
             }
-            if let Some(e) = &r.email
-                && let Err(e) = validate::email(e)
-            {
-                bad(ImportSource::People, r.line, e.detail);
+            if let Some(e) = &r.email {
+                if let Err(e) = validate::email(e) {
+                    bad(ImportSource::People, r.line, e.detail);
+                }
+                let key = e.to_lowercase();
+                if let Some(first) = addresses.insert(key, r.line) {
+                    bad(
+                        ImportSource::People,
+                        r.line,
+                        format!("e-mail address '{e}' was already used on line {first}"),
+                    );
+                } else if self.store.person_by_email(e).await?.is_some() {
+                    bad(
+                        ImportSource::People,
+                        r.line,
+                        format!("e-mail address '{e}' is already someone else's"),
+                    );
+                }
             }
             if let Some(d) = &r.birth_date
                 && let Err(e) = validate::date("birth_date", d)

@@ -192,13 +192,7 @@ impl App {
 
     /// A subtree the caller manages, with its people and their roles.
     pub async fn org_directory(&self, caller: &Caller, root: &str) -> AppResult<OrgDirectory> {
-        let (org, scope) = self
-            .org_scoped(root)
-            .await?
-            .ok_or_else(|| org_missing(root))?;
-        self.allow(caller, Op::ReadReports, Target::Org(&scope), || {
-            org_missing(root)
-        })?;
+        let org = self.org_for(caller, root, Op::ReadReports).await?;
         let depth0 = org.path.matches('/').count();
         let units = self
             .store

@@ -9,10 +9,11 @@ use stageflow_store::{Membership, NewPerson, Person, PersonPatch};
 use utoipa::ToSchema;
 
 use super::check_status;
-use crate::caller::{hash_token, new_token};
+use crate::caller::{ORGANIZER_ROLES, hash_token, new_token};
 use crate::definitions::unknown_org;
 use crate::error::{AppError, AppResult};
 use crate::policy::{Op, PersonScope, Target};
+use crate::scope::dedup;
 use crate::validate;
 use crate::views::{MembershipView, PersonView};
 use crate::{App, Caller};
@@ -82,9 +83,7 @@ impl App {
     pub async fn people(&self, caller: &Caller, org: Option<&str>) -> AppResult<Vec<PersonView>> {
         let roots: Vec<Option<String>> = match org {
             Some(org) => {
-                let missing = || AppError::not_found(format!("organization '{org}' not found"));
-                let (_, scope) = self.org_scoped(org).await?.ok_or_else(missing)?;
-                self.allow(caller, Op::ReadReports, Target::Org(&scope), missing)?;
+                self.org_for(caller, org, Op::ReadReports).await?;
                 vec![Some(org.to_string())]
             }
             None if caller.is_admin() => vec![None],
@@ -136,6 +135,9 @@ impl App {
         self.allow(caller, Op::CreatePerson, Target::Person(&scope), || {
             unknown_org(memberships.first().map_or("", |m| m.org.as_str()))
         })?;
+        if let Some(email) = &input.email {
+            self.require_free_email(email, "").await?;
+        }
         let person = self
             .store
             .create_person(
@@ -187,15 +189,12 @@ impl App {
             return self.change_own_contact(caller, person, scope, change).await;
         }
         // Authority over every organization, before and after.
-        let mut paths = scope.paths.clone();
+        let mut whole = scope.clone();
         if let Some(ms) = &new_memberships {
             let after = self.membership_scope(caller, id, ms).await?;
-            paths.extend(after.paths);
+            whole.paths.extend(after.paths);
+            whole.leads.extend(after.leads);
         }
-        let whole = PersonScope {
-            id: person.id.clone(),
-            paths,
-        };
         self.allow(caller, Op::ChangePerson, Target::Person(&whole), || {
             person_missing(id)
         })?;
@@ -203,6 +202,9 @@ impl App {
             return Err(AppError::forbidden(
                 "your own e-mail address changes through a link sent to the old one: change it alone",
             ));
+        }
+        if let Some(email) = &change.email {
+            self.require_free_email(email, id).await?;
         }
         let updated = self
             .store
@@ -226,7 +228,9 @@ impl App {
         })
     }
 
-    /// One's own phone (at once) and e-mail address (after confirmation).
+    /// One's own phone (at once) and e-mail address (after confirmation
+    /// from the old one). Nothing is written when the e-mail change cannot
+    /// be asked for.
     async fn change_own_contact(
         &self,
         caller: &Caller,
@@ -234,6 +238,19 @@ impl App {
         scope: PersonScope,
         change: PersonChange,
     ) -> AppResult<PersonChanged> {
+        self.allow(caller, Op::ChangeOwnContact, Target::Person(&scope), || {
+            person_missing(&person.id)
+        })?;
+        let new_email = change.email.filter(|e| Some(e) != person.email.as_ref());
+        if new_email.is_some() && person.email.as_deref().is_none_or(str::is_empty) {
+            return Err(AppError::invalid(
+                "no-old-address",
+                "you have no e-mail address to confirm the change from: ask an organizer of your organization to set it",
+            ));
+        }
+        if let Some(email) = &new_email {
+            self.require_free_email(email, &person.id).await?;
+        }
         let mut now_person = person.clone();
         if change.phone.is_some() {
             now_person = self
@@ -248,51 +265,60 @@ impl App {
                 )
                 .await?;
         }
-        let mut pending = None;
-        if let Some(email) = change.email.filter(|e| Some(e) != person.email.as_ref()) {
-            self.allow(caller, Op::ChangeOwnEmail, Target::Person(&scope), || {
-                person_missing(&person.id)
-            })?;
-            if person.email.as_deref().is_none_or(str::is_empty) {
-                return Err(AppError::invalid(
-                    "no-old-address",
-                    "you have no e-mail address to confirm the change from: ask an organizer of your organization to set it",
-                ));
-            }
-            let token = new_token();
-            let hash = hash_token(&token);
-            let now = self.now();
-            let minutes = self.config.link_minutes;
-            self.store
-                .put_email_change(
-                    &hash,
-                    &person.id,
-                    &email,
-                    now,
-                    now + chrono::Duration::minutes(minutes),
-                )
-                .await?;
-            let mut vars = Values::new();
-            vars.insert("confirm_email".into(), token.into());
-            vars.insert("email".into(), email.clone().into());
-            vars.insert("reason".into(), format!("{minutes} 分钟").into());
-            self.runtime
-                .queue_mail(
-                    &Mail {
-                        key: format!("email-change:{}:{}", person.id, &hash[..16]),
-                        to: person.id.clone(),
-                        kind: "email_change".into(),
-                        vars,
-                    },
-                    now,
-                )
-                .await?;
-            pending = Some(email);
+        if let Some(email) = &new_email {
+            self.mail_email_change(&person.id, email).await?;
         }
         Ok(PersonChanged {
             person: now_person.into(),
-            pending_email: pending,
+            pending_email: new_email,
         })
+    }
+
+    /// Mails the link that confirms a new address to the old one.
+    async fn mail_email_change(&self, person: &str, email: &str) -> AppResult<()> {
+        let token = new_token();
+        let hash = hash_token(&token);
+        let now = self.now();
+        let minutes = self.config.link_minutes;
+        self.store
+            .put_email_change(
+                &hash,
+                person,
+                email,
+                now,
+                now + chrono::Duration::minutes(minutes),
+            )
+            .await?;
+        let mut vars = Values::new();
+        vars.insert("confirm_email".into(), token.into());
+        vars.insert("email".into(), email.into());
+        vars.insert("reason".into(), format!("{minutes} 分钟").into());
+        self.runtime
+            .queue_mail(
+                &Mail {
+                    key: format!("email-change:{person}:{}", &hash[..16]),
+                    to: person.to_string(),
+                    kind: "email_change".into(),
+                    vars,
+                },
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Refuses an address another person already has: a mailed sign-in
+    /// link must find one person.
+    pub(crate) async fn require_free_email(&self, email: &str, person: &str) -> AppResult<()> {
+        match self.store.person_by_email(email).await? {
+            Some(other) if other != person => Err(AppError::invalid(
+                "email-taken",
+                format!(
+                    "e-mail address '{email}' is already someone else's; each person needs an address of their own"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Applies an e-mail change confirmed by the link sent to the old
@@ -308,6 +334,7 @@ impl App {
                     "确认链接无效或已过期（仅可使用一次），请重新申请更改邮箱",
                 )
             })?;
+        self.require_free_email(&email, &person).await?;
         let updated = self
             .store
             .update_person(
@@ -363,7 +390,7 @@ impl App {
         id: &str,
         ms: &[Membership],
     ) -> AppResult<PersonScope> {
-        let mut paths = Vec::new();
+        let (mut paths, mut leads) = (Vec::new(), Vec::new());
         for m in ms {
             let (org, scope) = self
                 .org_scoped(&m.org)
@@ -372,13 +399,15 @@ impl App {
             self.allow(caller, Op::ReadOrg, Target::Org(&scope), || {
                 unknown_org(&m.org)
             })?;
+            if ORGANIZER_ROLES.contains(&m.role.as_str()) {
+                leads.push(org.path.clone());
+            }
             paths.push(org.path);
         }
-        paths.sort();
-        paths.dedup();
         Ok(PersonScope {
             id: id.to_string(),
-            paths,
+            paths: dedup(paths),
+            leads: dedup(leads),
         })
     }
 }

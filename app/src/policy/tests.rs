@@ -35,7 +35,19 @@ fn someone(id: &str, paths: &[&str]) -> PersonScope {
     PersonScope {
         id: id.into(),
         paths: paths.iter().map(|p| p.to_string()).collect(),
+        leads: Vec::new(),
     }
+}
+
+fn official(id: &str, paths: &[&str], leads: &[&str]) -> PersonScope {
+    PersonScope {
+        leads: leads.iter().map(|p| p.to_string()).collect(),
+        ..someone(id, paths)
+    }
+}
+
+fn tree() -> Vec<String> {
+    vec![COUNTY.to_string()]
 }
 
 const ZB1: &str = "/county/jiguan/zb1/";
@@ -156,7 +168,10 @@ fn an_organization_is_restructured_from_above() {
 #[test]
 fn definitions_and_schedules_stay_inside_their_owner() {
     let zb1 = person("zb1-organizer", &[(ZB1, "organization_member")]);
-    let library = DefinitionScope { owner_path: None };
+    let library = DefinitionScope {
+        owner_path: None,
+        tree: tree(),
+    };
     assert_eq!(
         check(&zb1, Op::ReadDefinition, Target::Definition(&library)),
         Ok(())
@@ -167,6 +182,7 @@ fn definitions_and_schedules_stay_inside_their_owner() {
     ));
     let own = DefinitionScope {
         owner_path: Some(ZB1.into()),
+        tree: tree(),
     };
     assert_eq!(
         check(&zb1, Op::PublishDefinition, Target::Definition(&own)),
@@ -175,6 +191,7 @@ fn definitions_and_schedules_stay_inside_their_owner() {
     let siblings = ScheduleScope {
         target_path: Some(JIGUAN.into()),
         owner_path: Some(ZB1.into()),
+        tree: tree(),
     };
     assert!(matches!(
         check(&zb1, Op::AimSchedule, Target::Schedule(&siblings)),
@@ -183,6 +200,7 @@ fn definitions_and_schedules_stay_inside_their_owner() {
     let inside = ScheduleScope {
         target_path: Some(ZB1.into()),
         owner_path: Some(ZB1.into()),
+        tree: tree(),
     };
     assert_eq!(
         check(&zb1, Op::AimSchedule, Target::Schedule(&inside)),
@@ -191,6 +209,7 @@ fn definitions_and_schedules_stay_inside_their_owner() {
     // A definition owned by a sibling is not even seen.
     let sibling = DefinitionScope {
         owner_path: Some(ZB2.into()),
+        tree: tree(),
     };
     assert_eq!(
         check(&zb1, Op::ReadDefinition, Target::Definition(&sibling)),
@@ -245,9 +264,12 @@ fn a_feed_token_opens_the_feeds_and_nothing_else() {
     feed.credential = Credential::Feed;
     let me = someone("zb1-secretary", &[ZB1]);
     assert_eq!(check(&feed, Op::ReadOwnFeed, Target::Person(&me)), Ok(()));
+    let branch = org(ZB1, Some(JIGUAN));
+    assert_eq!(check(&feed, Op::ReadOrgFeed, Target::Org(&branch)), Ok(()));
+    // The same person's reports need a real sign-in.
     assert_eq!(
-        check(&feed, Op::ReadReports, Target::Org(&org(ZB1, Some(JIGUAN)))),
-        Ok(())
+        check(&feed, Op::ReadReports, Target::Org(&branch)),
+        Err(Denial::Unauthenticated)
     );
     assert_eq!(
         check(&feed, Op::ListTasksOf, Target::Person(&me)),
@@ -273,10 +295,14 @@ fn every_operation_has_a_rule_for_the_admin_and_someone_else() {
         instance: i.clone(),
         assignee: "county-org".into(),
     };
-    let d = DefinitionScope { owner_path: None };
+    let d = DefinitionScope {
+        owner_path: None,
+        tree: tree(),
+    };
     let s = ScheduleScope {
         target_path: Some(ZB1.into()),
         owner_path: None,
+        tree: tree(),
     };
     for op in ALL_OPS {
         let target = match op {
@@ -284,7 +310,7 @@ fn every_operation_has_a_rule_for_the_admin_and_someone_else() {
             | Op::ReadPerson
             | Op::CreatePerson
             | Op::ChangePerson
-            | Op::ChangeOwnEmail
+            | Op::ChangeOwnContact
             | Op::DeletePerson
             | Op::ReadOwnFeed
             | Op::ManageTokensOf
@@ -300,6 +326,7 @@ fn every_operation_has_a_rule_for_the_admin_and_someone_else() {
             | Op::ChangeOrg
             | Op::RestructureOrg
             | Op::ReadReports
+            | Op::ReadOrgFeed
             | Op::ReadAudit => Target::Org(&o),
             Op::ReadDefinition | Op::PublishDefinition => Target::Definition(&d),
             Op::AimSchedule | Op::FireSchedule | Op::ReadSchedule | Op::SteerSchedule => {
@@ -316,4 +343,102 @@ fn every_operation_has_a_rule_for_the_admin_and_someone_else() {
             "{op:?} has no rule for its target"
         );
     }
+}
+
+#[test]
+fn officials_are_managed_from_above_not_by_their_peers() {
+    let secretary = person("zb1-secretary", &[(ZB1, "secretary")]);
+    let organizer = official("zb1-organizer", &[ZB1], &[ZB1]);
+    // The branch secretary may not rewrite the branch's 组织委员 (a peer:
+    // both are appointed from above), nor appoint a new one.
+    assert!(matches!(
+        check(&secretary, Op::ChangePerson, Target::Person(&organizer)),
+        Err(Denial::Forbidden(_))
+    ));
+    assert!(matches!(
+        check(&secretary, Op::CreatePerson, Target::Person(&organizer)),
+        Err(Denial::Forbidden(_))
+    ));
+    assert!(matches!(
+        check(&secretary, Op::ManageTokensOf, Target::Person(&organizer)),
+        Err(Denial::Forbidden(_))
+    ));
+    // The 机关党委 above may.
+    let jiguan = person("jiguan-organizer", &[(JIGUAN, "organization_member")]);
+    assert_eq!(
+        check(&jiguan, Op::ChangePerson, Target::Person(&organizer)),
+        Ok(())
+    );
+    // A plain member of the branch is the branch's to manage.
+    let member = someone("zb1-member-1", &[ZB1]);
+    assert_eq!(
+        check(&secretary, Op::ChangePerson, Target::Person(&member)),
+        Ok(())
+    );
+    // Everyone changes their own contact, and nobody else's that way.
+    assert_eq!(
+        check(
+            &secretary,
+            Op::ChangeOwnContact,
+            Target::Person(&someone("zb1-secretary", &[ZB1]))
+        ),
+        Ok(())
+    );
+    assert!(matches!(
+        check(&secretary, Op::ChangeOwnContact, Target::Person(&member)),
+        Err(Denial::Forbidden(_))
+    ));
+}
+
+#[test]
+fn the_whole_tree_belongs_to_who_manages_every_root() {
+    let county = person("county-org", &[(COUNTY, "org_department")]);
+    let library = DefinitionScope {
+        owner_path: None,
+        tree: vec![COUNTY.into(), "/city/".into()],
+    };
+    // Two roots: managing one of them is not managing the tree.
+    assert!(matches!(
+        check(&county, Op::PublishDefinition, Target::Definition(&library)),
+        Err(Denial::Forbidden(_))
+    ));
+    let both = person(
+        "both",
+        &[(COUNTY, "org_department"), ("/city/", "secretary")],
+    );
+    assert_eq!(
+        check(&both, Op::PublishDefinition, Target::Definition(&library)),
+        Ok(())
+    );
+    // An empty tree (no organizations yet) is nobody's but the admin's.
+    let empty = DefinitionScope {
+        owner_path: None,
+        tree: Vec::new(),
+    };
+    assert!(matches!(
+        check(&both, Op::PublishDefinition, Target::Definition(&empty)),
+        Err(Denial::Forbidden(_))
+    ));
+    assert_eq!(
+        check(
+            &Caller::admin(),
+            Op::PublishDefinition,
+            Target::Definition(&empty)
+        ),
+        Ok(())
+    );
+    let everywhere = ScheduleScope {
+        target_path: None,
+        owner_path: None,
+        tree: vec![COUNTY.into(), "/city/".into()],
+    };
+    // (A schedule over the whole tree is not even seen from one root.)
+    assert_eq!(
+        check(&county, Op::SteerSchedule, Target::Schedule(&everywhere)),
+        Err(Denial::Hidden)
+    );
+    assert_eq!(
+        check(&both, Op::SteerSchedule, Target::Schedule(&everywhere)),
+        Ok(())
+    );
 }

@@ -31,3 +31,12 @@ CREATE TABLE audit_orgs (
     PRIMARY KEY (org_path, audit_id)
 );
 CREATE INDEX audit_orgs_path_bytes ON audit_orgs (org_path COLLATE "C", audit_id);
+
+-- The ids of deleted organizations and people: never given again, since
+-- histories, definitions and schedules still name them (a new holder of
+-- an old id would inherit what the old one could see).
+CREATE TABLE retired_ids (
+    kind  TEXT NOT NULL,               -- org | person
+    id    TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);

@@ -26,3 +26,12 @@ CREATE TABLE audit_orgs (
     org_path     TEXT    NOT NULL,
     PRIMARY KEY (org_path, audit_id)
 ) WITHOUT ROWID;
+
+-- The ids of deleted organizations and people: never given again, since
+-- histories, definitions and schedules still name them (a new holder of
+-- an old id would inherit what the old one could see).
+CREATE TABLE retired_ids (
+    kind  TEXT NOT NULL,               -- org | person
+    id    TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);

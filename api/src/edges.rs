@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -64,7 +64,7 @@ impl Edges {
             ))
             .layer(SetResponseHeaderLayer::overriding(
                 header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
+                HeaderValue::from_static("no-referrer"),
             ))
             .layer(SetResponseHeaderLayer::overriding(
                 header::X_FRAME_OPTIONS,
@@ -78,30 +78,41 @@ impl Edges {
 }
 
 /// A form posted to a page from another site is refused: the sign-in
-/// forms carry no session to take a CSRF token from, and a browser says
-/// where a form came from (`Origin`). Requests without `Origin` (scripts,
-/// the API's clients) pass; the API authenticates by bearer token, which a
-/// cross-site form cannot send.
+/// forms carry no session to take a CSRF token from. A browser says where
+/// a request came from: `Sec-Fetch-Site` (every current browser), else
+/// `Origin` (which, under `Referrer-Policy: no-referrer`, a browser sends
+/// as `null` even for its own site's forms — so `Sec-Fetch-Site` is read
+/// first). Requests with neither (scripts, the API's clients) pass; the
+/// API authenticates by bearer token, which a cross-site form cannot send.
 async fn same_site_forms(req: Request, next: Next) -> Response {
     let page_post =
         req.method() == axum::http::Method::POST && !req.uri().path().starts_with("/api/");
-    if page_post && let Some(origin) = req.headers().get(header::ORIGIN) {
-        let origin_host = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest.trim_end_matches('/'));
-        // The host the browser addressed: `Host`, or the one a reverse
-        // proxy says it was (a cross-site form cannot set that header).
-        let addressed = [header::HOST, HeaderName::from_static("x-forwarded-host")]
-            .into_iter()
-            .filter_map(|h| req.headers().get(h).and_then(|v| v.to_str().ok()))
-            .any(|host| Some(host) == origin_host);
-        if !addressed {
-            return crate::web::cross_site_form();
-        }
+    if page_post && from_another_site(req.headers()) {
+        return crate::web::cross_site_form();
     }
     next.run(req).await
+}
+
+fn from_another_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        // `none`: the user's own action (typed, bookmarked).
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    // The host the browser addressed: `Host`, or the one a reverse proxy
+    // says it was (a cross-site form cannot set that header).
+    let addressed = [header::HOST, HeaderName::from_static("x-forwarded-host")]
+        .into_iter()
+        .filter_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
+        .any(|host| Some(host) == origin_host);
+    !addressed
 }
 
 /// HSTS on responses to requests that came over HTTPS.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use stageflow_engine::Definition;
 use stageflow_engine::state::{
-    Event, RecordedEvent, Status, StepStatus, TaskKind, TaskStatus, verify_chain,
+    Event, InstanceState, RecordedEvent, Status, StepStatus, TaskKind, TaskState, TaskStatus,
+    verify_chain,
 };
 use uuid::Uuid;
 
@@ -100,76 +101,18 @@ impl App {
         let events = self.store.events(instance.id).await?;
         let verified = verify_chain(&events).is_ok();
         let ended = instance.status != Status::Running;
-        let current = instance
-            .stage
-            .as_deref()
-            .and_then(|c| def.stages.iter().position(|st| st.id == c));
-        let stages = def
-            .stages
-            .iter()
-            .enumerate()
-            .map(|(i, st)| {
-                let mark = match current {
-                    _ if ended => StageMark::Ended,
-                    Some(c) if i < c => StageMark::Done,
-                    Some(c) if i == c => StageMark::Current,
-                    _ => StageMark::Todo,
-                };
-                (st.name.clone(), mark)
-            })
-            .collect();
         let open = state.status == TaskStatus::Open
             && state.assignee == caller.person
             && policy::check(caller, Op::ActOnTask, Target::Task(&scope)).is_ok();
-        let mut names = HashMap::new();
-        let mut mentioned = people_in(&events);
-        mentioned.push(state.assignee.clone());
-        if let Some(step) = instance.steps.get(&state.step) {
-            mentioned.extend(step.ratees.iter().map(|(p, _)| p.clone()));
-        }
-        mentioned.sort();
-        mentioned.dedup();
-        for who in mentioned {
-            let name = match self.store.person(&who).await? {
-                Some(p) => p.name,
-                None => who.clone(),
-            };
-            names.insert(who, name);
-        }
-        let subject_id = instance
-            .subject
-            .person
-            .clone()
-            .unwrap_or_else(|| instance.subject.org.clone());
-        let subject = match self.store.person(&subject_id).await? {
-            Some(p) => p.name,
-            None => match self.store.org(&subject_id).await? {
-                Some(o) => o.name,
-                None => subject_id,
-            },
-        };
+        let names = self.names_in(&events, &instance, state).await?;
+        let subject = self.subject_name(&instance).await?;
         let people = if open {
             self.choices_for(&task.org, &caller.person).await?
         } else {
             Vec::new()
         };
         let returnable = if open && task.outcomes.iter().any(|o| o.id == "return") {
-            def.step(&task.step)
-                .map(|(stage, _)| {
-                    stage
-                        .steps
-                        .iter()
-                        .take_while(|x| x.id != task.step)
-                        .filter(|x| {
-                            instance
-                                .steps
-                                .get(&x.id)
-                                .is_some_and(|r| r.status == StepStatus::Done)
-                        })
-                        .map(|x| (x.id.clone(), x.name.clone()))
-                        .collect()
-                })
-                .unwrap_or_default()
+            returnable(&def, &instance, &task.step)
         } else {
             Vec::new()
         };
@@ -192,6 +135,7 @@ impl App {
                     .is_some_and(|st| st.status == StepStatus::Active)
                 && allowed(Op::UrgeTask),
         };
+        let stages = stage_marks(&def, &instance);
         let comment_required = def
             .step(&task.step)
             .is_some_and(|(_, st)| st.comment_required);
@@ -208,6 +152,47 @@ impl App {
             returnable,
             offers,
             comment_required,
+        })
+    }
+
+    /// The names of everyone the history, the task and its ratees mention.
+    async fn names_in(
+        &self,
+        events: &[RecordedEvent],
+        instance: &InstanceState,
+        state: &TaskState,
+    ) -> AppResult<HashMap<String, String>> {
+        let mut mentioned = people_in(events);
+        mentioned.push(state.assignee.clone());
+        if let Some(step) = instance.steps.get(&state.step) {
+            mentioned.extend(step.ratees.iter().map(|(p, _)| p.clone()));
+        }
+        mentioned.sort();
+        mentioned.dedup();
+        let mut names = HashMap::new();
+        for who in mentioned {
+            let name = match self.store.person(&who).await? {
+                Some(p) => p.name,
+                None => who.clone(),
+            };
+            names.insert(who, name);
+        }
+        Ok(names)
+    }
+
+    /// The name of the person or organization an instance is about.
+    async fn subject_name(&self, instance: &InstanceState) -> AppResult<String> {
+        let id = instance
+            .subject
+            .person
+            .clone()
+            .unwrap_or_else(|| instance.subject.org.clone());
+        Ok(match self.store.person(&id).await? {
+            Some(p) => p.name,
+            None => match self.store.org(&id).await? {
+                Some(o) => o.name,
+                None => id,
+            },
         })
     }
 
@@ -277,4 +262,46 @@ fn people_in(events: &[RecordedEvent]) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Each stage of the definition, marked done, current or to come.
+fn stage_marks(def: &Definition, instance: &InstanceState) -> Vec<(String, StageMark)> {
+    let ended = instance.status != Status::Running;
+    let current = instance
+        .stage
+        .as_deref()
+        .and_then(|c| def.stages.iter().position(|st| st.id == c));
+    def.stages
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let mark = match current {
+                _ if ended => StageMark::Ended,
+                Some(c) if i < c => StageMark::Done,
+                Some(c) if i == c => StageMark::Current,
+                _ => StageMark::Todo,
+            };
+            (st.name.clone(), mark)
+        })
+        .collect()
+}
+
+/// The steps before `step` in its stage that are done: where 退回 may go.
+fn returnable(def: &Definition, instance: &InstanceState, step: &str) -> Vec<(String, String)> {
+    def.step(step)
+        .map(|(stage, _)| {
+            stage
+                .steps
+                .iter()
+                .take_while(|x| x.id != step)
+                .filter(|x| {
+                    instance
+                        .steps
+                        .get(&x.id)
+                        .is_some_and(|r| r.status == StepStatus::Done)
+                })
+                .map(|x| (x.id.clone(), x.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use stageflow_engine::Definition;
+use stageflow_engine::model::StepKind;
 use stageflow_store::DefinitionSummary;
 
 use crate::error::{AppError, AppResult};
@@ -108,6 +109,7 @@ impl App {
         )?;
         self.check_schedules(caller, &def, owner_path, scope.tree)
             .await?;
+        self.check_subflows(caller, &def).await?;
         let summary = DefinitionSummaryView {
             id: def.id.clone(),
             version: def.version,
@@ -179,6 +181,29 @@ impl App {
             }
             (None, None) => self.default_owner(caller),
         }
+    }
+
+    /// A subflow starts a workflow the publisher may see (another
+    /// organization's is named as missing).
+    async fn check_subflows(&self, caller: &Caller, def: &Definition) -> AppResult<()> {
+        for step in def.stages.iter().flat_map(|s| &s.steps) {
+            if let StepKind::Subflow { workflow, .. } = &step.kind
+                && workflow != &def.id
+                && let Err(e) = self.definition(caller, workflow, None).await
+            {
+                return Err(match e.kind {
+                    crate::ErrorKind::NotFound => AppError::invalid(
+                        "unknown-workflow",
+                        format!(
+                            "step '{}' starts workflow '{workflow}', which is not published or not yours to use",
+                            step.id
+                        ),
+                    ),
+                    _ => e,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Each schedule of a definition may start instances only inside the

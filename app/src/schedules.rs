@@ -128,12 +128,7 @@ impl App {
     /// it was paused do not fire.
     pub async fn resume_schedule(&self, caller: &Caller, id: &str) -> AppResult<ScheduleView> {
         let row = self.scheduled(caller, id, Op::SteerSchedule).await?;
-        self.may_fire(&row).await.map_err(|r| match r {
-            Refusal::Outside(why) => AppError::forbidden(why),
-            Refusal::Unavailable(why) => {
-                AppError::new(crate::ErrorKind::Unavailable, "database-unavailable", why)
-            }
-        })?;
+        self.may_fire(&row).await.map_err(refusal)?;
         let next = scheduler::next_fires(&row.cron, &row.timezone, self.now(), 1)
             .map_err(|e| AppError::invalid("invalid-schedule", e))?;
         self.store
@@ -145,12 +140,7 @@ impl App {
     /// Fires a schedule now (one occurrence, as if its time had come).
     pub async fn trigger_schedule(&self, caller: &Caller, id: &str) -> AppResult<RunView> {
         let row = self.scheduled(caller, id, Op::SteerSchedule).await?;
-        self.may_fire(&row).await.map_err(|r| match r {
-            Refusal::Outside(why) => AppError::forbidden(why),
-            Refusal::Unavailable(why) => {
-                AppError::new(crate::ErrorKind::Unavailable, "database-unavailable", why)
-            }
-        })?;
+        self.may_fire(&row).await.map_err(refusal)?;
         let run = scheduler::trigger(&self.runtime, id, self.now()).await?;
         Ok(RunView {
             occurrence: run.occurrence,
@@ -244,5 +234,15 @@ impl FireGuard for App {
                 row.owner.as_deref().unwrap_or("全部组织")
             ))
         })
+    }
+}
+
+/// A schedule's refusal to fire, as the caller hears it.
+fn refusal(r: Refusal) -> AppError {
+    match r {
+        Refusal::Outside(why) => AppError::forbidden(why),
+        Refusal::Unavailable(why) => {
+            AppError::new(crate::ErrorKind::Unavailable, "database-unavailable", why)
+        }
     }
 }

@@ -651,16 +651,7 @@ fn command_for(caller: &Caller, id: Uuid, row: &TaskRow, action: Action) -> AppR
         comment,
         return_to,
     };
-    let need = |what: &str, value: &str, action: &str| {
-        if value.trim().is_empty() {
-            Err(AppError::invalid(
-                "invalid-body",
-                format!("`{action}` needs `{what}`"),
-            ))
-        } else {
-            Ok(())
-        }
-    };
+    require_fields(&action)?;
     Ok(match action {
         Action::Approve { form, comment } => complete(Some("approve"), form, comment, None),
         Action::Reject { form, comment } => complete(Some("reject"), form, comment, None),
@@ -670,49 +661,34 @@ fn command_for(caller: &Caller, id: Uuid, row: &TaskRow, action: Action) -> AppR
             form,
             comment,
         } => complete(outcome.as_deref(), form, comment, None),
-        Action::Transfer { to, comment } => {
-            need("to", &to, "transfer")?;
-            Command::Transfer {
-                task: id,
-                actor: me.clone(),
-                to,
-                comment,
-            }
-        }
-        Action::Delegate { to, comment } => {
-            need("to", &to, "delegate")?;
-            Command::Delegate {
-                task: id,
-                actor: me.clone(),
-                to,
-                comment,
-            }
-        }
-        Action::AddSigner { to, position } => {
-            need("to", &to, "add_signer")?;
-            Command::AddSigner {
-                task: id,
-                actor: me.clone(),
-                signer: to,
-                before: position == SignerPosition::Before,
-            }
-        }
-        Action::RemoveSigner { to } => {
-            need("to", &to, "remove_signer")?;
-            Command::RemoveSigner {
-                task: id,
-                actor: me.clone(),
-                signer: to,
-            }
-        }
-        Action::Comment { comment } => {
-            need("comment", &comment, "comment")?;
-            Command::Comment {
-                task: id,
-                actor: me.clone(),
-                text: comment,
-            }
-        }
+        Action::Transfer { to, comment } => Command::Transfer {
+            task: id,
+            actor: me.clone(),
+            to,
+            comment,
+        },
+        Action::Delegate { to, comment } => Command::Delegate {
+            task: id,
+            actor: me.clone(),
+            to,
+            comment,
+        },
+        Action::AddSigner { to, position } => Command::AddSigner {
+            task: id,
+            actor: me.clone(),
+            signer: to,
+            before: position == SignerPosition::Before,
+        },
+        Action::RemoveSigner { to } => Command::RemoveSigner {
+            task: id,
+            actor: me.clone(),
+            signer: to,
+        },
+        Action::Comment { comment } => Command::Comment {
+            task: id,
+            actor: me.clone(),
+            text: comment,
+        },
         Action::Urge => Command::Urge {
             task: id,
             actor: me.clone(),
@@ -723,27 +699,18 @@ fn command_for(caller: &Caller, id: Uuid, row: &TaskRow, action: Action) -> AppR
             to: people,
             comment,
         },
-        Action::Vote { choice, written } => {
-            need("choice", &choice, "vote")?;
-            Command::CastBallot {
-                step: row.step.clone(),
-                voter: me.clone(),
-                choice,
-                written,
-            }
-        }
+        Action::Vote { choice, written } => Command::CastBallot {
+            step: row.step.clone(),
+            voter: me.clone(),
+            choice,
+            written,
+        },
         Action::Rate { ratings } => Command::SubmitRating {
             step: row.step.clone(),
             rater: me.clone(),
             ratings: ratings
                 .into_iter()
-                .map(|(ratee, r)| {
-                    let value = match r {
-                        Rating::Grade(g) => RatingValue::Grade(g),
-                        Rating::Scores(s) => RatingValue::Scores(s),
-                    };
-                    (ratee, value)
-                })
+                .map(|(ratee, r)| (ratee, r.into()))
                 .collect(),
         },
         Action::Withdraw => Command::Withdraw {
@@ -751,4 +718,33 @@ fn command_for(caller: &Caller, id: Uuid, row: &TaskRow, action: Action) -> AppR
             actor: me.clone(),
         },
     })
+}
+
+/// The field an action cannot do without, if it is empty.
+fn require_fields(action: &Action) -> AppResult<()> {
+    let (what, value, name) = match action {
+        Action::Transfer { to, .. } => ("to", to, "transfer"),
+        Action::Delegate { to, .. } => ("to", to, "delegate"),
+        Action::AddSigner { to, .. } => ("to", to, "add_signer"),
+        Action::RemoveSigner { to } => ("to", to, "remove_signer"),
+        Action::Comment { comment } => ("comment", comment, "comment"),
+        Action::Vote { choice, .. } => ("choice", choice, "vote"),
+        _ => return Ok(()),
+    };
+    if value.trim().is_empty() {
+        return Err(AppError::invalid(
+            "invalid-body",
+            format!("`{name}` needs `{what}`"),
+        ));
+    }
+    Ok(())
+}
+
+impl From<Rating> for RatingValue {
+    fn from(r: Rating) -> RatingValue {
+        match r {
+            Rating::Grade(g) => RatingValue::Grade(g),
+            Rating::Scores(s) => RatingValue::Scores(s),
+        }
+    }
 }

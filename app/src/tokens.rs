@@ -122,9 +122,7 @@ impl App {
             .tokens(person.as_deref(), self.now())
             .await?
             .into_iter()
-            .filter(|t| t.kind != TokenKind::LoginLink.as_str())
-            .filter(|t| t.kind != TokenKind::EmailChange.as_str())
-            .map(Into::into)
+            .filter_map(listed)
             .collect())
     }
 
@@ -149,9 +147,7 @@ impl App {
             .tokens_of(&people, self.now())
             .await?
             .into_iter()
-            .filter(|t| t.kind != TokenKind::LoginLink.as_str())
-            .filter(|t| t.kind != TokenKind::EmailChange.as_str())
-            .map(Into::into)
+            .filter_map(listed)
             .collect())
     }
 
@@ -204,4 +200,10 @@ impl App {
             .ok_or_else(|| AppError::not_found(format!("person '{person}' not found")))?;
         self.person_scope(&p).await
     }
+}
+
+/// A token as listed: one-time links (sign-in, e-mail change) are not.
+fn listed(t: stageflow_store::TokenInfo) -> Option<TokenView> {
+    let one_time = [TokenKind::LoginLink, TokenKind::EmailChange];
+    (!one_time.iter().any(|k| t.kind == k.as_str())).then(|| t.into())
 }

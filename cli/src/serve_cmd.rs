@@ -12,7 +12,7 @@ use clap::Args;
 use stageflow_api::edges::Edges;
 use stageflow_api::server::ServeOptions;
 use stageflow_app::{
-    Clock, Config, MailConfig, MailLanguage, MailTransport, ManualClock, SystemClock,
+    App, Clock, Config, MailConfig, MailLanguage, MailTransport, ManualClock, SystemClock,
 };
 
 #[derive(Args)]
@@ -122,27 +122,62 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("publishing {}: {e}", args.library.display()))?;
     tracing::info!(definitions = ?published, "library published");
     if args.demo {
-        let logins = stageflow_app::demo::seed(&app)
-            .await
-            .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
-        println!("演示数据已就绪。登录令牌（Authorization: Bearer <令牌>，30 天内有效）：");
-        if let Some(t) = &admin_token
-            && std::env::var("STAGEFLOW_ADMIN_TOKEN").is_err()
-        {
-            println!("  {:<24} {:<18} {t}", "管理员 (admin)", "admin");
-        }
-        for l in &logins {
-            println!("  {:<24} {:<18} {}", l.label, l.person, l.token);
-        }
-        println!(
-            "网页：打开 http://{}/login ，用上面任一人员的令牌登录（管理员令牌只用于 API；例如入党申请人的令牌，可办理“递交入党申请书”；县委组织部的令牌可看到全部控制台）。",
-            args.listen
-        );
-        println!(
-            "试一试：curl -H 'Authorization: Bearer {}' 'http://{}/api/v1/tasks?assignee=me&status=pending'",
-            logins[0].token, args.listen
-        );
+        seed_demo(&app, &args, admin_token.as_deref()).await?;
     }
+    let mail = mail_config(&args)?;
+    // As many connections as the open-file limit allows (raised to its
+    // hard limit), less room for the database and the log.
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let mut options = ServeOptions::for_file_limit(files);
+    if let Some(n) = args.max_connections {
+        options.max_connections = n.min(options.max_connections);
+    }
+    options.header_read_timeout = Duration::from_secs(args.header_timeout.max(1));
+    let edges = Edges {
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        https: mail.public_url.starts_with("https://"),
+    };
+    tracing::info!(listen = %args.listen, db = %crate::db::redacted(&args.db.db), clock = %args.clock,
+        max_connections = options.max_connections, "stageflow serving");
+    println!("stageflow listening on http://{}", args.listen);
+    let loops = Loops::start(&app, mail, manual);
+    let router = stageflow_api::router_with(app, &edges);
+    stageflow_api::server::serve(listener, router, options, async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+    })
+    .await?;
+    loops.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seeds the demo directory and prints who can sign in with what.
+async fn seed_demo(app: &App, args: &ServeArgs, admin_token: Option<&str>) -> anyhow::Result<()> {
+    let logins = stageflow_app::demo::seed(app)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
+    println!("演示数据已就绪。登录令牌（Authorization: Bearer <令牌>，30 天内有效）：");
+    if let Some(t) = admin_token
+        && std::env::var("STAGEFLOW_ADMIN_TOKEN").is_err()
+    {
+        println!("  {:<24} {:<18} {t}", "管理员 (admin)", "admin");
+    }
+    for l in &logins {
+        println!("  {:<24} {:<18} {}", l.label, l.person, l.token);
+    }
+    println!(
+        "网页：打开 http://{}/login ，用上面任一人员的令牌登录（管理员令牌只用于 API；例如入党申请人的令牌，可办理“递交入党申请书”；县委组织部的令牌可看到全部控制台）。",
+        args.listen
+    );
+    println!(
+        "试一试：curl -H 'Authorization: Bearer {}' 'http://{}/api/v1/tasks?assignee=me&status=pending'",
+        logins[0].token, args.listen
+    );
+    Ok(())
+}
+
+/// How mail goes out, from the flags.
+fn mail_config(args: &ServeArgs) -> anyhow::Result<MailConfig> {
     let transport = match &args.smtp {
         Some(url) => MailTransport::smtp(url).map_err(|e| anyhow::anyhow!(e))?,
         None => MailTransport::Files(args.mail_dir.clone()),
@@ -161,67 +196,65 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "en" => MailLanguage::English,
         other => bail!("unknown mail language '{other}' (zh or en)"),
     };
-    // As many connections as the open-file limit allows (raised to its
-    // hard limit), less room for the database and the log.
-    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-    let mut options = ServeOptions::for_file_limit(files);
-    if let Some(n) = args.max_connections {
-        options.max_connections = n.min(options.max_connections);
+    Ok(mail)
+}
+
+/// The timer and mail loops beside the server.
+struct Loops {
+    stop: tokio::sync::watch::Sender<bool>,
+    timers: tokio::task::JoinHandle<()>,
+    mailer: tokio::task::JoinHandle<()>,
+}
+
+impl Loops {
+    fn start(app: &Arc<App>, mail: MailConfig, manual: bool) -> Loops {
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.changed().await;
+        };
+        let timers = {
+            let app = app.clone();
+            let rx = stop_rx.clone();
+            tokio::spawn(async move {
+                // A manual clock moves only by request; the request fires
+                // timers.
+                if manual {
+                    stopped(rx).await;
+                    return;
+                }
+                app.run_timers(Duration::from_secs(30), stopped(rx)).await;
+            })
+        };
+        let mailer = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.run_mail(&mail, Duration::from_secs(5), stopped(stop_rx))
+                    .await;
+            })
+        };
+        Loops {
+            stop,
+            timers,
+            mailer,
+        }
     }
-    options.header_read_timeout = Duration::from_secs(args.header_timeout.max(1));
-    let edges = Edges {
-        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
-        https: mail.public_url.starts_with("https://"),
-    };
-    tracing::info!(listen = %args.listen, db = %crate::db::redacted(&args.db.db), clock = %args.clock,
-        max_connections = options.max_connections, "stageflow serving");
-    println!("stageflow listening on http://{}", args.listen);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.changed().await;
-    };
-    let timers = {
-        let app = app.clone();
-        let rx = stop_rx.clone();
-        tokio::spawn(async move {
-            // A manual clock moves only by request; the request fires timers.
-            if manual {
-                stopped(rx).await;
-                return;
-            }
-            app.run_timers(Duration::from_secs(30), stopped(rx)).await;
-        })
-    };
-    let mailer = {
-        let app = app.clone();
-        let rx = stop_rx.clone();
-        tokio::spawn(async move {
-            app.run_mail(&mail, Duration::from_secs(5), stopped(rx))
-                .await;
-        })
-    };
-    let router = stageflow_api::router_with(app, &edges);
-    stageflow_api::server::serve(listener, router, options, async {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing requests in flight");
-    })
-    .await?;
-    // The loops finish what they hold (a mail being sent, a fire under
-    // way) for a few seconds; what is left is picked up by the next start
-    // (leases).
-    let _ = stop_tx.send(true);
-    let loops = async {
-        let _ = timers.await;
-        let _ = mailer.await;
-    };
-    if tokio::time::timeout(Duration::from_secs(5), loops)
-        .await
-        .is_err()
-    {
-        tracing::warn!("the timer or mail loop was still busy: left to the next start");
+
+    /// The loops finish what they hold (a mail being sent, a fire under
+    /// way) for a few seconds; what is left is picked up by the next start
+    /// (leases).
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let loops = async {
+            let _ = self.timers.await;
+            let _ = self.mailer.await;
+        };
+        if tokio::time::timeout(Duration::from_secs(5), loops)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the timer or mail loop was still busy: left to the next start");
+        }
     }
-    drop(stop_rx);
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {

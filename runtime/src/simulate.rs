@@ -29,7 +29,10 @@ use crate::synthetic::SyntheticDirectory;
 use crate::{ExecError, Runtime};
 
 /// Most commands one simulation may run.
-const MAX_STEPS: usize = 200_000;
+const MAX_STEPS: usize = 20_000;
+/// Most events one simulated instance may record: a timeline longer than
+/// anyone reads (a recurring step every second for a century) stops here.
+const MAX_EVENTS: u64 = 3_000;
 /// The simulation gives up past this many years of virtual time.
 const MAX_YEARS: i64 = 30;
 /// A stage entered this many times means the policy keeps the instance
@@ -295,6 +298,12 @@ pub async fn simulate(
         if state.status != Status::Running {
             break;
         }
+        if state.seq > MAX_EVENTS {
+            stuck = Some(format!(
+                "stopped after {MAX_EVENTS} events: the timeline is longer than anyone reads"
+            ));
+            break;
+        }
         if let Some(stage) = tl.going_round() {
             let name = def.stage(stage).map_or(stage, |s| s.name.as_str());
             stuck = Some(format!(
@@ -335,10 +344,8 @@ pub async fn simulate(
             break;
         }
         now = now.max(next);
-        let before = store.events(id).await?.len();
         runtime.fire_due_timers(now).await?;
-        let events = store.events(id).await?;
-        tl.record(&events[before..]);
+        tl.record(&store.events_after(id, state.seq).await?);
     }
     let state = store
         .instance(id)

@@ -268,6 +268,17 @@ impl Store for Me {
         rows.iter().map(event_row).collect()
     }
 
+    async fn events_after(&self, id: Uuid, seq: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(sql(
+            "SELECT seq, at, body, prev_hash, hash FROM events WHERE instance_id = ? AND seq > ? ORDER BY seq",
+        )))
+        .bind(id.to_string())
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_row).collect()
+    }
+
     async fn events_of_type(
         &self,
         ids: &[Uuid],
@@ -968,21 +979,7 @@ impl Store for Me {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let mut person = person_row(&row)?;
-        let rows = sqlx::query(AssertSqlSafe(sql(
-            "SELECT org_id, role FROM memberships WHERE person_id = ? ORDER BY org_id, role",
-        )))
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        person.memberships = rows
-            .iter()
-            .map(|r| {
-                Ok(Membership {
-                    org: r.try_get("org_id")?,
-                    role: r.try_get("role")?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+        person.memberships = memberships_of(&self.pool, id).await?;
         Ok(Some(person))
     }
 
@@ -1515,20 +1512,13 @@ impl Store for Me {
         }))
     }
 
-    /// The one person with the address; nobody when two share it (a
-    /// directory from before addresses were unique): a sign-in link must
-    /// not pick one of them by id order.
-    async fn person_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql(
+    async fn people_by_email(&self, email: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql(
             "SELECT id FROM people WHERE lower(email) = lower(?) ORDER BY id LIMIT 2",
         )))
         .bind(email.trim())
         .fetch_all(&self.pool)
-        .await?;
-        Ok(match ids.as_slice() {
-            [one] => Some(one.clone()),
-            _ => None,
-        })
+        .await?)
     }
 
     async fn delete_tokens_of(&self, person: &str, kind: TokenKind) -> Result<u64, StoreError> {
@@ -1909,22 +1899,30 @@ async fn person_in(tx: &mut Tx, id: &str) -> Result<Option<Person>, StoreError> 
     .await?;
     let Some(row) = row else { return Ok(None) };
     let mut person = person_row(&row)?;
+    person.memberships = memberships_of(&mut **tx, id).await?;
+    Ok(Some(person))
+}
+
+/// A person's memberships, by organization and role, through a pool or in
+/// a transaction.
+async fn memberships_of<'c, E>(exec: E, id: &str) -> Result<Vec<Membership>, StoreError>
+where
+    E: sqlx::Executor<'c, Database = Db>,
+{
     let rows = sqlx::query(AssertSqlSafe(sql(
         "SELECT org_id, role FROM memberships WHERE person_id = ? ORDER BY org_id, role",
     )))
     .bind(id)
-    .fetch_all(&mut **tx)
+    .fetch_all(exec)
     .await?;
-    person.memberships = rows
-        .iter()
+    rows.iter()
         .map(|r| {
             Ok(Membership {
                 org: r.try_get("org_id")?,
                 role: r.try_get("role")?,
             })
         })
-        .collect::<Result<_, StoreError>>()?;
-    Ok(Some(person))
+        .collect()
 }
 
 /// The paths of organizations (each once), read in a transaction.

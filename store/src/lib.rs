@@ -598,6 +598,8 @@ pub trait Store: Send + Sync {
     async fn commit_new_batch(&self, transitions: &[Transition]) -> Result<usize, StoreError>;
     /// The events of an instance, in order.
     async fn events(&self, id: Uuid) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// The events of an instance after the one numbered `seq`, in order.
+    async fn events_after(&self, id: Uuid, seq: u64) -> Result<Vec<RecordedEvent>, StoreError>;
     /// The events of one type (`escalated`, …) of several instances: each
     /// with its instance, an instance's in order.
     async fn events_of_type(
@@ -842,8 +844,10 @@ pub trait Store: Send + Sync {
         kind: TokenKind,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError>;
-    /// The person with this e-mail address (compared without case).
-    async fn person_by_email(&self, email: &str) -> Result<Option<String>, StoreError>;
+    /// The people with this e-mail address (compared without case), at
+    /// most two, by id: one is its holder; two (a directory from before
+    /// addresses were unique) make it nobody's to sign in with.
+    async fn people_by_email(&self, email: &str) -> Result<Vec<String>, StoreError>;
     /// Revokes every token of a kind a person holds; returns how many.
     async fn delete_tokens_of(&self, person: &str, kind: TokenKind) -> Result<u64, StoreError>;
     /// Queues a mail that belongs to no instance (a login link).

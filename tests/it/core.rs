@@ -338,7 +338,7 @@ async fn every_response_carries_the_security_headers() {
         assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
         assert!(
             h.get("strict-transport-security").is_none(),
             "{path}: plain http"
@@ -367,24 +367,47 @@ async fn every_response_carries_the_security_headers() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    for (origin, forwarded, want) in [
-        ("http://evil.example", None, 403),
-        ("null", None, 403),
-        (format!("http://{host}").as_str(), None, 303),
-        ("https://stageflow.example.org", Some("stageflow.example.org"), 303),
-        ("https://stageflow.example.org", None, 403),
+    let own = format!("http://{host}");
+    for (origin, fetch_site, forwarded, want) in [
+        (Some("http://evil.example"), None, None, 403),
+        (Some("null"), None, None, 403),
+        (None, Some("cross-site"), None, 403),
+        (None, Some("same-site"), None, 403),
+        // A browser under `no-referrer` sends its own site as `null`,
+        // and says where the form came from in Sec-Fetch-Site.
+        (Some("null"), Some("same-origin"), None, 303),
+        (Some(own.as_str()), None, None, 303),
+        (
+            Some("https://stageflow.example.org"),
+            None,
+            Some("stageflow.example.org"),
+            303,
+        ),
+        (Some("https://stageflow.example.org"), None, None, 403),
+        // A script (no browser headers at all).
+        (None, None, None, 303),
     ] {
         let mut req = no_redirect
             .post(format!("{}/login", s.base))
-            .header("origin", origin)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(format!("token={token}"));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(f) = fetch_site {
+            req = req.header("sec-fetch-site", f);
+        }
         if let Some(f) = forwarded {
             req = req.header("x-forwarded-host", f);
         }
         let r = req.send().await.unwrap();
-        assert_eq!(r.status().as_u16(), want, "{origin} via {forwarded:?}");
-        assert_eq!(r.headers().contains_key("set-cookie"), want == 303, "{origin}");
+        let case = format!("{origin:?} {fetch_site:?} via {forwarded:?}");
+        assert_eq!(r.status().as_u16(), want, "{case}");
+        assert_eq!(
+            r.headers().contains_key("set-cookie"),
+            want == 303,
+            "{case}"
+        );
     }
     // Downloads: a PDF may be shown; HTML and SVG only ever download,
     // sandboxed.

@@ -318,3 +318,61 @@ async fn nothing_an_organizer_publishes_brings_the_server_down() {
         .await;
     assert!(list.status < 500, "{}", list.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_goes_only_to_checked_people_and_known_workflows() {
+    let mut s = Server::start(Server::t0()).await;
+    // A text input or a text form field, or a variable, naming an
+    // assignee: it is never checked against the branch, so it is refused
+    // when published, at its line.
+    let text = "stageflow: 1\nid: text-assignee\nname: 文本指派\nsubject: organization\ninputs:\n  - { id: who, label: 人, type: person }\n  - { id: txt, label: 文, type: text }\nend_states: { done: 完成 }\nstages:\n  - id: s1\n    name: 一\n    then: end done\n    steps:\n      - id: a\n        name: 输入人\n        assignee: { field: input.who }\n      - id: b\n        name: 文本人\n        assignee: { field: input.txt }\n      - id: pick\n        name: 选人\n        assignee: { role: secretary }\n        form: [ { id: note, label: 文本, type: text, required: true } ]\n        set: { chosen: { expr: \"form.note\" } }\n      - id: c\n        name: 文本表单人\n        after: pick\n        assignee: { field: step.pick.form.note }\n      - id: d\n        name: 变量人\n        after: pick\n        assignee: { field: var.chosen }\n";
+    let r = s.publish_yaml("zb1-organizer", "text.yaml", text).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let problems = r.body["diagnostics"].to_string();
+    assert!(
+        problems.contains("text.yaml:19:")
+            && problems.contains("'input.txt' names an assignee but is not a person field"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("'step.pick.form.note' names an assignee but is not a person field"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("'var.chosen' cannot name an assignee"),
+        "{problems}"
+    );
+    assert!(!problems.contains("input.who"), "{problems}");
+    // A subflow may start only a workflow the publisher sees: not one of
+    // a sibling branch's, not one that does not exist — answered alike.
+    let own = "stageflow: 1\nid: zb2-private\nname: 二支部自用\nsubject: organization\nend_states: { done: 完成 }\nstages:\n  - id: s\n    name: 阶段\n    then: end done\n    steps:\n      - { id: t, name: 事项, assignee: { role: secretary } }\n";
+    let r = s.publish_yaml("zb2-secretary", "own.yaml", own).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut answers = Vec::new();
+    for target in ["zb2-private", "no-such-workflow"] {
+        let sub = format!(
+            "stageflow: 1\nid: sub-{target}\nname: 子流程\nsubject: organization\nend_states: {{ done: 完成 }}\nstages:\n  - id: s1\n    name: 一\n    then: end done\n    steps:\n      - {{ id: sf, name: 子, kind: subflow, workflow: {target} }}\n"
+        );
+        let r = s.publish_yaml("zb1-organizer", "sub.yaml", &sub).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        answers.push(r.body["detail"].as_str().unwrap().replace(target, "X"));
+    }
+    assert_eq!(answers[0], answers[1]);
+    // A workflow of a few hundred steps is refused at the first one too
+    // many.
+    let mut big = String::from(
+        "stageflow: 1\nid: big\nname: 大\nsubject: organization\nend_states: { done: 完成 }\nstages:\n  - id: s\n    name: 阶段\n    then: end done\n    steps:\n",
+    );
+    for i in 0..201 {
+        big.push_str(&format!(
+            "      - {{ id: t{i}, name: 事项{i}, assignee: {{ role: secretary }} }}\n"
+        ));
+    }
+    let r = s.publish_yaml("zb1-organizer", "big.yaml", &big).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let problems = r.body["diagnostics"].to_string();
+    assert!(
+        problems.contains("big.yaml:211:") && problems.contains("201 steps; at most 200"),
+        "{problems}"
+    );
+}

@@ -399,15 +399,14 @@ async fn tokens(store: Arc<dyn Store>) {
     // Addresses compare without case.
     assert_eq!(
         store
-            .person_by_email("wang.fang@example.ORG")
+            .people_by_email("wang.fang@example.ORG")
             .await
-            .unwrap()
-            .as_deref(),
-        Some("p1")
+            .unwrap(),
+        vec!["p1".to_string()]
     );
     assert_eq!(
-        store.person_by_email("nobody@example.org").await.unwrap(),
-        None
+        store.people_by_email("nobody@example.org").await.unwrap(),
+        Vec::<String>::new()
     );
 }
 

@@ -61,6 +61,9 @@ struct Checker<'c, 'a> {
     vars: BTreeSet<String>,
 }
 
+/// Most steps one workflow may have.
+const MAX_STEPS: usize = 200;
+
 const TALLY_VARS: &[&str] = &["eligible", "present", "cast", "yes", "no", "abstain"];
 
 impl Checker<'_, '_> {
@@ -76,6 +79,7 @@ impl Checker<'_, '_> {
 
     fn run(&mut self) {
         let def = self.def;
+        self.size();
         self.duplicates();
         for (i, check) in def.checks.iter().enumerate() {
             self.expr_vars(&check.expr, &format!("check:{i}"), None);
@@ -101,6 +105,27 @@ impl Checker<'_, '_> {
                     );
                 }
             }
+        }
+    }
+
+    /// A workflow people can follow has tens of steps (发展党员: 25); the
+    /// engine and the time simulation walk every step on every command.
+    fn size(&mut self) {
+        let steps: usize = self.def.stages.iter().map(|s| s.steps.len()).sum();
+        if steps > MAX_STEPS {
+            let at = self
+                .def
+                .stages
+                .iter()
+                .flat_map(|s| &s.steps)
+                .nth(MAX_STEPS)
+                .map(|s| format!("step:{}", s.id))
+                .unwrap_or_default();
+            self.err_help(
+                &at,
+                format!("the workflow has {steps} steps; at most {MAX_STEPS} are allowed"),
+                "split it into workflows that start one another (`kind: subflow`)",
+            );
         }
     }
 
@@ -580,8 +605,49 @@ impl Checker<'_, '_> {
     fn assignee(&mut self, a: &Assignee, key: &str) {
         match a {
             Assignee::Role { role, .. } => self.role(role, key),
-            Assignee::Field(path) => self.var_ref(path, key, None),
+            Assignee::Field(path) => {
+                self.var_ref(path, key, None);
+                self.person_field(path, key);
+            }
             Assignee::Subject | Assignee::Initiator => {}
+        }
+    }
+
+    /// A field that names whom to give work or mail must be declared a
+    /// person (`type: person`): only a person field's value is checked,
+    /// when it is entered, to be someone of the instance's organization,
+    /// its subtree or the organizations above it.
+    fn person_field(&mut self, path: &str, key: &str) {
+        let parts: Vec<&str> = path.split('.').collect();
+        let field = match parts.as_slice() {
+            ["input", i] => self
+                .def
+                .inputs
+                .iter()
+                .find(|x| x.field.id == *i)
+                .map(|x| &x.field),
+            ["step", s, "form", f] => self
+                .def
+                .step(s)
+                .and_then(|(_, st)| st.form.iter().find(|x| x.id == *f)),
+            _ => {
+                self.err_help(
+                    key,
+                    format!("'{path}' cannot name an assignee"),
+                    "name the assignee by a person field: `field: input.NAME` or `field: step.STEP.form.FIELD`, declared `type: person`",
+                );
+                return;
+            }
+        };
+        // An unknown field is reported by `var_ref`.
+        if let Some(f) = field
+            && f.kind != FieldKind::Person
+        {
+            self.err_help(
+                key,
+                format!("'{path}' names an assignee but is not a person field"),
+                "declare the field `type: person`: a person field is checked, when it is entered, to be someone of the instance's organization, its subtree or the organizations above it",
+            );
         }
     }
 

@@ -57,15 +57,7 @@ pub(crate) fn api(
     access: Access,
     handler: MethodRouter<AppState>,
 ) -> Route {
-    Route {
-        info: RouteInfo {
-            method: method_name(&method),
-            path,
-            access,
-            page: false,
-        },
-        handler,
-    }
+    route(method, path, access, handler, false)
 }
 
 /// A page route.
@@ -75,12 +67,22 @@ pub(crate) fn page(
     access: Access,
     handler: MethodRouter<AppState>,
 ) -> Route {
+    route(method, path, access, handler, true)
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+    page: bool,
+) -> Route {
     Route {
         info: RouteInfo {
             method: method_name(&method),
             path,
             access,
-            page: true,
+            page,
         },
         handler,
     }

@@ -15,7 +15,7 @@ use stageflow_app::policy::Op;
 use stageflow_app::simulate::{self as sim, SimOptions};
 use stageflow_engine::Definition;
 
-use super::task::typed;
+use super::task_form::typed;
 use super::{Session, error_page, forbidden_form, frame, organizer, render, with_messages};
 use crate::AppState;
 use crate::error::ApiError;

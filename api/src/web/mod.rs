@@ -22,6 +22,7 @@ mod pipeline;
 mod schedules;
 mod signin;
 mod task;
+mod task_form;
 
 use std::sync::LazyLock;
 

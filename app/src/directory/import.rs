@@ -82,6 +82,20 @@ pub struct Imported {
     pub people: usize,
 }
 
+/// The problems found so far.
+#[derive(Default)]
+struct Problems(Vec<ImportProblem>);
+
+impl Problems {
+    fn add(&mut self, source: ImportSource, line: u64, message: String) {
+        self.0.push(ImportProblem {
+            source,
+            line,
+            message,
+        });
+    }
+}
+
 impl App {
     /// Imports organizations and people (the operator): every row is
     /// checked first; with any problem nothing is written and the problems
@@ -96,25 +110,46 @@ impl App {
         self.allow(caller, Op::ImportDirectory, Target::System, || {
             AppError::forbidden("importing the directory needs the admin")
         })?;
-        let mut problems = Vec::new();
-        let mut bad = |source, line, message: String| {
-            problems.push(ImportProblem {
-                source,
-                line,
-                message,
-            })
-        };
+        let mut problems = Problems::default();
+        let in_file = self.check_org_rows(orgs, &mut problems).await?;
+        let ordered = parents_first(orgs, &in_file, &mut problems);
+        let new_people = self
+            .check_person_rows(people, &in_file, &mut problems)
+            .await?;
+        if !problems.0.is_empty() {
+            return Ok(Err(problems.0));
+        }
+        if dry_run {
+            return Ok(Ok(Imported {
+                orgs: ordered.len(),
+                people: new_people.len(),
+            }));
+        }
+        let (o, p) = self
+            .store
+            .import_directory(&ordered, &new_people, &self.audit(caller))
+            .await?;
+        Ok(Ok(Imported { orgs: o, people: p }))
+    }
+
+    /// Checks the organization rows; returns the ids the file defines, by
+    /// their first line.
+    async fn check_org_rows<'r>(
+        &self,
+        orgs: &'r [ImportOrg],
+        problems: &mut Problems,
+    ) -> AppResult<HashMap<&'r str, u64>> {
+        let mut bad = |line, message| problems.add(ImportSource::Orgs, line, message);
         let mut in_file: HashMap<&str, u64> = HashMap::new();
         for r in orgs {
             if let Err(e) = validate::id("organization", &r.id) {
-                bad(ImportSource::Orgs, r.line, e.detail);
+                bad(r.line, e.detail);
             }
             if let Err(e) = validate::name("name", &r.name).and(validate::name("kind", &r.kind)) {
-                bad(ImportSource::Orgs, r.line, e.detail);
+                bad(r.line, e.detail);
             }
             if let Some(first) = in_file.insert(&r.id, r.line) {
                 bad(
-                    ImportSource::Orgs,
                     r.line,
                     format!("id '{}' was already used on line {first}", r.id),
                 );
@@ -122,7 +157,7 @@ impl App {
             if let Some(d) = &r.term_start
                 && let Err(e) = validate::date("term_start", d)
             {
-                bad(ImportSource::Orgs, r.line, e.detail);
+                bad(r.line, e.detail);
             }
         }
         for r in orgs {
@@ -131,89 +166,52 @@ impl App {
                 && self.store.org(p).await?.is_none()
             {
                 bad(
-                    ImportSource::Orgs,
                     r.line,
                     format!("parent '{p}' is neither in this file nor in the database"),
                 );
             }
             if self.store.org(&r.id).await?.is_some() {
-                bad(
-                    ImportSource::Orgs,
-                    r.line,
-                    format!("organization '{}' already exists", r.id),
-                );
+                bad(r.line, format!("organization '{}' already exists", r.id));
             }
         }
-        // Parents before children.
-        let mut ordered: Vec<NewOrg> = Vec::new();
-        let mut placed: HashSet<&str> = HashSet::new();
-        let mut pending: Vec<&ImportOrg> = orgs.iter().collect();
-        while !pending.is_empty() {
-            let before = pending.len();
-            pending.retain(|r| {
-                let ready = r
-                    .parent
-                    .as_deref()
-                    .is_none_or(|p| placed.contains(p) || !in_file.contains_key(p));
-                if ready {
-                    placed.insert(&r.id);
-                    ordered.push(NewOrg {
-                        id: Some(r.id.clone()),
-                        name: r.name.clone(),
-                        kind: r.kind.clone(),
-                        parent: r.parent.clone(),
-                        term_start: r.term_start.clone(),
-                        term_years: r.term_years,
-                    });
-                }
-                !ready
-            });
-            if pending.len() == before {
-                for r in &pending {
-                    bad(
-                        ImportSource::Orgs,
-                        r.line,
-                        format!("organization '{}' is part of a parent cycle", r.id),
-                    );
-                }
-                break;
-            }
-        }
+        Ok(in_file)
+    }
+
+    /// Checks the people rows; returns them as the store takes them.
+    async fn check_person_rows(
+        &self,
+        people: &[ImportPerson],
+        in_file: &HashMap<&str, u64>,
+        problems: &mut Problems,
+    ) -> AppResult<Vec<NewPerson>> {
+        let mut bad = |line, message| problems.add(ImportSource::People, line, message);
         let mut new_people = Vec::new();
         let mut seen: HashMap<&str, u64> = HashMap::new();
         let mut addresses: HashMap<String, u64> = HashMap::new();
         for r in people {
             if let Err(e) = validate::id("person", &r.id).and(validate::name("name", &r.name)) {
-                bad(ImportSource::People, r.line, e.detail);
+                bad(r.line, e.detail);
             }
             if let Some(first) = seen.insert(&r.id, r.line) {
                 bad(
-                    ImportSource::People,
                     r.line,
                     format!("id '{}' was already used on line {first}", r.id),
                 );
             }
             if self.store.person(&r.id).await?.is_some() {
-                bad(
-                    ImportSource::People,
-                    r.line,
-                    format!("person '{}' already exists", r.id),
-                );
+                bad(r.line, format!("person '{}' already exists", r.id));
             }
             if let Some(e) = &r.email {
                 if let Err(e) = validate::email(e) {
-                    bad(ImportSource::People, r.line, e.detail);
+                    bad(r.line, e.detail);
                 }
-                let key = e.to_lowercase();
-                if let Some(first) = addresses.insert(key, r.line) {
+                if let Some(first) = addresses.insert(e.to_lowercase(), r.line) {
                     bad(
-                        ImportSource::People,
                         r.line,
                         format!("e-mail address '{e}' was already used on line {first}"),
                     );
-                } else if self.store.person_by_email(e).await?.is_some() {
+                } else if !self.store.people_by_email(e).await?.is_empty() {
                     bad(
-                        ImportSource::People,
                         r.line,
                         format!("e-mail address '{e}' is already someone else's"),
                     );
@@ -222,13 +220,12 @@ impl App {
             if let Some(d) = &r.birth_date
                 && let Err(e) = validate::date("birth_date", d)
             {
-                bad(ImportSource::People, r.line, e.detail);
+                bad(r.line, e.detail);
             }
             if let Some(s) = &r.status
                 && !STATUSES.contains(&s.as_str())
             {
                 bad(
-                    ImportSource::People,
                     r.line,
                     format!("status '{s}' is not one of {}", STATUSES.join(", ")),
                 );
@@ -237,7 +234,6 @@ impl App {
             for (org, role) in &r.memberships {
                 if !in_file.contains_key(org.as_str()) && self.store.org(org).await?.is_none() {
                     bad(
-                        ImportSource::People,
                         r.line,
                         format!(
                             "organization '{org}' is neither in the organizations file nor in the database"
@@ -260,20 +256,7 @@ impl App {
                 memberships,
             });
         }
-        if !problems.is_empty() {
-            return Ok(Err(problems));
-        }
-        if dry_run {
-            return Ok(Ok(Imported {
-                orgs: ordered.len(),
-                people: new_people.len(),
-            }));
-        }
-        let (o, p) = self
-            .store
-            .import_directory(&ordered, &new_people, &self.audit(caller))
-            .await?;
-        Ok(Ok(Imported { orgs: o, people: p }))
+        Ok(new_people)
     }
 
     /// The whole directory (the operator's export).
@@ -299,4 +282,48 @@ impl App {
                 .collect(),
         ))
     }
+}
+
+/// The organizations with parents before children; a parent cycle is a
+/// problem of each row in it.
+fn parents_first(
+    orgs: &[ImportOrg],
+    in_file: &HashMap<&str, u64>,
+    problems: &mut Problems,
+) -> Vec<NewOrg> {
+    let mut ordered: Vec<NewOrg> = Vec::new();
+    let mut placed: HashSet<&str> = HashSet::new();
+    let mut pending: Vec<&ImportOrg> = orgs.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|r| {
+            let ready = r
+                .parent
+                .as_deref()
+                .is_none_or(|p| placed.contains(p) || !in_file.contains_key(p));
+            if ready {
+                placed.insert(&r.id);
+                ordered.push(NewOrg {
+                    id: Some(r.id.clone()),
+                    name: r.name.clone(),
+                    kind: r.kind.clone(),
+                    parent: r.parent.clone(),
+                    term_start: r.term_start.clone(),
+                    term_years: r.term_years,
+                });
+            }
+            !ready
+        });
+        if pending.len() == before {
+            for r in &pending {
+                problems.add(
+                    ImportSource::Orgs,
+                    r.line,
+                    format!("organization '{}' is part of a parent cycle", r.id),
+                );
+            }
+            break;
+        }
+    }
+    ordered
 }

@@ -310,8 +310,9 @@ impl App {
     /// Refuses an address another person already has: a mailed sign-in
     /// link must find one person.
     pub(crate) async fn require_free_email(&self, email: &str, person: &str) -> AppResult<()> {
-        match self.store.person_by_email(email).await? {
-            Some(other) if other != person => Err(AppError::invalid(
+        let holders = self.store.people_by_email(email).await?;
+        match holders.iter().find(|other| *other != person) {
+            Some(_) => Err(AppError::invalid(
                 "email-taken",
                 format!(
                     "e-mail address '{email}' is already someone else's; each person needs an address of their own"

@@ -20,6 +20,9 @@ use crate::state::{
 };
 use crate::time::{Anchor, Clock, Moment, Resolved, TimeExpr, resolve};
 
+/// The default of a date field that means the day it is entered.
+pub const TODAY: &str = "today";
+
 /// Person id used for automatic actions.
 pub const SYSTEM: &str = "system";
 
@@ -706,11 +709,18 @@ impl Tx<'_> {
             return Err(Rejection::AlreadyStarted);
         }
         let mut inputs = Values::new();
+        let today = serde_json::json!(self.clock.local_date(self.now()).to_string());
         for input in &self.def.inputs {
             let f = &input.field;
-            match given.get(&f.id).or(f.default.as_ref()) {
+            let value = given.get(&f.id).or(f.default.as_ref());
+            let value = match value {
+                Some(v) if v.as_str() == Some(TODAY) && f.kind == FieldKind::Date => Some(&today),
+                v => v,
+            };
+            match value {
                 Some(v) if !v.is_null() => {
                     check_value(&f.id, &f.label, &f.kind, f.min, f.max, v)?;
+                    self.check_date(f, v, None)?;
                     inputs.insert(f.id.clone(), v.clone());
                 }
                 _ if f.required => {
@@ -1186,9 +1196,15 @@ impl Tx<'_> {
         }
         // An occurrence has no automatic outcome of its own.
         if let (Some(t), None) = (&step.on_timeout, occurrence) {
-            let at = match t.after {
-                Some(span) => self.after_due(due, span),
-                None => due_at,
+            let at = match (&t.limit, t.after) {
+                // The statute's own limit: the outcome applies once its
+                // last day has passed, wherever the deadline moved.
+                (Some(limit), _) => {
+                    let r = self.resolve_time(limit, Some(&step.id))?;
+                    self.clock.deadline_instant(r.moment)
+                }
+                (None, Some(span)) => self.after_due(due, span),
+                (None, None) => due_at,
             };
             self.arm(
                 &step.id,
@@ -1258,7 +1274,17 @@ impl Tx<'_> {
             }
         }
         for (index, esc) in step.escalate.iter().enumerate() {
-            let at = self.after_due(due, esc.after);
+            let at = match &esc.limit {
+                // On the limit's last day, at the reminder hour.
+                Some(limit) => match self.resolve_time(limit, Some(&step.id))?.moment {
+                    Moment::Date(d) => self.clock.at_local(
+                        d,
+                        NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0).unwrap_or(NaiveTime::MIN),
+                    ),
+                    Moment::Instant(t) => t,
+                },
+                None => self.after_due(due, esc.after),
+            };
             self.arm_for(
                 &step.id,
                 entry,
@@ -1466,6 +1492,17 @@ impl Tx<'_> {
             None => first_outcome(&step),
         };
         let forward = self.check_outcome(&step, &outcome)?;
+        // `today` in a date field (given, or its default): the day it is
+        // entered, recorded as that date.
+        let today = serde_json::json!(self.clock.local_date(self.now()).to_string());
+        let mut form = form.clone();
+        for f in step.form.iter().filter(|f| f.kind == FieldKind::Date) {
+            let given = form.get(&f.id).or(f.default.as_ref());
+            if given.and_then(|v| v.as_str()) == Some(TODAY) {
+                form.insert(f.id.clone(), today.clone());
+            }
+        }
+        let form = &form;
         if step.comment_required && comment.is_none_or(|c| c.trim().is_empty()) {
             return Err(Rejection::BadForm(format!(
                 "step '{}' needs a comment (审批意见) with every decision",
@@ -1626,7 +1663,10 @@ impl Tx<'_> {
         }
         for f in &step.form {
             match form.get(&f.id) {
-                Some(v) if !v.is_null() => check_value(&f.id, &f.label, &f.kind, f.min, f.max, v)?,
+                Some(v) if !v.is_null() => {
+                    check_value(&f.id, &f.label, &f.kind, f.min, f.max, v)?;
+                    self.check_date(f, v, Some(&step.id))?;
+                }
                 _ if f.required && f.default.is_none() => {
                     return Err(Rejection::BadForm(format!(
                         "field '{}' ({}) is required",
@@ -1634,6 +1674,45 @@ impl Tx<'_> {
                     )));
                 }
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A date someone enters for what already happened may not lie after
+    /// the instance's today, nor before the date it depends on
+    /// (`not_before`). 《中国共产党发展党员工作细则》第五条 (年满十八岁 at the
+    /// application) cannot be passed with a later 申请日期, and a talk
+    /// cannot precede the application it answers (第七条).
+    fn check_date(&self, f: &crate::model::Field, v: &serde_json::Value, step: Option<&str>) -> R {
+        if f.kind != FieldKind::Date {
+            return Ok(());
+        }
+        let Some(date) = v
+            .as_str()
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        else {
+            return Ok(());
+        };
+        let today = self.clock.local_date(self.now());
+        if !f.future && date > today {
+            return Err(Rejection::BadForm(format!(
+                "「{}」记录的是已经发生的事，不能晚于今天（{today}），填写的是 {date}",
+                f.label
+            )));
+        }
+        if let Some(expr) = &f.not_before
+            && let Ok(bound) = self.resolve_time(expr, step)
+        {
+            let earliest = match bound.moment {
+                Moment::Date(d) => d,
+                Moment::Instant(t) => self.clock.local_date(t),
+            };
+            if date < earliest {
+                return Err(Rejection::BadForm(format!(
+                    "「{}」不能早于 {earliest}（{expr}），填写的是 {date}",
+                    f.label
+                )));
             }
         }
         Ok(())

@@ -96,6 +96,14 @@ pub struct Field {
     pub min: Option<f64>,
     /// Largest number allowed (number and integer fields).
     pub max: Option<f64>,
+    /// A date field that may lie after today (a plan, a term's end). By
+    /// default a date records something that happened and may not.
+    #[serde(default)]
+    pub future: bool,
+    /// The earliest date a date field may hold (a talk not before the
+    /// application was received, a meeting not before the 公示 ended).
+    #[serde(default)]
+    pub not_before: Option<crate::time::TimeExpr>,
 }
 
 /// The type of a field's value.
@@ -452,6 +460,10 @@ pub struct Remind {
 pub struct Escalation {
     /// How long after the deadline.
     pub after: Span,
+    /// Instead of `after`: a limit counted from its own anchor (the
+    /// statute's), never from a deadline moved off a holiday.
+    #[serde(default)]
+    pub limit: Option<crate::time::TimeExpr>,
     /// Who is told.
     pub to: Assignee,
 }
@@ -461,6 +473,11 @@ pub struct Escalation {
 pub struct Timeout {
     /// How long after the deadline (zero: at the deadline).
     pub after: Option<Span>,
+    /// Instead of `after`: the statutory limit, counted from its own anchor
+    /// (六个月 from the 支部大会), never from a deadline moved off a
+    /// holiday; the outcome applies when that day has passed.
+    #[serde(default)]
+    pub limit: Option<crate::time::TimeExpr>,
     /// The outcome applied.
     pub outcome: String,
 }

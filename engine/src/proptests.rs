@@ -91,6 +91,8 @@ pub(crate) fn definition() -> Definition {
         default: None,
         min: None,
         max: None,
+        future: false,
+        not_before: None,
     }];
     let mut review = step(
         "review",
@@ -112,6 +114,7 @@ pub(crate) fn definition() -> Definition {
     };
     review.escalate = vec![Escalation {
         after: span("2 days"),
+        limit: None,
         to: Assignee::Role {
             role: "secretary".into(),
             org: OrgRef::Parent,
@@ -209,6 +212,7 @@ pub(crate) fn definition() -> Definition {
     approve.due = Some(time("1 month after activated"));
     approve.on_timeout = Some(Timeout {
         after: Some(span("1 day")),
+        limit: None,
         outcome: "approve".into(),
     });
     approve.outcomes.insert(

@@ -48,6 +48,7 @@ mod mail;
 mod matrix;
 mod openapi;
 mod reports;
+mod rules;
 mod schedules;
 mod server;
 mod simulate;

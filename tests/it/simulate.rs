@@ -175,6 +175,52 @@ async fn member_admission_late_policy_escalates_the_overdue_approval() {
     );
 }
 
+/// 细则 第二十五条: the 上级党委 approves within three months of the 支部大会,
+/// six at the most. The six months count from the 支部大会 itself — not
+/// from the three-month deadline, which moves off a holiday for the people
+/// (民法典 第二百零三条) — so the lapse comes the day after the 支部大会's
+/// date six months on, and the last 督办 on that last day.
+#[tokio::test]
+async fn article_25_the_six_month_limit_counts_from_the_branch_meeting() {
+    for start in ["2026-03-02", "2026-04-20", "2026-06-30"] {
+        let r = run("member-admission.yaml", start, &[], Policy::Late).await;
+        let vote = r
+            .events
+            .iter()
+            .find(|e| e.kind == "vote_closed" && e.step.as_deref() == Some("admission_vote"))
+            .expect("the 支部大会");
+        let last_day = vote
+            .at
+            .date_naive()
+            .checked_add_months(chrono::Months::new(6))
+            .unwrap();
+        let lapse = r
+            .events
+            .iter()
+            .find(|e| e.kind == "step_completed" && e.step.as_deref() == Some("party_approval"))
+            .expect("the approval lapses");
+        assert_eq!(lapse.outcome.as_deref(), Some("lapse"), "{start}");
+        assert_eq!(
+            lapse.at.naive_local(),
+            last_day.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap(),
+            "{start}: the lapse follows the last day, {last_day}"
+        );
+        let last_escalation = r
+            .events
+            .iter()
+            .filter(|e| e.kind == "escalation" && e.step.as_deref() == Some("party_approval"))
+            .map(|e| e.at)
+            .filter(|at| *at <= lapse.at)
+            .max()
+            .unwrap();
+        assert_eq!(
+            last_escalation.naive_local(),
+            last_day.and_hms_opt(9, 0, 0).unwrap(),
+            "{start}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn democratic_appraisal_caps_excellent_at_one_third_and_grades_no_probationary_member() {
     let r = run(

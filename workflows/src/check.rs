@@ -84,6 +84,11 @@ impl Checker<'_, '_> {
         for (i, check) in def.checks.iter().enumerate() {
             self.expr_vars(&check.expr, &format!("check:{i}"), None);
         }
+        for input in &def.inputs {
+            if let Some(t) = &input.field.not_before {
+                self.time(t, &format!("input:{}:not_before", input.field.id), None);
+            }
+        }
         for (i, stage) in def.stages.iter().enumerate() {
             self.stage(stage, i + 1 == def.stages.len());
         }
@@ -373,6 +378,23 @@ impl Checker<'_, '_> {
 
     fn step(&mut self, stage: &Stage, step: &Step) {
         let id = &step.id;
+        if let Some(limit) = step.on_timeout.as_ref().and_then(|t| t.limit.as_ref()) {
+            self.time(limit, &format!("step:{id}:on_timeout:limit"), Some(step));
+        }
+        for (i, e) in step.escalate.iter().enumerate() {
+            if let Some(limit) = &e.limit {
+                self.time(limit, &format!("step:{id}:escalate:{i}:limit"), Some(step));
+            }
+        }
+        for f in &step.form {
+            if let Some(t) = &f.not_before {
+                self.time(
+                    t,
+                    &format!("step:{id}:form:{}:not_before", f.id),
+                    Some(step),
+                );
+            }
+        }
         // Outcomes and routes.
         let produced: Vec<String> = match &step.kind {
             StepKind::Approval { .. } => vec!["approve".into(), "reject".into(), "return".into()],

@@ -639,15 +639,34 @@ fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
         .unwrap_or(false);
     let min = m.get("min").and_then(|n| cx.number(n, "min"));
     let max = m.get("max").and_then(|n| cx.number(n, "max"));
+    let future = m
+        .get("future")
+        .and_then(|n| cx.boolean(n, "future"))
+        .unwrap_or(false);
+    let not_before = m
+        .get("not_before")
+        .and_then(|n| cx.time(n, "not_before", format!("{key}:{id}:not_before")));
+    for (name, given) in [("future", future), ("not_before", not_before.is_some())] {
+        if given
+            && kind != FieldKind::Date
+            && let Some(n) = m.get(name)
+        {
+            cx.error(
+                n.pos,
+                format!("`{name}` applies to date fields; field '{id}' is not `type: date`"),
+            );
+        }
+    }
     let default = m.get("default").map(|n| scalar_json(n, &kind));
     if let (Some(d), Some(n)) = (&default, m.get("default")) {
         let ok = match &kind {
             FieldKind::Integer => d.is_i64(),
             FieldKind::Number => d.is_number(),
             FieldKind::Boolean => d.is_boolean(),
-            FieldKind::Date => d
-                .as_str()
-                .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+            FieldKind::Date => d.as_str().is_some_and(|s| {
+                s == stageflow_engine::machine::TODAY
+                    || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+            }),
             FieldKind::Choice(o) => d.as_str().is_some_and(|s| o.iter().any(|x| x == s)),
             _ => d.is_string(),
         };
@@ -666,6 +685,8 @@ fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
         default,
         min,
         max,
+        future,
+        not_before,
     })
 }
 
@@ -962,9 +983,20 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             .enumerate()
             .filter_map(|(i, e)| {
                 let em = cx.map(e, "an escalation", keys::ESCALATE)?;
-                let after = cx
-                    .req(&em, "after", "an escalation")
-                    .and_then(|x| cx.span(x, "after"));
+                let limit = em
+                    .get("limit")
+                    .and_then(|x| cx.time(x, "limit", format!("step:{id}:escalate:{i}:limit")));
+                let after = match (em.get("after"), &limit) {
+                    (Some(x), _) => cx.span(x, "after"),
+                    (None, Some(_)) => Some(stageflow_engine::time::Span {
+                        n: 0,
+                        unit: stageflow_engine::time::Unit::Day,
+                        inclusive: false,
+                    }),
+                    (None, None) => cx
+                        .req(&em, "after", "an escalation")
+                        .and_then(|x| cx.span(x, "after")),
+                };
                 let to = cx.req(&em, "to", "an escalation").and_then(|x| {
                     assignee(
                         cx,
@@ -975,6 +1007,7 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
                 });
                 Some(Escalation {
                     after: after?,
+                    limit,
                     to: to?,
                 })
             })
@@ -988,7 +1021,21 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             .and_then(|x| cx.ident(x, "outcome"))?;
         cx.spans.put(format!("step:{id}:on_timeout"), tm.pos());
         let after = tm.get("after").and_then(|x| cx.span(x, "after"));
-        Some(Timeout { after, outcome })
+        let limit = tm
+            .get("limit")
+            .and_then(|x| cx.time(x, "limit", format!("step:{id}:on_timeout:limit")));
+        if let (Some(_), Some(_), Some(n)) = (&after, &limit, tm.get("limit")) {
+            cx.error_help(
+                n.pos,
+                "`on_timeout` has both `after` and `limit`".to_string(),
+                "`after:` counts from the deadline; `limit:` from its own anchor — keep one",
+            );
+        }
+        Some(Timeout {
+            after,
+            limit,
+            outcome,
+        })
     });
     let mut outcomes = indexmap::IndexMap::new();
     if let Some(n) = m.get("outcomes") {

@@ -75,7 +75,16 @@ pub const NOTIFY: &[&str] = &["template"];
 pub const SUBFLOW: &[&str] = &["workflow", "inputs"];
 /// A form field or input.
 pub const FIELD: &[&str] = &[
-    "id", "label", "type", "required", "default", "options", "min", "max",
+    "id",
+    "label",
+    "type",
+    "required",
+    "default",
+    "options",
+    "min",
+    "max",
+    "future",
+    "not_before",
 ];
 /// A check.
 pub const CHECK: &[&str] = &["rule", "message"];
@@ -86,9 +95,9 @@ pub const ORG_SELECTOR: &[&str] = &["kind", "under"];
 /// Reminders.
 pub const REMIND: &[&str] = &["before", "at_due", "every", "max"];
 /// An escalation.
-pub const ESCALATE: &[&str] = &["after", "to"];
+pub const ESCALATE: &[&str] = &["after", "limit", "to"];
 /// An automatic timeout outcome.
-pub const TIMEOUT: &[&str] = &["after", "outcome"];
+pub const TIMEOUT: &[&str] = &["after", "limit", "outcome"];
 /// An outcome given as a mapping.
 pub const OUTCOME: &[&str] = &["to", "label", "max_times"];
 /// A computed variable.

@@ -72,6 +72,7 @@ pub fn objects() -> Vec<(&'static str, &'static [&'static str], Value)> {
             "required": { "type": "boolean" }, "default": {},
             "options": { "type": "array", "items": text() },
             "min": { "type": "number" }, "max": { "type": "number" },
+            "future": { "type": "boolean" }, "not_before": text(),
         }),
         &["id"],
     );
@@ -98,12 +99,12 @@ pub fn objects() -> Vec<(&'static str, &'static [&'static str], Value)> {
     );
     let escalate = object(
         keys::ESCALATE,
-        json!({ "after": duration(), "to": assignee() }),
-        &["after", "to"],
+        json!({ "after": duration(), "limit": text(), "to": assignee() }),
+        &["to"],
     );
     let timeout = object(
         keys::TIMEOUT,
-        json!({ "after": duration(), "outcome": ident() }),
+        json!({ "after": duration(), "limit": text(), "outcome": ident() }),
         &["outcome"],
     );
     let route = json!({ "type": "string", "pattern": "^(next|retry|end [a-z][a-z0-9_-]*|step [a-z][a-z0-9_-]*|stage [a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*)?)$" });

@@ -116,7 +116,7 @@ fn task_page_data(app: &AppState, s: &Session, case: &TaskCase) -> Value {
         "close_what": if task.kind == "ballot" { "表决" } else { "评议" },
         "assignees": assignees.join("、"), "rating": rating,
         "task": task, "stages": stages(case), "history": history(case), "verified": case.verified,
-        "open": case.open, "fields": fields(task, &people), "buttons": buttons, "csrf": s.csrf,
+        "open": case.open, "fields": fields(task, &people, today(app)), "buttons": buttons, "csrf": s.csrf,
         "people": people, "returnable": returnable, "work": task.kind == "work",
         "seen": case.events.len(), "due": task.due.map(format::date_zh), "due_iso": task.due,
         "when": when, "overdue": overdue && case.open, "earliest": task.earliest.map(format::date_zh),
@@ -170,7 +170,7 @@ fn history(case: &TaskCase) -> Vec<Value> {
 }
 
 /// The step's form fields as inputs (a person field offers `people`).
-fn fields(task: &TaskView, people: &[Value]) -> Vec<Value> {
+fn fields(task: &TaskView, people: &[Value], today: chrono::NaiveDate) -> Vec<Value> {
     task.form
         .iter()
         .map(|f| {
@@ -180,6 +180,8 @@ fn fields(task: &TaskView, people: &[Value]) -> Vec<Value> {
                 _ => "text",
             };
             let value = f.default.as_ref().map(|d| match d {
+                // `default: today`: the day the form is filled in.
+                Value::String(s) if f.kind == "date" && s == "today" => today.to_string(),
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             });

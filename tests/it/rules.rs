@@ -1,0 +1,186 @@
+//! The rules as written (the issue "The rules as written"): dates people
+//! enter for what already happened, and the anchors statutory limits
+//! count from — each test names the article it follows. Through the real
+//! server with the manual clock (today: 2026-03-02, Beijing).
+
+use serde_json::{Value, json};
+
+use crate::server::Server;
+
+/// A person of zb1 born on `birth`, and a 发展党员 instance about them;
+/// returns their `apply` task.
+async fn applicant(s: &mut Server, id: &str, birth: &str) -> Value {
+    let r = s
+        .post(
+            "zb1-organizer",
+            "/api/v1/people",
+            json!({ "id": id, "name": "青年", "email": format!("{id}@example.org"), "birth_date": birth,
+                    "memberships": [{ "org": "zb1", "role": "member" }] }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s
+        .post(
+            "zb1-organizer",
+            "/api/v1/instances",
+            json!({ "definition": "member-admission", "org": "zb1", "subject": id }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    s.inbox(id)
+        .await
+        .into_iter()
+        .next()
+        .expect("the apply task")
+}
+
+/// Uploads a scan for a task (the application letter, a talk record); its
+/// file id.
+async fn letter(s: &mut Server, who: &str, task: &Value) -> String {
+    let token = s.token(who).await;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"%PDF-1.4 letter".to_vec()).file_name("申请书.pdf"),
+    );
+    let r = s
+        .raw(
+            s.client
+                .post(format!(
+                    "{}/api/v1/tasks/{}/files",
+                    s.base,
+                    task["id"].as_str().unwrap()
+                ))
+                .bearer_auth(token)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+async fn complete(s: &mut Server, who: &str, task: &Value, form: Value) -> crate::server::Reply {
+    s.post(
+        who,
+        &format!("/api/v1/tasks/{}/actions", task["id"].as_str().unwrap()),
+        json!({ "action": "complete", "form": form }),
+    )
+    .await
+}
+
+/// 《中国共产党发展党员工作细则》第五条: 年满十八岁 at the application. A
+/// later 申请日期 cannot pass the check: a date that records what happened
+/// may not lie after today.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn article_5_an_application_date_cannot_be_set_in_the_future_to_pass_the_age_rule() {
+    let mut s = Server::start(Server::t0()).await;
+    // Eighteen on 2026-06-01, three months after today.
+    let task = applicant(&mut s, "young-1", "2008-06-01").await;
+    let file = letter(&mut s, "young-1", &task).await;
+    let r = complete(
+        &mut s,
+        "young-1",
+        &task,
+        json!({ "applied_on": "2026-06-02", "application_letter": file }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("「申请日期」") && detail.contains("不能晚于今天（2026-03-02）"),
+        "{detail}"
+    );
+    // Today: the age rule itself refuses.
+    let r = complete(
+        &mut s,
+        "young-1",
+        &task,
+        json!({ "applied_on": "2026-03-02", "application_letter": file }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("年满十八周岁"),
+        "{}",
+        r.body
+    );
+    // The received date may not be in the future either.
+    let task = applicant(&mut s, "adult-1", "1998-05-01").await;
+    let file = letter(&mut s, "adult-1", &task).await;
+    let r = complete(
+        &mut s,
+        "adult-1",
+        &task,
+        json!({ "applied_on": "2026-03-01", "received_on": "2026-03-09", "application_letter": file }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("「党组织收到申请书日期」"),
+        "{}",
+        r.body
+    );
+}
+
+/// 细则 第七条: 党组织收到入党申请书后，一个月内派人同入党申请人谈话 — the
+/// month counts from the day the application was received (by default the
+/// day it is entered), and the talk cannot precede it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn article_7_the_talk_is_due_a_month_after_the_application_was_received() {
+    let mut s = Server::start(Server::t0()).await;
+    let task = applicant(&mut s, "adult-2", "1998-05-01").await;
+    let file = letter(&mut s, "adult-2", &task).await;
+    // Received ten days ago, entered today.
+    let r = complete(
+        &mut s,
+        "adult-2",
+        &task,
+        json!({ "applied_on": "2026-02-19", "received_on": "2026-02-20", "application_letter": file }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let talk = s
+        .inbox("zb1-secretary")
+        .await
+        .into_iter()
+        .find(|t| t["step"] == "talk" && t["instance"] == task["instance"])
+        .expect("the talk task");
+    assert_eq!(talk["due"], "2026-03-20", "{talk}");
+    let record = letter(&mut s, "zb1-secretary", &talk).await;
+    let r = complete(
+        &mut s,
+        "zb1-secretary",
+        &talk,
+        json!({ "talked_on": "2026-02-19", "talker": "zb1-secretary", "talk_record": record }),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("「谈话日期」不能早于 2026-02-20"),
+        "{}",
+        r.body
+    );
+    // Without a received date, the day it is entered counts.
+    let task = applicant(&mut s, "adult-3", "1998-05-01").await;
+    let file = letter(&mut s, "adult-3", &task).await;
+    let r = complete(
+        &mut s,
+        "adult-3",
+        &task,
+        json!({ "applied_on": "2026-03-01", "application_letter": file }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let talk = s
+        .inbox("zb1-secretary")
+        .await
+        .into_iter()
+        .find(|t| t["step"] == "talk" && t["instance"] == task["instance"])
+        .expect("the talk task");
+    assert_eq!(talk["due"], "2026-04-02", "{talk}");
+}

@@ -504,6 +504,7 @@ impl App {
         caller: &Caller,
         instance_id: Uuid,
         step: &str,
+        held_on: Option<chrono::NaiveDate>,
     ) -> AppResult<InstanceView> {
         let (instance, def) = self
             .readable_instance(caller, instance_id, Op::CloseStep)
@@ -515,6 +516,7 @@ impl App {
             StepKind::Vote(_) => Command::CloseVote {
                 step: step.to_string(),
                 actor: caller.person.clone(),
+                held_on,
             },
             StepKind::Rating(_) => Command::CloseRating {
                 step: step.to_string(),

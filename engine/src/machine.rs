@@ -91,6 +91,10 @@ pub enum Command {
         step: String,
         /// Who closes it (the step's assignee).
         actor: String,
+        /// The day the meeting was held, when ballots are entered later
+        /// (default: today).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held_on: Option<chrono::NaiveDate>,
     },
     /// Submit one rater's ratings.
     SubmitRating {
@@ -540,10 +544,14 @@ impl Tx<'_> {
                 choice,
                 written,
             } => self.cast_ballot(step, voter, choice, *written),
-            Command::CloseVote { step, actor } => {
+            Command::CloseVote {
+                step,
+                actor,
+                held_on,
+            } => {
                 self.check_chair(step, actor)?;
                 self.check_earliest(step)?;
-                self.close_vote(step)
+                self.close_vote(step, *held_on)
             }
             Command::SubmitRating {
                 step,
@@ -2219,7 +2227,7 @@ impl Tx<'_> {
             .get(step_id)
             .is_some_and(|s| s.ballots.len() == s.participants.len())
         {
-            self.close_vote(step_id)?;
+            self.close_vote(step_id, None)?;
         }
         Ok(())
     }
@@ -2245,8 +2253,33 @@ impl Tx<'_> {
         }
     }
 
-    fn close_vote(&mut self, step_id: &str) -> R {
+    /// Counts a vote. The meeting's date is recorded with the count
+    /// (`step.ID.form.held_on`): 党章 第七条 counts the 预备期 from the day
+    /// the 支部大会 adopted the resolution, which may be before the ballots
+    /// were entered; it can be neither after today nor before the step
+    /// opened.
+    fn close_vote(&mut self, step_id: &str, held_on: Option<chrono::NaiveDate>) -> R {
         self.require_active(step_id)?;
+        let today = self.clock.local_date(self.now());
+        let held_on = held_on.unwrap_or(today);
+        let opened = self
+            .state
+            .steps
+            .get(step_id)
+            .and_then(|s| s.activated_at)
+            .map(|t| self.clock.local_date(t));
+        if held_on > today {
+            return Err(Rejection::BadForm(format!(
+                "「会议召开日期」不能晚于今天（{today}），填写的是 {held_on}"
+            )));
+        }
+        if let Some(opened) = opened
+            && held_on < opened
+        {
+            return Err(Rejection::BadForm(format!(
+                "「会议召开日期」不能早于表决开始的日期（{opened}），填写的是 {held_on}"
+            )));
+        }
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Vote(rule) = &step.kind else {
             return Err(Rejection::WrongKind(format!(
@@ -2314,6 +2347,7 @@ impl Tx<'_> {
             tally,
             quorum,
             explanation,
+            held_on: Some(held_on),
         })?;
         self.finish_step(step_id, &outcome, None)
     }

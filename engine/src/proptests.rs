@@ -391,6 +391,7 @@ fn to_command(state: &InstanceState, p: &Pick) -> Option<Command> {
         Pick::Close { vote } => {
             if *vote {
                 Command::CloseVote {
+                    held_on: None,
                     step: "vote".into(),
                     actor: "b.secretary".into(),
                 }

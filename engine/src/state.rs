@@ -470,6 +470,10 @@ pub enum Event {
         /// The count and the result in words.
         #[serde(default)]
         explanation: String,
+        /// The day the meeting was held (recorded as the step's
+        /// `form.held_on`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held_on: Option<chrono::NaiveDate>,
     },
     /// A rater submitted ratings.
     RatingSubmitted {
@@ -912,6 +916,16 @@ impl InstanceState {
                 self.last_decision_seq = rec.seq;
                 if let Some(s) = self.steps.get_mut(step) {
                     s.ballots.insert(voter.clone(), ballot.clone());
+                }
+            }
+            Event::VoteClosed {
+                step,
+                held_on: Some(d),
+                ..
+            } => {
+                if let Some(s) = self.steps.get_mut(step) {
+                    s.form
+                        .insert("held_on".into(), serde_json::json!(d.to_string()));
                 }
             }
             Event::VoteClosed { .. } => {}

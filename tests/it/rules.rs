@@ -184,3 +184,102 @@ async fn article_7_the_talk_is_due_a_month_after_the_application_was_received() 
         .expect("the talk task");
     assert_eq!(talk["due"], "2026-04-02", "{talk}");
 }
+
+/// 党章 第七条: the 预备期 runs from the day the 支部大会 adopted the
+/// resolution. The meeting's date is recorded when the vote is counted —
+/// the ballots may be entered days later — and every date that depends on
+/// the meeting counts from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn party_constitution_article_7_time_counts_from_the_meeting_not_the_count() {
+    let mut s = Server::start(Server::t0()).await;
+    let yaml = "stageflow: 1\nid: meeting-date\nname: 会议日期\nsubject: organization\nend_states: { done: 完成, failed: 未通过 }\nstages:\n  - id: s\n    name: 阶段\n    then: end done\n    steps:\n      - id: v\n        name: 支部大会\n        kind: vote\n        assignee: { role: secretary }\n        voters: { role: full_member }\n        quorum: present > eligible / 2\n        pass: yes > eligible / 2\n        outcomes:\n          pass: { to: next, label: 通过 }\n          fail: { to: end failed, label: 未通过 }\n          no_quorum: { to: retry, label: 另行召开 }\n        set:\n          probation_start: { date: step.v.form.held_on }\n          probation_end: { date: 1 year after step.v.form.held_on }\n      - id: report\n        name: 报送\n        after: v\n        assignee: { role: secretary }\n        due: 1 month after step.v.form.held_on\n";
+    let r = s.publish_yaml("zb1-organizer", "meeting.yaml", yaml).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s
+        .post(
+            "zb1-organizer",
+            "/api/v1/instances",
+            json!({ "definition": "meeting-date", "org": "zb1" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let instance = r.body["id"].as_str().unwrap().to_string();
+    let voters: Vec<String> = r.body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["assignees"][0].as_str().unwrap().to_string())
+        .collect();
+    assert!(voters.len() >= 3, "{voters:?}");
+    // Everyone but one votes yes; the ballots are entered three days after
+    // the meeting of 2026-03-02.
+    s.set_clock(Server::t0() + chrono::Duration::days(3)).await;
+    for who in &voters[..voters.len() - 1] {
+        let task = s
+            .inbox(who)
+            .await
+            .into_iter()
+            .find(|t| t["instance"] == instance.as_str())
+            .unwrap();
+        let r = s
+            .post(
+                who,
+                &format!("/api/v1/tasks/{}/actions", task["id"].as_str().unwrap()),
+                json!({ "action": "vote", "choice": "yes" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let close = format!("/api/v1/instances/{instance}/steps/v/close");
+    // Neither after today nor before the vote was opened.
+    for (held_on, words) in [
+        ("2026-03-06", "不能晚于今天"),
+        ("2026-03-01", "不能早于表决开始"),
+    ] {
+        let r = s
+            .post("zb1-secretary", &close, json!({ "held_on": held_on }))
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(words),
+            "{}",
+            r.body
+        );
+    }
+    let r = s
+        .post("zb1-secretary", &close, json!({ "held_on": "2026-03-02" }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["variables"]["probation_start"], "2026-03-02",
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body["variables"]["probation_end"], "2027-03-02",
+        "{}",
+        r.body
+    );
+    let report = s
+        .inbox("zb1-secretary")
+        .await
+        .into_iter()
+        .find(|t| t["instance"] == instance.as_str() && t["step"] == "report")
+        .unwrap();
+    assert_eq!(report["due"], "2026-04-02", "{report}");
+    // The history says when the meeting was held.
+    let h = s
+        .get(
+            "zb1-secretary",
+            &format!("/api/v1/instances/{instance}/history"),
+        )
+        .await;
+    let closed = h.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "vote_closed")
+        .unwrap()
+        .clone();
+    assert_eq!(closed["data"]["held_on"], "2026-03-02", "{closed}");
+}

@@ -279,6 +279,8 @@ async fn the_chair_closes_a_vote_early_from_the_page() {
     let cookie = sign_in(&s, &token).await;
     let (_, html) = page(&s, &cookie, &format!("/tasks/{id}")).await;
     assert!(html.contains("结束表决并计票"), "{html}");
+    // The chair records the day the meeting was held (default today).
+    assert!(html.contains("name=\"held_on\""), "{html}");
     let csrf = field(&html, "csrf").to_string();
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf)
@@ -294,7 +296,9 @@ async fn the_chair_closes_a_vote_early_from_the_page() {
     let html = r.text().await.unwrap();
     assert!(html.contains("已结束，按已投（已评）的结果计算"), "{html}");
     assert!(
-        html.contains("「党委会表决」计票：应到 3 人，实到 2 人，投票 2 人（赞成 2）"),
+        html.contains(
+            "「党委会表决」计票：应到 3 人，实到 2 人，投票 2 人（赞成 2）；会议召开日期"
+        ),
         "{html}"
     );
     // 2 of 3 for: passed; the rating is open.

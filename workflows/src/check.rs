@@ -686,6 +686,7 @@ impl Checker<'_, '_> {
                     let hint = suggestion(s, self.all_steps());
                     self.err(key, format!("unknown step '{s}' in '{t}'{hint}"));
                 }
+                Some((_, st)) if is_meeting_date(st, f) => {}
                 Some((_, st)) => match st.form.iter().find(|x| &x.id == f) {
                     None => {
                         let hint = suggestion(f, st.form.iter().map(|x| x.id.as_str()));
@@ -790,7 +791,7 @@ impl Checker<'_, '_> {
                 match rest {
                     ["outcome"] | ["completed_at"] => true,
                     ["form", f] => {
-                        if !st.form.iter().any(|x| x.id == *f) {
+                        if !st.form.iter().any(|x| x.id == *f) && !is_meeting_date(st, f) {
                             let hint = suggestion(f, st.form.iter().map(|x| x.id.as_str()));
                             self.err(key, format!("step '{s}' has no form field '{f}'{hint}"));
                             return;
@@ -919,4 +920,9 @@ impl Checker<'_, '_> {
             }
         }
     }
+}
+
+/// A vote records the day its meeting was held as `form.held_on`.
+fn is_meeting_date(step: &Step, field: &str) -> bool {
+    field == "held_on" && matches!(step.kind, StepKind::Vote(_))
 }

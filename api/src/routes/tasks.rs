@@ -178,7 +178,13 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
 /// Closing a vote or rating now (the step's chair).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CloseStep {}
+pub struct CloseStep {
+    /// A vote: the day the meeting was held (`YYYY-MM-DD`; default today),
+    /// from which the rules count (党章 第七条: the 预备期).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub held_on: Option<chrono::NaiveDate>,
+}
 
 /// Closes a vote or a rating now, counting what was cast (the step's
 /// assignee, the chair). The tally explains itself in the history.
@@ -189,7 +195,9 @@ pub async fn close_step(
     State(app): State<AppState>,
     ApiCaller(caller): ApiCaller,
     Path((id, step)): Path<(Uuid, String)>,
-    Body(_): Body<CloseStep>,
+    Body(body): Body<CloseStep>,
 ) -> ApiResult<Json<InstanceView>> {
-    Ok(Json(app.close_step(&caller, id, &step).await?))
+    Ok(Json(
+        app.close_step(&caller, id, &step, body.held_on).await?,
+    ))
 }

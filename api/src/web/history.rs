@@ -124,6 +124,7 @@ pub(super) fn describe(
             step,
             tally,
             quorum,
+            held_on,
             ..
         } => {
             let choice = |c: &str| match c {
@@ -138,13 +139,16 @@ pub(super) fn describe(
                 .map(|(c, n)| format!("{} {n}", choice(c)))
                 .collect();
             format!(
-                "「{}」计票：应到 {} 人，实到 {} 人，投票 {} 人（{}）{}",
+                "「{}」计票：应到 {} 人，实到 {} 人，投票 {} 人（{}）{}{}",
                 step_name(step),
                 tally.eligible,
                 tally.present,
                 tally.cast,
                 counts.join("，"),
-                if *quorum { "" } else { "，到会人数不足" }
+                if *quorum { "" } else { "，到会人数不足" },
+                held_on
+                    .map(|d| format!("；会议召开日期 {}", super::format::date_zh(d)))
+                    .unwrap_or_default()
             )
         }
         E::RatingSubmitted { rater, .. } => format!("{} 提交评议", name(rater)),

@@ -114,6 +114,7 @@ fn task_page_data(app: &AppState, s: &Session, case: &TaskCase) -> Value {
         "can_urge": case.offers.urge, "can_retract": case.offers.retract,
         "can_withdraw": case.offers.withdraw, "can_close": case.offers.close,
         "close_what": if task.kind == "ballot" { "表决" } else { "评议" },
+        "close_vote": task.kind == "ballot", "today": today(app).to_string(),
         "assignees": assignees.join("、"), "rating": rating,
         "task": task, "stages": stages(case), "history": history(case), "verified": case.verified,
         "open": case.open, "fields": fields(task, &people, today(app)), "buttons": buttons, "csrf": s.csrf,
@@ -274,7 +275,7 @@ async fn task_action(
         Err(e) => return error_page(&s, &e),
     };
     let code = form.get("do").unwrap_or_else(|| "complete".into());
-    if let Some(result) = side_action(&app, &s, &task, &code).await {
+    if let Some(result) = side_action(&app, &s, &task, &code, &form).await {
         return match result {
             Ok(notice) => {
                 show_task(&app, &s, id, StatusCode::OK, json!({ "notice": notice })).await
@@ -317,8 +318,12 @@ async fn side_action(
     s: &Session,
     task: &TaskView,
     code: &str,
+    form: &Submitted,
 ) -> Option<Result<&'static str, AppError>> {
     let id = task.id;
+    let held_on = form
+        .get("held_on")
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok());
     Some(match code {
         "urge" => app
             .act(&s.caller, id, Action::Urge, None)
@@ -333,7 +338,7 @@ async fn side_action(
             .await
             .map(|_| "流程已撤回。"),
         "close" => app
-            .close_step(&s.caller, task.instance, &task.step)
+            .close_step(&s.caller, task.instance, &task.step, held_on)
             .await
             .map(|_| "已结束，按已投（已评）的结果计算。"),
         _ => return None,

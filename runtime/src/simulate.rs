@@ -92,6 +92,11 @@ pub struct SimEvent {
     /// Not-before date.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub earliest: Option<NaiveDate>,
+    /// The statutory limit's last day (`on_timeout: { limit }`), when the
+    /// step has one: shown beside the deadline, which may have moved off a
+    /// holiday while the limit does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<NaiveDate>,
     /// Assignee's role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -159,7 +164,12 @@ pub fn timeline_lines(events: &[SimEvent]) -> Vec<(DateTime<FixedOffset>, String
             .as_deref()
             .map(|s| format!(" [{s}]"))
             .unwrap_or_default();
-        let due = e.due.map(|d| format!("  期限 {d}")).unwrap_or_default();
+        let due = match (e.due, e.limit) {
+            (Some(d), Some(l)) if d != l => format!("  提醒期限 {d}  法定期限 {l}"),
+            (Some(d), _) => format!("  期限 {d}"),
+            (None, Some(l)) => format!("  法定期限 {l}"),
+            (None, None) => String::new(),
+        };
         let earliest = e
             .earliest
             .map(|d| format!("  不早于 {d}"))
@@ -190,6 +200,7 @@ pub fn timeline_lines(events: &[SimEvent]) -> Vec<(DateTime<FixedOffset>, String
                 let what = match e.kind.as_str() {
                     "reminder_planned" => "提醒",
                     "escalation_planned" => "督办",
+                    _ if e.limit.is_some() => "法定期限届满，自动处理",
                     _ => "超时自动处理",
                 };
                 let at = e
@@ -272,6 +283,7 @@ pub async fn simulate(
         events: Vec::new(),
         tasks: Default::default(),
         entered: Default::default(),
+        limits: Default::default(),
     };
     let request = crate::StartRequest {
         workflow: def.id.clone(),
@@ -545,6 +557,8 @@ struct Timeline<'a> {
     tasks: std::collections::HashMap<Uuid, String>,
     /// How many times each stage was entered.
     entered: std::collections::HashMap<String, u32>,
+    /// The statutory limit of each step that has one, as last armed.
+    limits: std::collections::HashMap<String, NaiveDate>,
 }
 
 impl Timeline<'_> {
@@ -569,6 +583,7 @@ impl Timeline<'_> {
                 .map(|(_, s)| s.name.clone()),
             due: None,
             earliest: None,
+            limit: None,
             role: None,
             assignee: None,
             outcome: None,
@@ -612,6 +627,7 @@ impl Timeline<'_> {
                     let mut ev = self.base(at, "task_created", Some(&record.step));
                     ev.due = self.date(record.due);
                     ev.earliest = self.date(record.earliest);
+                    ev.limit = self.limits.get(&record.step).copied();
                     ev.role = record.role.clone();
                     ev.assignee = Some(record.assignee.clone());
                     ev
@@ -735,6 +751,18 @@ impl Timeline<'_> {
                     };
                     let mut ev = self.base(at, kind, Some(&record.target));
                     ev.fires_at = Some(record.at.with_timezone(&self.clock.tz).fixed_offset());
+                    let statutory = self
+                        .def
+                        .step(&record.target)
+                        .and_then(|(_, s)| s.on_timeout.as_ref())
+                        .is_some_and(|t| t.limit.is_some());
+                    if record.purpose == TimerPurpose::Timeout && statutory {
+                        // The outcome applies once the limit's last day has
+                        // passed: that day is the one before.
+                        let last = (record.at - Duration::seconds(1)).with_timezone(&self.clock.tz);
+                        ev.limit = Some(last.date_naive());
+                        self.limits.insert(record.target.clone(), last.date_naive());
+                    }
                     ev
                 }
                 Event::MailQueued { mail }

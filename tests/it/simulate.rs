@@ -200,6 +200,20 @@ async fn article_25_the_six_month_limit_counts_from_the_branch_meeting() {
             .find(|e| e.kind == "step_completed" && e.step.as_deref() == Some("party_approval"))
             .expect("the approval lapses");
         assert_eq!(lapse.outcome.as_deref(), Some("lapse"), "{start}");
+        // The timeline shows the statutory limit beside the deadline.
+        let task = r
+            .events
+            .iter()
+            .find(|e| e.kind == "task_created" && e.step.as_deref() == Some("party_approval"))
+            .unwrap();
+        assert_eq!(task.limit, Some(last_day), "{start}");
+        let lines = stageflow_runtime::simulate::timeline_lines(&r.events);
+        assert!(
+            lines
+                .iter()
+                .any(|(_, l)| l.contains(&format!("法定期限 {last_day}"))),
+            "{start}: {lines:?}"
+        );
         assert_eq!(
             lapse.at.naive_local(),
             last_day.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap(),

@@ -922,6 +922,7 @@ impl Tx<'_> {
             let r = self.resolve_time(&w.closes, Some(step_id))?;
             due = Some(r.moment);
         }
+        due = due.map(|d| self.fresh_due(step_id, d));
         let earliest = match &step.earliest {
             Some(e) => {
                 let r = self.resolve_time(e, Some(step_id))?;
@@ -1149,6 +1150,40 @@ impl Tx<'_> {
     /// 民法典 第203条: a period in days, weeks, months or years whose last
     /// day is a rest day or holiday ends on the next working day (unless
     /// the definition keeps such deadlines).
+    /// A step entered again (after a lapse, a 退回, a failed vote) whose
+    /// deadline has already passed starts fresh: it gets as long from this
+    /// entry as its last entry had from its own. Nothing re-opens overdue;
+    /// statutory limits (`limit:`) keep counting from their own anchors.
+    fn fresh_due(&self, step_id: &str, due: Moment) -> Moment {
+        let now = self.now();
+        if self.clock.deadline_instant(due) > now {
+            return due;
+        }
+        let Some((Some(before), Some(before_due))) = self
+            .state
+            .steps
+            .get(step_id)
+            .filter(|s| s.entry > 0)
+            .map(|s| (s.activated_at, s.due))
+        else {
+            return due;
+        };
+        match before_due {
+            Moment::Date(d) => {
+                let days = (d - self.clock.local_date(before)).num_days().max(0);
+                let fresh = self.clock.local_date(now) + chrono::Duration::days(days);
+                let fresh = match self.def.deadline_on_holiday {
+                    HolidayDeadline::NextWorkday => {
+                        self.ctx.calendar.next_workday_on_or_after(fresh).date
+                    }
+                    _ => fresh,
+                };
+                Moment::Date(fresh)
+            }
+            Moment::Instant(t) => Moment::Instant(now + (t - before).max(chrono::Duration::zero())),
+        }
+    }
+
     fn shift_off_holiday(&self, expr: &TimeExpr, due: Moment) -> Moment {
         let counted_in_days = expr.offset.is_some_and(|(span, after)| {
             after

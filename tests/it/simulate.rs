@@ -235,6 +235,36 @@ async fn article_25_the_six_month_limit_counts_from_the_branch_meeting() {
     }
 }
 
+/// A step entered again starts fresh (the issue "The rules as written",
+/// rule 4): after the 上级党委's six months lapse (细则 第二十五条), the
+/// 支部大会 discusses the case again with as long as the first time had —
+/// it does not re-open already overdue against the first 预审's month.
+#[tokio::test]
+async fn a_step_entered_again_gets_a_fresh_deadline() {
+    let r = run("member-admission.yaml", "2026-04-20", &[], Policy::Late).await;
+    let votes: Vec<&SimEvent> = r
+        .events
+        .iter()
+        .filter(|e| e.kind == "task_created" && e.step.as_deref() == Some("admission_vote"))
+        .collect();
+    let mut entries: Vec<(NaiveDate, NaiveDate)> = votes
+        .iter()
+        .map(|e| (e.at.date_naive(), e.due.expect("the vote has a deadline")))
+        .collect();
+    entries.dedup();
+    assert!(entries.len() >= 2, "the vote is held again: {entries:?}");
+    let first_span = entries[0].1 - entries[0].0;
+    for (opened, due) in &entries[1..] {
+        assert!(due >= opened, "re-opened overdue: {entries:?}");
+        // As long as the first entry had (a holiday may push it a few days).
+        let span = *due - *opened;
+        assert!(
+            span >= first_span && span <= first_span + chrono::Duration::days(8),
+            "{entries:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn democratic_appraisal_caps_excellent_at_one_third_and_grades_no_probationary_member() {
     let r = run(

@@ -911,19 +911,9 @@ async fn a_vote_counts_written_opinions_on_expected_voters_and_explains_itself()
     let r = s.post("zb1-secretary", &close, json!({})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["end_state"], "passed");
-    let h = s
-        .get(
-            "zb1-secretary",
-            &format!("/api/v1/instances/{instance}/history"),
-        )
+    let closed = s
+        .first_event("zb1-secretary", &instance, "vote_closed")
         .await;
-    let closed = h.body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "vote_closed")
-        .unwrap()
-        .clone();
     assert_eq!(closed["data"]["tally"]["eligible"], 7);
     assert_eq!(closed["data"]["tally"]["present"], 5);
     assert_eq!(closed["data"]["tally"]["cast"], 6);

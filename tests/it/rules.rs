@@ -268,18 +268,8 @@ async fn party_constitution_article_7_time_counts_from_the_meeting_not_the_count
         .unwrap();
     assert_eq!(report["due"], "2026-04-02", "{report}");
     // The history says when the meeting was held.
-    let h = s
-        .get(
-            "zb1-secretary",
-            &format!("/api/v1/instances/{instance}/history"),
-        )
+    let closed = s
+        .first_event("zb1-secretary", &instance, "vote_closed")
         .await;
-    let closed = h.body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "vote_closed")
-        .unwrap()
-        .clone();
     assert_eq!(closed["data"]["held_on"], "2026-03-02", "{closed}");
 }

@@ -217,6 +217,21 @@ impl Server {
     }
 
     /// The pending tasks of a person.
+    /// The first event of a type in an instance's history, as `who` reads it.
+    pub async fn first_event(&mut self, who: &str, instance: &str, kind: &str) -> Value {
+        let h = self
+            .get(who, &format!("/api/v1/instances/{instance}/history"))
+            .await;
+        assert_eq!(h.status, 200, "{}", h.body);
+        h.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {}", h.body))
+            .clone()
+    }
+
     pub async fn inbox(&mut self, who: &str) -> Vec<Value> {
         let r = self
             .get(who, "/api/v1/tasks?assignee=me&status=pending")

@@ -230,6 +230,23 @@ impl Browser {
             .to_string()
     }
 
+    /// A screenshot at phone width (390 px), then back to the desktop size.
+    async fn screenshot_phone(&self, name: &str) {
+        let size = |w: u32, h: u32| Some(json!({ "width": w, "height": h }));
+        self.call(reqwest::Method::POST, "/window/rect", size(390, 844))
+            .await;
+        let center = "document.activeElement.blur(); (document.querySelector('input[name=held_on]') || document.body).scrollIntoView({block: 'center'});";
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": center, "args": [] })),
+        )
+        .await;
+        self.screenshot(name).await;
+        self.call(reqwest::Method::POST, "/window/rect", size(1280, 1000))
+            .await;
+    }
+
     async fn screenshot(&self, name: &str) {
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let png = crate::smtp::base64(v.as_str().unwrap());
@@ -519,6 +536,18 @@ async fn the_committee_starts_votes_and_rates_in_the_browser() {
             buttons.contains("赞成") && buttons.contains("反对") && buttons.contains("弃权"),
             "{buttons}"
         );
+        if who == "jiguan-secretary" {
+            // The chair may close early, giving the day the meeting was held.
+            b.find("input[type=date][name=held_on]").await;
+            b.call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({ "script": "document.querySelector('input[name=held_on]').scrollIntoView({block: 'center'});", "args": [] })),
+            )
+            .await;
+            b.screenshot("ballot").await;
+            b.screenshot_phone("ballot-phone").await;
+        }
         if !comment.is_empty() {
             b.type_into("#comment", comment).await;
         }

@@ -11,8 +11,12 @@
 //! wall clock.
 //!
 //! A year without a published notice (before 2007, or a year whose notice is
-//! not out yet) is counted Monday to Friday, and any result whose span touches
-//! such a year is flagged `provisional`.
+//! not out yet) still has the days off that 《全国年节及纪念日放假办法》 fixes
+//! (元旦, 春节, 清明节, 劳动节, 端午节, 中秋节, 国庆节; computed in
+//! [`statutory`] for the years in [`COMPUTED_YEARS`]); its make-up working
+//! days are unknown, so any result whose span touches such a year is flagged
+//! `provisional`. A deployment can load a newer notice at run time
+//! ([`Calendar::china_with`]).
 //!
 //! The module also implements the period rules of the Civil Code
 //! (民法典 第201–203条): [`Counting::Exclusive`] for 第201条,
@@ -25,8 +29,11 @@ use std::sync::OnceLock;
 use chrono::{Datelike, Months, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
+mod statutory;
 #[cfg(test)]
 mod tests;
+
+pub use statutory::{COMPUTED_YEARS, fixed_days_off};
 
 /// The yearly holiday-cn files embedded in the built-in calendar.
 ///
@@ -195,6 +202,39 @@ pub struct Calendar {
     papers: BTreeMap<i32, Vec<String>>,
     /// Years whose notice is published.
     published: BTreeSet<i32>,
+    /// Unpublished years whose fixed days off were computed.
+    computed: BTreeSet<i32>,
+}
+
+/// How much the calendar knows about a year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum YearStatus {
+    /// The State Council's notice is loaded: days off and make-up working
+    /// days are known (官方).
+    Official,
+    /// No notice: the days off fixed by law are computed, the make-up
+    /// working days are unknown (暂算).
+    Provisional,
+    /// No notice and nothing computed: Monday to Friday (未知).
+    Unknown,
+}
+
+impl YearStatus {
+    /// The status in Chinese, as pages and the CLI show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Official => "官方",
+            Self::Provisional => "暂算",
+            Self::Unknown => "未知",
+        }
+    }
+}
+
+/// Just the year of a holiday-cn file.
+#[derive(Deserialize)]
+struct YearOnly {
+    year: i32,
 }
 
 impl Calendar {
@@ -212,7 +252,68 @@ impl Calendar {
         CHINA_CALENDAR.get_or_init(|| {
             Calendar::from_json_years(CHINA, BUILT_IN_FILES)
                 .expect("the embedded holiday-cn data is valid (checked by the calendar tests)")
+                .with_statutory_holidays()
         })
+    }
+
+    /// The built-in calendar with newer year files (a notice published
+    /// after this build): a file replaces the built-in file of its year.
+    /// Unpublished years get their computed fixed days off, as in
+    /// [`Calendar::china`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Calendar::from_json_years`]; `index` in an error counts the
+    /// given files only.
+    pub fn china_with(files: &[&str]) -> Result<Calendar, CalendarError> {
+        let mut years = BTreeSet::new();
+        for (index, text) in files.iter().enumerate() {
+            let file: YearOnly = serde_json::from_str(text)
+                .map_err(|source| CalendarError::Json { index, source })?;
+            if !years.insert(file.year) {
+                return Err(CalendarError::DuplicateYear { year: file.year });
+            }
+        }
+        let mut all: Vec<&str> = files.to_vec();
+        all.extend(BUILT_IN_FILES.iter().copied().filter(|text| {
+            serde_json::from_str::<YearOnly>(text).is_ok_and(|f| !years.contains(&f.year))
+        }));
+        // The given files come first, so an error's index is theirs.
+        Calendar::from_json_years(CHINA, &all).map(Calendar::with_statutory_holidays)
+    }
+
+    /// This calendar with the days off fixed by law computed for every
+    /// unpublished year in [`COMPUTED_YEARS`] (a date a neighbouring
+    /// year's notice lists keeps the notice's kind). Those years stay
+    /// unpublished: results touching them are still provisional.
+    #[must_use]
+    pub fn with_statutory_holidays(mut self) -> Calendar {
+        for year in COMPUTED_YEARS {
+            if self.published.contains(&year) {
+                continue;
+            }
+            for (date, name) in fixed_days_off(year) {
+                self.days.entry(date).or_insert(DayKind::Holiday { name });
+            }
+            self.computed.insert(year);
+        }
+        self
+    }
+
+    /// How much this calendar knows about `year`.
+    pub fn year_status(&self, year: i32) -> YearStatus {
+        if self.published.contains(&year) {
+            YearStatus::Official
+        } else if self.computed.contains(&year) {
+            YearStatus::Provisional
+        } else {
+            YearStatus::Unknown
+        }
+    }
+
+    /// The published years, first to last.
+    pub fn published_years(&self) -> impl Iterator<Item = i32> + '_ {
+        self.published.iter().copied()
     }
 
     /// The calendar's name (`cn` for [`Calendar::china`]).
@@ -239,6 +340,7 @@ impl Calendar {
             days: BTreeMap::new(),
             papers: BTreeMap::new(),
             published: BTreeSet::new(),
+            computed: BTreeSet::new(),
         };
         for (index, text) in files.iter().enumerate() {
             let file: YearFile = serde_json::from_str(text)

@@ -271,12 +271,23 @@ fn next_workday_on_or_after() {
 }
 
 #[test]
-fn unpublished_years_are_monday_to_friday_and_provisional() {
+fn unpublished_years_keep_the_fixed_holidays_and_are_provisional() {
     let cn = cn();
     assert!(!cn.is_published(2027));
-    // 2027-01-01 (元旦) is a Friday, but there is no notice yet.
-    assert_eq!(cn.day_kind(d(2027, 1, 1)), DayKind::Workday);
+    assert_eq!(cn.year_status(2027), YearStatus::Provisional);
+    assert_eq!(cn.year_status(2026), YearStatus::Official);
+    assert_eq!(cn.year_status(1999), YearStatus::Unknown);
+    // 《全国年节及纪念日放假办法》(2024年修订) 第二条: 元旦 is a day off in
+    // any year, notice or not. 2027-01-01 is a Friday.
+    assert_eq!(cn.day_kind(d(2027, 1, 1)), holiday("元旦"));
     assert_eq!(cn.day_kind(d(2027, 1, 2)), DayKind::Weekend);
+    // 春节 2027: 初一 is Sat 02-06; 除夕 to 初三 are Fri 02-05 .. Mon 02-08.
+    for day in 5..=8 {
+        assert_eq!(cn.day_kind(d(2027, 2, day)), holiday("春节"), "02-{day}");
+    }
+    assert!(cn.is_workday(d(2027, 2, 9)));
+    // The make-up working days are unknown: a Sunday stays a day off.
+    assert_eq!(cn.day_kind(d(2027, 2, 14)), DayKind::Weekend);
     let result = cn.add_workdays(d(2027, 3, 5), 1, Counting::Exclusive);
     assert_eq!(
         result,
@@ -289,11 +300,11 @@ fn unpublished_years_are_monday_to_friday_and_provisional() {
         !cn.add_workdays(d(2026, 3, 5), 1, Counting::Exclusive)
             .provisional
     );
-    // Mon 2026-12-28 .. Thu 12-31, Fri 2027-01-01, Mon 01-04 .. Fri 01-08.
+    // Mon 2026-12-28 .. Thu 12-31, (元旦 Fri 2027-01-01), Mon 01-04 .. Fri 01-08.
     assert_eq!(
         cn.workdays_between(d(2026, 12, 28), d(2027, 1, 8)),
         WorkdayCount {
-            count: 10,
+            count: 9,
             provisional: true
         }
     );
@@ -313,6 +324,156 @@ fn unpublished_years_are_monday_to_friday_and_provisional() {
         !cn.workdays_between(d(2007, 1, 1), d(2026, 12, 31))
             .provisional
     );
+}
+
+/// The holidays a name covers, as keys: `国庆节、中秋节` → 国庆, 中秋;
+/// the notices' `“五一”` and `“五一”国际劳动节` are 劳动, `“十一”` is 国庆.
+fn festivals(name: &str) -> Vec<&'static str> {
+    const KEYS: [&str; 7] = ["元旦", "春节", "清明", "劳动", "端午", "中秋", "国庆"];
+    name.split('、')
+        .filter_map(|part| {
+            if part.contains("五一") {
+                return Some("劳动");
+            }
+            if part.contains("十一") {
+                return Some("国庆");
+            }
+            KEYS.into_iter().find(|key| part.contains(key))
+        })
+        .collect()
+}
+
+/// Whether the notice's holiday name `published` names the holiday
+/// `computed` (`中秋节` in `国庆节、中秋节`, `劳动节` in `“五一”`).
+fn names_match(published: &str, computed: &str) -> bool {
+    let published = festivals(published);
+    festivals(computed).iter().any(|f| published.contains(f))
+}
+
+/// 《全国年节及纪念日放假办法》: the days the law fixes, computed (lunar
+/// dates and 清明 included), are days off in every published notice, under
+/// the version in force that year (1999 to 2007, 2007 revision for
+/// 2008–2013, 2013 revision for 2014–2024, 2024 revision from 2025).
+#[test]
+fn computed_fixed_holidays_reproduce_every_published_notice() {
+    let cn = cn();
+    for year in 2007..=2026 {
+        let fixed = fixed_days_off(year);
+        assert!(fixed.len() >= 7, "{year}: {fixed:?}");
+        for (date, name) in &fixed {
+            match cn.day_kind(*date) {
+                DayKind::Holiday { name: published } => assert!(
+                    names_match(&published, name),
+                    "{year}: {date} is {published} in the notice, computed {name}"
+                ),
+                other => panic!("{year}: computed {name} on {date}, the notice has {other:?}"),
+            }
+        }
+        // And every holiday block of the notice holds a computed day of
+        // each holiday it names: no festival is missed or misdated.
+        let mut block: Vec<(NaiveDate, String)> = Vec::new();
+        // A block can run into the next year (2007-12-30 .. 2008-01-01).
+        let nearby: Vec<(NaiveDate, String)> =
+            (year - 1..=year + 1).flat_map(fixed_days_off).collect();
+        let listed =
+            days_of(d(year, 1, 1), d(year + 1, 1, 7)).filter_map(|date| match cn.day_kind(date) {
+                DayKind::Holiday { name } => Some((date, name)),
+                _ => None,
+            });
+        let mut blocks: Vec<Vec<(NaiveDate, String)>> = Vec::new();
+        for (date, name) in listed {
+            let continues = block.last().is_some_and(|(last, n)| {
+                // A weekend the file does not list does not split a block
+                // (2014: 清明节 04-05, Sunday 04-06, 04-07).
+                *n == name
+                    && days_of(*last, date)
+                        .skip(1)
+                        .all(|g| g == date || !cn.is_workday(g))
+            });
+            if !continues && !block.is_empty() {
+                blocks.push(std::mem::take(&mut block));
+            }
+            block.push((date, name));
+        }
+        blocks.push(block);
+        for block in blocks {
+            let published = &block[0].1;
+            let keys = festivals(published);
+            if keys.is_empty() {
+                // A one-off day off by its own decision, not by the 放假办法.
+                assert_eq!(
+                    (year, published.as_str()),
+                    (2015, "抗日战争暨世界反法西斯战争胜利70周年纪念日")
+                );
+            }
+            for key in keys {
+                assert!(
+                    block.iter().any(|(date, _)| nearby
+                        .iter()
+                        .any(|(f, n)| f == date && festivals(n).contains(&key))),
+                    "{year}: the notice's {published} block {:?}..{:?} holds no computed {key}",
+                    block.first().map(|b| b.0),
+                    block.last().map(|b| b.0)
+                );
+            }
+        }
+    }
+}
+
+/// The versions differ where the notices differ: 除夕 was a day off under
+/// the 2007 revision (2008), not under the 2013 one (2014: 除夕 01-30 was a
+/// working day), and is again under the 2024 one (2025); 劳动节 has two
+/// days from 2025.
+#[test]
+fn fixed_holidays_follow_the_version_in_force() {
+    let has = |year: i32, date: NaiveDate| fixed_days_off(year).iter().any(|(f, _)| *f == date);
+    assert!(has(2008, d(2008, 2, 6)));
+    assert!(!has(2014, d(2014, 1, 30)));
+    assert!(cn().is_workday(d(2014, 1, 30)));
+    assert!(has(2025, d(2025, 1, 28)));
+    assert!(!has(2024, d(2024, 5, 2)));
+    assert!(has(2025, d(2025, 5, 2)));
+    assert!(has(2007, d(2007, 5, 3)));
+    assert!(!has(2007, d(2007, 4, 5)));
+    assert!(fixed_days_off(1999).is_empty());
+    assert!(fixed_days_off(2101).is_empty());
+    // 2020: 中秋节 on 国庆节's first day, one day, both names.
+    let first = fixed_days_off(2020)
+        .into_iter()
+        .find(|(f, _)| *f == d(2020, 10, 1));
+    assert_eq!(first, Some((d(2020, 10, 1), "国庆节、中秋节".to_owned())));
+}
+
+/// A notice published after the build replaces the built-in year.
+#[test]
+fn a_newer_notice_replaces_the_built_in_year() {
+    let notice = r#"{"year": 2027, "papers": ["https://www.gov.cn/example"], "days": [
+        {"name": "元旦", "date": "2027-01-01", "isOffDay": true},
+        {"name": "春节", "date": "2027-02-09", "isOffDay": true},
+        {"name": "春节", "date": "2027-02-14", "isOffDay": false}
+    ]}"#;
+    let cal = Calendar::china_with(&[notice]).unwrap();
+    assert_eq!(cal.year_status(2027), YearStatus::Official);
+    assert_eq!(cal.papers(2027), ["https://www.gov.cn/example"]);
+    assert_eq!(cal.day_kind(d(2027, 2, 14)), makeup("春节"));
+    assert_eq!(cal.day_kind(d(2027, 2, 9)), holiday("春节"));
+    // Only what the notice lists: no computed days for a published year.
+    assert_eq!(cal.day_kind(d(2027, 2, 8)), DayKind::Workday);
+    assert!(
+        !cal.add_workdays(d(2027, 3, 5), 1, Counting::Exclusive)
+            .provisional
+    );
+    // The next year is still computed; the built-in years are kept.
+    assert_eq!(cal.year_status(2028), YearStatus::Provisional);
+    assert_eq!(cal.day_kind(d(2026, 10, 5)), holiday("国庆节"));
+    assert!(matches!(
+        Calendar::china_with(&[notice, notice]),
+        Err(CalendarError::DuplicateYear { year: 2027 })
+    ));
+    assert!(matches!(
+        Calendar::china_with(&["{"]),
+        Err(CalendarError::Json { index: 0, .. })
+    ));
 }
 
 #[test]

@@ -107,7 +107,11 @@ impl App {
         options: &SimOptions,
     ) -> AppResult<SimReport> {
         let (def, source) = self.console_definition(caller, id).await?;
-        simulate::simulate(&def, &source, options)
+        let mut options = options.clone();
+        options
+            .calendar
+            .get_or_insert_with(|| self.runtime.calendar().clone());
+        simulate::simulate(&def, &source, &options)
             .await
             .map_err(|e| AppError::invalid("simulation-failed", format!("推演未能完成：{e}")))
     }

@@ -27,6 +27,7 @@ pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod files;
+pub mod holidays;
 pub mod instances;
 pub mod loops;
 pub mod policy;
@@ -79,6 +80,9 @@ pub struct Config {
     /// A test hook: the process aborts right after an action with an
     /// idempotency key commits, before it answers (the crash test).
     pub crash_after_commit: bool,
+    /// Holiday notices loaded at start (`serve --holidays DIR`); `None`:
+    /// the built-in calendar.
+    pub holidays: Option<holidays::HolidayData>,
 }
 
 impl Default for Config {
@@ -92,6 +96,7 @@ impl Default for Config {
             links_per_address: 5,
             links_per_client: 20,
             crash_after_commit: false,
+            holidays: None,
         }
     }
 }
@@ -109,10 +114,11 @@ pub struct App {
 impl App {
     /// An application over a store, with a clock.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Config) -> Arc<App> {
-        let runtime = Arc::new(Runtime::new(
-            store.clone(),
-            Arc::new(StoreDirectory::new(store.clone())),
-        ));
+        let mut runtime = Runtime::new(store.clone(), Arc::new(StoreDirectory::new(store.clone())));
+        if let Some(h) = &config.holidays {
+            runtime = runtime.with_calendar(h.calendar.clone());
+        }
+        let runtime = Arc::new(runtime);
         Arc::new(App {
             limits: signin::Limits::new(&config),
             store,

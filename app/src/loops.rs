@@ -135,7 +135,7 @@ impl App {
         let now = self.now();
         let to = match to {
             ClockMove::Set(t) => t,
-            ClockMove::Advance(text) => advanced(now, &text)?,
+            ClockMove::Advance(text) => advanced(self.runtime.calendar(), now, &text)?,
         };
         if to < now {
             return Err(AppError::invalid(
@@ -186,7 +186,11 @@ impl App {
 
 /// `now` moved forward by a duration in words or ISO 8601; moving by days
 /// keeps the time of day (Beijing dates).
-fn advanced(now: DateTime<Utc>, text: &str) -> AppResult<DateTime<Utc>> {
+fn advanced(
+    calendar: &stageflow_engine::calendar::Calendar,
+    now: DateTime<Utc>,
+    text: &str,
+) -> AppResult<DateTime<Utc>> {
     let span = match Span::parse_iso(text) {
         Some(span) => span,
         None => Span::parse(text).map_err(|e| {
@@ -204,14 +208,7 @@ fn advanced(now: DateTime<Utc>, text: &str) -> AppResult<DateTime<Utc>> {
     } else {
         Moment::Instant(now)
     };
-    let shifted = clock
-        .shift(
-            stageflow_engine::calendar::Calendar::china(),
-            base,
-            span,
-            true,
-        )
-        .moment;
+    let shifted = clock.shift(calendar, base, span, true).moment;
     Ok(match shifted {
         Moment::Date(d) => {
             now + (clock.start_of(d) - clock.start_of(clock.date_of(Moment::Instant(now))))

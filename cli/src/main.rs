@@ -49,6 +49,8 @@ enum Command {
     Calendar {
         #[command(subcommand)]
         command: calendar_cmd::CalendarCommand,
+        #[command(flatten)]
+        holidays: calendar_cmd::HolidayArgs,
     },
     /// Run a definition with a virtual clock and print its timeline
     Simulate(simulate_cmd::SimulateArgs),
@@ -84,7 +86,7 @@ fn main() -> ExitCode {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Calendar { command } => calendar_cmd::run(command),
+        Command::Calendar { command, holidays } => calendar_cmd::run(command, &holidays),
         Command::Simulate(args) => simulate_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Token { command } => token_cmd::run(command),

@@ -68,6 +68,8 @@ pub struct ServeArgs {
     /// Days a personal token made by `token create` lives by default
     #[arg(long, env = "STAGEFLOW_TOKEN_DAYS", default_value_t = 90)]
     token_days: i64,
+    #[command(flatten)]
+    holidays: crate::calendar_cmd::HolidayArgs,
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -107,7 +109,12 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.demo && admin_token.is_none() {
         admin_token = Some(stageflow_app::caller::new_token());
     }
+    let holidays = args.holidays.load()?;
+    for (year, path) in &holidays.files {
+        tracing::info!(year, file = %path.display(), "holiday notice loaded");
+    }
     let config = Config {
+        holidays: args.holidays.holidays.is_some().then_some(holidays),
         admin_token: admin_token.clone(),
         manual_clock: manual,
         token_days: args.token_days,

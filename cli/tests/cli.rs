@@ -49,6 +49,75 @@ fn calendar_is_workday_explains_make_up_days_and_holidays() {
     );
 }
 
+/// 《全国年节及纪念日放假办法》: a year without a notice still has its fixed
+/// holidays (春节 2027: 除夕 02-05 to 初三 02-08), provisional; a notice
+/// dropped into `--holidays DIR` makes the year official without a build.
+#[test]
+fn calendar_years_and_a_notice_loaded_at_run_time() {
+    let o = stageflow(&["calendar", "years"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("2026  官方  内置  https://www.gov.cn/")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("2027  暂算  通知未发布")),
+        "{out}"
+    );
+    let o = stageflow(&["calendar", "is-workday", "2027-02-05"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("法定节假日: 春节"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("provisional"), "{}", stdout(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("2027.json"),
+        r#"{"year": 2027, "papers": ["https://www.gov.cn/notice-2027"], "days": [
+            {"name": "春节", "date": "2027-02-05", "isOffDay": true},
+            {"name": "春节", "date": "2027-02-14", "isOffDay": false}]}"#,
+    )
+    .unwrap();
+    let holidays = dir.path().to_str().unwrap();
+    let o = stageflow(&[
+        "calendar",
+        "years",
+        "--from",
+        "2027",
+        "--to",
+        "2028",
+        "--holidays",
+        holidays,
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("2027  官方") && out.contains("https://www.gov.cn/notice-2027"),
+        "{out}"
+    );
+    assert!(out.contains("2028  暂算"), "{out}");
+    let o = stageflow(&[
+        "calendar",
+        "is-workday",
+        "2027-02-14",
+        "--holidays",
+        holidays,
+    ]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("调休上班: 春节"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("provisional"), "{}", stdout(&o));
+
+    // A bad file names itself and what to write; nothing is half-loaded.
+    std::fs::write(dir.path().join("2028.json"), r#"{"year": 2028, "papers": [], "days": [{"name": "元旦", "date": "2028-1-1", "isOffDay": true}]}"#).unwrap();
+    let o = stageflow(&["calendar", "years", "--holidays", holidays]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2028.json") && err.contains("应写作 YYYY-MM-DD"),
+        "{err}"
+    );
+}
+
 #[test]
 fn validate_reports_every_problem_with_its_position_and_exits_1() {
     let o = stageflow(&["validate", "tests/fixtures/bad/unknown-references.yaml"]);

@@ -88,6 +88,14 @@ pub struct Extras<'a> {
     pub receipt: Option<(&'a str, &'a ReceiptFn<'a>)>,
 }
 
+/// The built-in calendar, shared by every runtime that is not given another.
+pub fn built_in_calendar() -> Arc<Calendar> {
+    static BUILT_IN: std::sync::OnceLock<Arc<Calendar>> = std::sync::OnceLock::new();
+    BUILT_IN
+        .get_or_init(|| Arc::new(Calendar::china().clone()))
+        .clone()
+}
+
 /// Builds the answer saved with a command from its transition.
 pub type ReceiptFn<'a> = dyn Fn(&Transition) -> SavedResponse + Send + Sync + 'a;
 
@@ -95,7 +103,7 @@ pub type ReceiptFn<'a> = dyn Fn(&Transition) -> SavedResponse + Send + Sync + 'a
 pub struct Runtime {
     store: Arc<dyn Store>,
     directory: Arc<dyn DirectorySource>,
-    calendar: &'static Calendar,
+    calendar: Arc<Calendar>,
     definitions: Mutex<HashMap<(String, u32), Arc<Definition>>>,
     /// This runtime's lease owner id.
     owner: String,
@@ -111,12 +119,20 @@ impl Runtime {
         Runtime {
             store,
             directory,
-            calendar: Calendar::china(),
+            calendar: built_in_calendar(),
             definitions: Mutex::new(HashMap::new()),
             owner: Uuid::new_v4().to_string(),
             armed: tokio::sync::Notify::new(),
             mailed: tokio::sync::Notify::new(),
         }
+    }
+
+    /// This runtime computing deadlines with `calendar` (the built-in one
+    /// with a newer holiday notice, say) instead of [`Calendar::china`].
+    #[must_use]
+    pub fn with_calendar(mut self, calendar: Arc<Calendar>) -> Runtime {
+        self.calendar = calendar;
+        self
     }
 
     /// Wakes this process's timer and mail loops when another process on
@@ -299,8 +315,13 @@ impl Runtime {
         Context {
             now,
             directory: directory.as_ref(),
-            calendar: self.calendar,
+            calendar: &self.calendar,
         }
+    }
+
+    /// The working-day calendar deadlines are computed with.
+    pub fn calendar(&self) -> &Arc<Calendar> {
+        &self.calendar
     }
 
     /// Applies a command to an instance, retrying on fresh state when

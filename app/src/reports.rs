@@ -362,11 +362,22 @@ impl App {
                 .step(&row.step)
                 .map(|(_, s)| s.name.clone())
                 .unwrap_or_else(|| row.step.clone());
+            let provisional = instance.steps.get(&row.step).is_some_and(|s| s.provisional);
             out.push(Deadline {
                 task: row.id,
-                summary: format!("【期限】{step}"),
+                summary: format!(
+                    "【期限】{step}{}",
+                    if provisional { "（暂算）" } else { "" }
+                ),
                 date: clock.date_of(due),
-                description: format!("{}：{step}", def.name),
+                description: if provisional {
+                    format!(
+                        "{}：{step}。期限为暂算：所跨年份的放假调休通知尚未发布，发布后可能变动。",
+                        def.name
+                    )
+                } else {
+                    format!("{}：{step}", def.name)
+                },
             });
         }
         Ok(out)

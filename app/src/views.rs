@@ -300,6 +300,10 @@ pub struct TaskView {
     pub due: Option<NaiveDate>,
     /// The instant the deadline is missed.
     pub due_at: Option<DateTime<Utc>>,
+    /// The deadline counted through a year whose 放假调休 notice is not out
+    /// (暂算): its fixed holidays were skipped, its make-up working days are
+    /// unknown, so the date may move once the notice is published.
+    pub due_provisional: bool,
     /// Not before.
     #[schema(value_type = Option<String>, format = Date)]
     pub earliest: Option<NaiveDate>,
@@ -434,6 +438,7 @@ pub fn task_view(def: &Definition, state: &InstanceState, id: Uuid, t: &TaskStat
         },
         due: t.due.map(|d| clock.date_of(d)),
         due_at: t.due_at,
+        due_provisional: t.due.is_some() && state.steps.get(&t.step).is_some_and(|s| s.provisional),
         earliest: t.earliest.map(|d| clock.date_of(d)),
         created_at: t.created_at,
         outcomes,
@@ -513,6 +518,8 @@ pub struct StepStateView {
     /// Deadline of the current entry.
     #[schema(value_type = Option<String>, format = Date)]
     pub due: Option<NaiveDate>,
+    /// The deadline is provisional (暂算): see `TaskView::due_provisional`.
+    pub due_provisional: bool,
     /// How often it was activated.
     pub entry: u32,
 }
@@ -580,6 +587,7 @@ pub fn instance_view(def: &Definition, s: &InstanceState) -> InstanceView {
                         .into(),
                         outcome: rec.outcome.clone(),
                         due: rec.due.map(|d| clock.date_of(d)),
+                        due_provisional: rec.due.is_some() && rec.provisional,
                         entry: rec.entry,
                     }
                 })

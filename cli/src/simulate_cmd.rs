@@ -34,6 +34,8 @@ pub struct SimulateArgs {
     /// Print one JSON object {"events": [...], "end_state": "..."}
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    holidays: crate::calendar_cmd::HolidayArgs,
 }
 
 fn pairs(items: &[String]) -> anyhow::Result<Values> {
@@ -78,6 +80,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         org: args.org,
         policy,
         until: args.until,
+        calendar: Some(args.holidays.load()?.calendar),
     };
     let def = &loaded.definition;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -105,9 +108,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
         }
-        println!("end state: {}", report.end_state);
+        println!("结束状态：{}", end_name(def, &report.end_state));
         if let Some(s) = &report.stuck {
-            println!("stopped: {s}");
+            println!("推演停止：{s}");
+        }
+        if let Some(note) = stageflow_app::simulate::provisional_note(&report.provisional_years) {
+            println!("{note}");
         }
     }
     Ok(if report.stuck.is_some() || !report.chain_verified {
@@ -115,4 +121,15 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The end state's name with its id (`已转为正式党员 (admitted)`), or what
+/// the simulation ended in (`stuck`, `cancelled`).
+fn end_name(def: &stageflow_engine::model::Definition, id: &str) -> String {
+    match def.end_states.iter().find(|e| e.id == id) {
+        Some(e) => format!("{} ({id})", e.name),
+        None if id == "stuck" => "未结束 (stuck)".into(),
+        None if id == "cancelled" => "已撤销 (cancelled)".into(),
+        None => id.to_string(),
+    }
 }

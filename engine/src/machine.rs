@@ -911,8 +911,9 @@ impl Tx<'_> {
         let mut due = match &step.due {
             Some(e) => {
                 let r = self.resolve_time(e, Some(step_id))?;
-                provisional |= r.provisional;
-                Some(self.shift_off_holiday(e, r.moment))
+                let (due, shifted_provisionally) = self.shift_off_holiday(e, r.moment);
+                provisional |= r.provisional || shifted_provisionally;
+                Some(due)
             }
             None => None,
         };
@@ -922,7 +923,11 @@ impl Tx<'_> {
             let r = self.resolve_time(&w.closes, Some(step_id))?;
             due = Some(r.moment);
         }
-        due = due.map(|d| self.fresh_due(step_id, d));
+        if let Some(d) = due {
+            let (fresh, fresh_provisional) = self.fresh_due(step_id, d);
+            due = Some(fresh);
+            provisional |= fresh_provisional;
+        }
         let earliest = match &step.earliest {
             Some(e) => {
                 let r = self.resolve_time(e, Some(step_id))?;
@@ -1147,17 +1152,15 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// 民法典 第203条: a period in days, weeks, months or years whose last
-    /// day is a rest day or holiday ends on the next working day (unless
-    /// the definition keeps such deadlines).
     /// A step entered again (after a lapse, a 退回, a failed vote) whose
     /// deadline has already passed starts fresh: it gets as long from this
     /// entry as its last entry had from its own. Nothing re-opens overdue;
     /// statutory limits (`limit:`) keep counting from their own anchors.
-    fn fresh_due(&self, step_id: &str, due: Moment) -> Moment {
+    /// With whether a working-day shift touched a year without a notice.
+    fn fresh_due(&self, step_id: &str, due: Moment) -> (Moment, bool) {
         let now = self.now();
         if self.clock.deadline_instant(due) > now {
-            return due;
+            return (due, false);
         }
         let Some((Some(before), Some(before_due))) = self
             .state
@@ -1166,25 +1169,32 @@ impl Tx<'_> {
             .filter(|s| s.entry > 0)
             .map(|s| (s.activated_at, s.due))
         else {
-            return due;
+            return (due, false);
         };
         match before_due {
             Moment::Date(d) => {
                 let days = (d - self.clock.local_date(before)).num_days().max(0);
                 let fresh = self.clock.local_date(now) + chrono::Duration::days(days);
-                let fresh = match self.def.deadline_on_holiday {
+                match self.def.deadline_on_holiday {
                     HolidayDeadline::NextWorkday => {
-                        self.ctx.calendar.next_workday_on_or_after(fresh).date
+                        let r = self.ctx.calendar.next_workday_on_or_after(fresh);
+                        (Moment::Date(r.date), r.provisional)
                     }
-                    _ => fresh,
-                };
-                Moment::Date(fresh)
+                    _ => (Moment::Date(fresh), false),
+                }
             }
-            Moment::Instant(t) => Moment::Instant(now + (t - before).max(chrono::Duration::zero())),
+            Moment::Instant(t) => (
+                Moment::Instant(now + (t - before).max(chrono::Duration::zero())),
+                false,
+            ),
         }
     }
 
-    fn shift_off_holiday(&self, expr: &TimeExpr, due: Moment) -> Moment {
+    /// 民法典 第203条: a period in days, weeks, months or years whose last
+    /// day is a rest day or holiday ends on the next working day (unless
+    /// the definition keeps such deadlines). With whether that day was
+    /// judged in a year without a notice (provisional).
+    fn shift_off_holiday(&self, expr: &TimeExpr, due: Moment) -> (Moment, bool) {
         let counted_in_days = expr.offset.is_some_and(|(span, after)| {
             after
                 && matches!(
@@ -1200,9 +1210,10 @@ impl Tx<'_> {
                 if counted_in_days
                     && self.def.deadline_on_holiday == HolidayDeadline::NextWorkday =>
             {
-                Moment::Date(self.ctx.calendar.next_workday_on_or_after(d).date)
+                let r = self.ctx.calendar.next_workday_on_or_after(d);
+                (Moment::Date(r.date), r.provisional)
             }
-            other => other,
+            other => (other, false),
         }
     }
 
@@ -2689,7 +2700,7 @@ impl Tx<'_> {
                 offset: Some((w, true)),
                 anchor: crate::time::Anchor::Activated,
             };
-            self.shift_off_holiday(&within, due)
+            self.shift_off_holiday(&within, due).0
         });
         for (assignee, org) in people {
             let new = NewTask {

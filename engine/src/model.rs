@@ -48,6 +48,17 @@ pub struct Definition {
     /// Whether a deadline counted in days, weeks, months or years that
     /// falls on a rest day moves to the next working day.
     pub deadline_on_holiday: HolidayDeadline,
+    /// The names people read for role ids (`secretary` → 书记): the
+    /// built-in vocabulary and the definition's own `roles:`.
+    #[serde(default)]
+    pub role_names: BTreeMap<String, String>,
+}
+
+impl Definition {
+    /// The name of a role as people read it, or the id when it has none.
+    pub fn role_name<'a>(&'a self, role: &'a str) -> &'a str {
+        self.role_names.get(role).map_or(role, String::as_str)
+    }
 }
 
 /// Deadlines that fall on a rest day or holiday.

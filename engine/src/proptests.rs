@@ -268,6 +268,7 @@ pub(crate) fn definition() -> Definition {
         templates: BTreeMap::new(),
         empty_assignee: EmptyAssignee::Fail,
         deadline_on_holiday: HolidayDeadline::NextWorkday,
+        role_names: Default::default(),
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
+use stageflow_engine::calendar::Calendar;
 use stageflow_engine::machine::Command;
 use stageflow_engine::model::{Definition, FieldKind, RatingScheme, StepKind, SubjectKind};
 use stageflow_engine::state::{
@@ -67,6 +68,8 @@ pub struct SimOptions {
     pub policy: Policy,
     /// Stop at this date even if the instance has not ended.
     pub until: Option<NaiveDate>,
+    /// The working-day calendar (default: the built-in one).
+    pub calendar: Option<Arc<Calendar>>,
 }
 
 /// One line of the timeline.
@@ -100,6 +103,9 @@ pub struct SimEvent {
     /// Assignee's role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The role's name (`书记` for `secretary`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
     /// Assignee.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
@@ -129,6 +135,23 @@ pub struct SimReport {
     pub stuck: Option<String>,
     /// Whether the hash chain of the stored events verified.
     pub chain_verified: bool,
+    /// The years without a published holiday notice that provisional
+    /// deadlines of the timeline fall in (their fixed holidays are
+    /// computed; the 调休 make-up days are unknown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provisional_years: Vec<i32>,
+}
+
+/// The note under a timeline with provisional deadlines, or `None`.
+pub fn provisional_note(years: &[i32]) -> Option<String> {
+    if years.is_empty() {
+        return None;
+    }
+    let years: Vec<String> = years.iter().map(i32::to_string).collect();
+    Some(format!(
+        "注：{} 年的放假调休通知尚未发布，标“暂算”的期限按《全国年节及纪念日放假办法》规定的节日计算，调休上班日未计入，通知发布后可能变动。",
+        years.join("、")
+    ))
 }
 
 /// The timeline in words, one line per event worth reading (tasks created
@@ -181,7 +204,7 @@ pub fn timeline_lines(events: &[SimEvent]) -> Vec<(DateTime<FixedOffset>, String
             "stage_entered" => format!("▶ 进入阶段：{name}"),
             "task_created" => format!(
                 "  待办 {name}{step} → {}{times}{due}{earliest}{prov}",
-                e.role.clone().unwrap_or_else(|| who.clone())
+                e.role_name.clone().unwrap_or_else(|| who.clone())
             ),
             "task_completed" | "step_activated" => continue,
             "step_completed" => format!(
@@ -243,7 +266,10 @@ pub async fn simulate(
     opts: &SimOptions,
 ) -> Result<SimReport, SimError> {
     let store = Arc::new(SqliteStore::open(&SqliteOptions::new("sqlite::memory:")).await?);
-    let runtime = Runtime::new(store.clone(), Arc::new(SyntheticDirectory::default()));
+    let mut runtime = Runtime::new(store.clone(), Arc::new(SyntheticDirectory::default()));
+    if let Some(calendar) = &opts.calendar {
+        runtime = runtime.with_calendar(calendar.clone());
+    }
     let clock = Clock { tz: def.timezone };
     let mut now = clock.at_local(
         opts.start,
@@ -284,6 +310,7 @@ pub async fn simulate(
         tasks: Default::default(),
         entered: Default::default(),
         limits: Default::default(),
+        provisional: Default::default(),
     };
     let request = crate::StartRequest {
         workflow: def.id.clone(),
@@ -300,7 +327,7 @@ pub async fn simulate(
     loop {
         steps += 1;
         if steps > MAX_STEPS {
-            stuck = Some(format!("stopped after {MAX_STEPS} commands"));
+            stuck = Some(format!("已推演 {MAX_STEPS} 步，停止"));
             break;
         }
         let state = store
@@ -311,15 +338,13 @@ pub async fn simulate(
             break;
         }
         if state.seq > MAX_EVENTS {
-            stuck = Some(format!(
-                "stopped after {MAX_EVENTS} events: the timeline is longer than anyone reads"
-            ));
+            stuck = Some(format!("已产生 {MAX_EVENTS} 条记录，时间线过长，停止推演"));
             break;
         }
         if let Some(stage) = tl.going_round() {
             let name = def.stage(stage).map_or(stage, |s| s.name.as_str());
             stuck = Some(format!(
-                "stage '{name}' was entered {MAX_STAGE_ENTRIES} times: under this policy the instance goes round for ever"
+                "阶段「{name}」已第 {MAX_STAGE_ENTRIES} 次进入：按此办理方式流程将无限循环"
             ));
             break;
         }
@@ -328,7 +353,7 @@ pub async fn simulate(
             match runtime.execute(id, &command, now).await {
                 Ok(t) => tl.record(&t.events),
                 Err(ExecError::Rejected(r)) => {
-                    stuck = Some(format!("the simulated action was refused: {r}"));
+                    stuck = Some(format!("模拟的办理被拒绝：{r}"));
                     break;
                 }
                 Err(e) => return Err(e.into()),
@@ -343,15 +368,15 @@ pub async fn simulate(
             (a, b) => match a.or(b) {
                 Some(t) => t,
                 None => {
-                    stuck = Some("nothing is pending: no open task and no timer".into());
+                    stuck = Some("没有待办，也没有计时，流程无法继续".into());
                     break;
                 }
             },
         };
         if next > limit {
             stuck = Some(match opts.until {
-                Some(d) => format!("stopped at {d}"),
-                None => format!("nothing happens for {MAX_YEARS} years"),
+                Some(d) => format!("推演至 {d} 停止"),
+                None => format!("{MAX_YEARS} 年内再无进展"),
             });
             break;
         }
@@ -371,11 +396,24 @@ pub async fn simulate(
         Status::Cancelled => "cancelled".into(),
         _ => "stuck".into(),
     };
+    let calendar = runtime.calendar();
+    let provisional_years = tl
+        .events
+        .iter()
+        .filter(|e| e.provisional)
+        .flat_map(|e| [Some(e.at.date_naive()), e.due, e.limit])
+        .flatten()
+        .map(|d| chrono::Datelike::year(&d))
+        .filter(|y| !calendar.is_published(*y))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Ok(SimReport {
         events: tl.events,
         end_state,
         stuck,
         chain_verified,
+        provisional_years,
     })
 }
 
@@ -559,6 +597,9 @@ struct Timeline<'a> {
     entered: std::collections::HashMap<String, u32>,
     /// The statutory limit of each step that has one, as last armed.
     limits: std::collections::HashMap<String, NaiveDate>,
+    /// Whether each step's current deadline is provisional (from its
+    /// activation), for its tasks' lines.
+    provisional: std::collections::HashMap<String, bool>,
 }
 
 impl Timeline<'_> {
@@ -585,6 +626,7 @@ impl Timeline<'_> {
             earliest: None,
             limit: None,
             role: None,
+            role_name: None,
             assignee: None,
             outcome: None,
             fires_at: None,
@@ -619,6 +661,7 @@ impl Timeline<'_> {
                     ev.due = self.date(*due);
                     ev.earliest = self.date(*earliest);
                     ev.provisional = *provisional;
+                    self.provisional.insert(step.clone(), *provisional);
                     ev
                 }
                 Event::StepSkipped { step } => self.base(at, "step_skipped", Some(step)),
@@ -628,7 +671,13 @@ impl Timeline<'_> {
                     ev.due = self.date(record.due);
                     ev.earliest = self.date(record.earliest);
                     ev.limit = self.limits.get(&record.step).copied();
+                    ev.provisional = record.due.is_some()
+                        && self.provisional.get(&record.step).copied().unwrap_or(false);
                     ev.role = record.role.clone();
+                    ev.role_name = record
+                        .role
+                        .as_deref()
+                        .map(|r| self.def.role_name(r).to_string());
                     ev.assignee = Some(record.assignee.clone());
                     ev
                 }

@@ -273,3 +273,84 @@ async fn party_constitution_article_7_time_counts_from_the_meeting_not_the_count
         .await;
     assert_eq!(closed["data"]["held_on"], "2026-03-02", "{closed}");
 }
+
+/// The talk task of a fresh 发展党员 case, its application received today
+/// (the apply form's `received_on` defaults to today).
+async fn talk_received_today(s: &mut Server, id: &str, applied_on: &str) -> Value {
+    let task = applicant(s, id, "1998-05-01").await;
+    let file = letter(s, id, &task).await;
+    let r = complete(
+        s,
+        id,
+        &task,
+        json!({ "applied_on": applied_on, "application_letter": file }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s.inbox("zb1-secretary")
+        .await
+        .into_iter()
+        .find(|t| t["step"] == "talk" && t["instance"] == task["instance"])
+        .expect("the talk task")
+}
+
+/// 《全国年节及纪念日放假办法》(2024年修订) 第二条 with 民法典 第二百零三条: in
+/// a year whose 放假调休 notice is not out, the holidays the law fixes are
+/// still days off. A talk due a month after 2027-01-05 falls on 2027-02-05,
+/// 除夕 (computed from the lunar calendar), so it is due on the next working
+/// day, Tue 02-09 (春节 除夕–初三 is 02-05 … 02-08) — marked 暂算 in the API,
+/// on the task page and in the calendar feed. Loaded at start (`serve
+/// --holidays DIR`), the year's notice decides and the mark goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holiday_law_a_year_without_a_notice_keeps_its_fixed_holidays_provisionally() {
+    // 2027-01-05 09:00 in Beijing.
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2027, 1, 5, 1, 0, 0).unwrap();
+    let mut s = Server::start(start).await;
+    let talk = talk_received_today(&mut s, "adult-7", "2027-01-04").await;
+    assert_eq!(talk["due"], "2027-02-09", "{talk}");
+    assert_eq!(talk["due_provisional"], true, "{talk}");
+    let id = talk["id"].as_str().unwrap();
+    let token = s.token("zb1-secretary").await;
+    let cookie = crate::web::sign_in(&s, &token).await;
+    let (status, html) = crate::web::page(&s, &cookie, &format!("/tasks/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("2027年2月9日"), "{html}");
+    assert!(html.contains(">暂算</span>"), "{html}");
+    assert!(html.contains("调休上班日未知"), "{html}");
+    let (_, inbox) = crate::web::page(&s, &cookie, "/inbox").await;
+    assert!(inbox.contains(">暂算</span>"), "{inbox}");
+    let feed = s
+        .get("zb1-secretary", "/api/v1/calendar/people/zb1-secretary.ics")
+        .await;
+    let ics = feed.body.as_str().unwrap_or_default().to_string();
+    assert!(
+        ics.contains("SUMMARY:【期限】") && ics.contains("（暂算）"),
+        "{ics}"
+    );
+
+    // The notice is out: a (made-up) 2027 notice gives 春节 02-05 … 02-11.
+    let dir = tempfile::tempdir().unwrap();
+    let days: Vec<String> = (5..=11)
+        .map(|d| format!(r#"{{"name": "春节", "date": "2027-02-{d:02}", "isOffDay": true}}"#))
+        .collect();
+    std::fs::write(
+        dir.path().join("2027.json"),
+        format!(
+            r#"{{"year": 2027, "papers": ["https://www.gov.cn/example"], "days": [{}]}}"#,
+            days.join(",")
+        ),
+    )
+    .unwrap();
+    let holidays = stageflow_app::holidays::load_dir(dir.path()).unwrap();
+    let mut s = Server::start_with(
+        start,
+        stageflow_app::Config {
+            holidays: Some(holidays),
+            ..Default::default()
+        },
+    )
+    .await;
+    let talk = talk_received_today(&mut s, "adult-8", "2027-01-04").await;
+    assert_eq!(talk["due"], "2027-02-12", "{talk}");
+    assert_eq!(talk["due_provisional"], false, "{talk}");
+}

@@ -38,6 +38,12 @@ impl Server {
     /// Starts a server with the demo directory (a 党委, three 党支部, about
     /// thirty people) and the shipped library, at `start` on a manual clock.
     pub async fn start(start: DateTime<Utc>) -> Server {
+        Server::start_with(start, Config::default()).await
+    }
+
+    /// As [`Server::start`], with a configuration (holiday notices loaded
+    /// at start, say); the admin token and the manual clock are the test's.
+    pub async fn start_with(start: DateTime<Utc>, config: Config) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stageflow.db");
         let (store, pg): (Arc<dyn Store>, _) = if crate::pg::selected() {
@@ -58,7 +64,7 @@ impl Server {
             Config {
                 admin_token: Some(ADMIN.into()),
                 manual_clock: true,
-                ..Config::default()
+                ..config
             },
         );
         app.publish_library(&crate::root().join("workflows/library"))

@@ -26,6 +26,7 @@ async fn run(file: &str, start: &str, inputs: &[(&str, &str)], policy: Policy) -
         policy,
         // Late runs that loop (a lapsing approval) stop after a few years.
         until: (policy == Policy::Late).then(|| date("2029-12-31")),
+        calendar: None,
     };
     simulate(&loaded.definition, &text, &opts).await.unwrap()
 }
@@ -64,8 +65,9 @@ async fn member_admission_from_2026_03_02_follows_the_rules_and_ends_admitted() 
         find(&r, "task_created", "determine_candidate").earliest,
         Some(date("2027-03-02"))
     );
-    // 公示 five working days counting the posting day (2027 is not published:
-    // Mon–Fri, flagged provisional): 03-02 … 03-08, so it ends at 03-09 00:00.
+    // 公示 five working days counting the posting day (2027 has no notice:
+    // only the fixed holidays, none in March; flagged provisional):
+    // 03-02 … 03-08, so it ends at 03-09 00:00.
     let publicity = find(&r, "step_activated", "candidate_publicity");
     assert!(publicity.provisional);
     assert_eq!(
@@ -75,11 +77,16 @@ async fn member_admission_from_2026_03_02_follows_the_rules_and_ends_admitted() 
     // 支部大会: nine eligible voters, all present and for.
     let vote = find(&r, "vote_closed", "admission_vote");
     assert_eq!(vote.detail.as_deref(), Some("应到 9 实到 9 投票 9：yes 9"));
-    // 第二十四条: 党委 approval within three months of the resolution.
-    assert_eq!(
-        find(&r, "task_created", "party_approval").due,
-        Some(date("2027-06-09"))
-    );
+    // 第二十四条: 党委 approval within three months of the resolution:
+    // 2027-06-09 is 端午节 (五月初五, computed: 2027 has no notice yet), so
+    // by 民法典 第二百零三条 the reminder deadline is the next working day,
+    // provisionally. The legal limit (第二十五条: at most 6 months) counts
+    // from the meeting itself.
+    let approval = find(&r, "task_created", "party_approval");
+    assert_eq!(approval.due, Some(date("2027-06-10")));
+    assert_eq!(approval.limit, Some(date("2027-09-09")));
+    assert!(approval.provisional);
+    assert_eq!(r.provisional_years, [2027, 2028]);
     // 第三十二条: 预备期 one year from the vote; 转正 not before it ends.
     assert_eq!(day(find(&r, "wait_ended", "probation_full")), "2028-03-09");
     assert_eq!(
@@ -121,6 +128,7 @@ async fn member_admission_refuses_an_applicant_under_18() {
         org: None,
         policy: Policy::Earliest,
         until: None,
+        calendar: None,
     };
     let r = simulate(&loaded.definition, &text, &opts).await.unwrap();
     assert_eq!(r.end_state, "stuck");
@@ -408,12 +416,12 @@ async fn admission_date_rules_pinned_to_the_reference() {
             want: "2026-10-09",
         },
         Row {
-            rule: "细则 第二十四条: 党委 approval within 3 months of the vote",
+            rule: "细则 第二十四条: 党委 approval within 3 months of the vote (06-09 is 端午节 2027, computed)",
             start: "2026-03-02",
             kind: "task_created",
             step: "party_approval",
             field: "due",
-            want: "2027-06-09",
+            want: "2027-06-10",
         },
         Row {
             rule: "细则 第三十二条: 预备期 one year from the vote",

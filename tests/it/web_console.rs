@@ -143,7 +143,7 @@ async fn an_organizer_previews_a_timeline_and_starts_an_admission_from_the_form(
     .await;
     assert_eq!(status, 200);
     assert!(html.contains("推演结果"), "{html}");
-    assert!(html.contains("待办 2. 党组织派人谈话 [talk] → secretary  期限 2026-04-02"));
+    assert!(html.contains("待办 2. 党组织派人谈话 [talk] → 书记  期限 2026-04-02"));
     assert!(html.contains("推演结束：已转为正式党员"), "{html}");
     // A bad number is said in words, nothing simulated.
     let (_, html) = page(

@@ -542,6 +542,13 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
             templates,
             empty_assignee,
             deadline_on_holiday,
+            // The subject and the initiator act under these role ids too.
+            role_names: crate::vocab::ROLES
+                .iter()
+                .chain(&[("subject", "本人"), ("initiator", "发起人")])
+                .map(|(id, name)| ((*id).to_string(), (*name).to_string()))
+                .chain(roles.clone())
+                .collect(),
         },
         roles,
     ))

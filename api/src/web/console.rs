@@ -267,6 +267,7 @@ async fn simulate(
             sim::Policy::Earliest
         },
         until: None,
+        calendar: None,
     };
     let report = app
         .preview(&s.caller, &def.id, &opts)

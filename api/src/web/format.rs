@@ -18,6 +18,9 @@ pub fn due_in_words(due: NaiveDate, today: NaiveDate) -> (String, bool) {
     }
 }
 
+/// What the 暂算 mark next to a deadline means (its tooltip).
+pub const PROVISIONAL_TITLE: &str = "该期限跨入放假调休通知尚未发布的年份：已按《全国年节及纪念日放假办法》扣除法定节日，调休上班日未知，通知发布后可能变动";
+
 #[cfg(test)]
 mod tests {
     use super::*;

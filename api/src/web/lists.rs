@@ -105,6 +105,7 @@ async fn list(app: AppState, headers: HeaderMap, done: bool, q: ListFilter) -> R
                 "id": t.id, "step_name": t.step_name, "workflow_name": t.workflow_name,
                 "stage": t.stage, "due": t.due.map(format::date_zh), "due_iso": t.due,
                 "when": when, "overdue": overdue && !done, "outcome": outcome,
+                "provisional": t.due_provisional,
             })
         })
         .collect();
@@ -141,7 +142,7 @@ async fn list(app: AppState, headers: HeaderMap, done: bool, q: ListFilter) -> R
         "list",
         heading,
         json!({ "heading": heading, "caption": caption, "empty": empty, "tasks": tasks,
-                "done": done, "filters": { "path": path, "workflows": workflows,
+                "done": done, "provisional_title": format::PROVISIONAL_TITLE, "filters": { "path": path, "workflows": workflows,
                 "overdue": only_overdue, "active": filtered } }),
         f,
     )

@@ -122,7 +122,7 @@ fn task_page_data(app: &AppState, s: &Session, case: &TaskCase) -> Value {
         "seen": case.events.len(), "due": task.due.map(format::date_zh), "due_iso": task.due,
         "when": when, "overdue": overdue && case.open, "earliest": task.earliest.map(format::date_zh),
         "status": status_text, "subject": case.subject,
-        "comment_required": case.comment_required,
+        "comment_required": case.comment_required, "provisional_title": format::PROVISIONAL_TITLE,
     })
 }
 

@@ -121,7 +121,9 @@ pub enum Action {
         /// Why.
         comment: Option<String>,
     },
-    /// Complete a task with an outcome (default: the step's first).
+    /// Complete a task with an outcome; it may be left out only when the
+    /// step has a single outcome (no silent choices: otherwise 422 listing
+    /// them).
     Complete {
         /// The outcome.
         outcome: Option<String>,

@@ -1541,9 +1541,11 @@ impl Tx<'_> {
         }
         let (_, step) = self.step_def(&task.step)?;
         let step = step.clone();
+        // No silent choices: without `outcome`, only a step with a single
+        // outcome completes; otherwise the answer lists the choices.
         let outcome = match outcome {
             Some(o) => o.to_string(),
-            None => first_outcome(&step),
+            None => only_outcome(&step)?,
         };
         let forward = self.check_outcome(&step, &outcome)?;
         // `today` in a date field (given, or its default): the day it is
@@ -1665,21 +1667,7 @@ impl Tx<'_> {
     /// Validates an outcome; returns whether it moves the work forward
     /// (forms and checks apply) rather than rejecting or returning it.
     fn check_outcome(&self, step: &Step, outcome: &str) -> R<bool> {
-        let allowed: Vec<String> = match &step.kind {
-            StepKind::Approval { .. } => {
-                let mut v: Vec<String> = ["approve", "reject", "return"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                v.extend(step.outcomes.keys().cloned());
-                v
-            }
-            _ if step.outcomes.is_empty() => Step::default_outcomes(&step.kind)
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            _ => step.outcomes.keys().cloned().collect(),
-        };
+        let allowed = allowed_outcomes(step);
         if !allowed.iter().any(|a| a == outcome) {
             return Err(Rejection::BadOutcome(format!(
                 "outcome '{outcome}' is not allowed here (allowed: {})",
@@ -3144,16 +3132,48 @@ fn outcome_word(outcome: &str) -> &str {
     }
 }
 
-fn first_outcome(step: &Step) -> String {
+/// The outcomes a person may complete a step's task with.
+fn allowed_outcomes(step: &Step) -> Vec<String> {
     match &step.kind {
-        StepKind::Approval { .. } => "approve".into(),
-        _ => step
-            .outcomes
-            .keys()
-            .next()
-            .cloned()
-            .unwrap_or_else(|| Step::default_outcomes(&step.kind)[0].to_string()),
+        StepKind::Approval { .. } => {
+            let mut v: Vec<String> = ["approve", "reject", "return"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            for id in step.outcomes.keys() {
+                if !v.contains(id) {
+                    v.push(id.clone());
+                }
+            }
+            v
+        }
+        _ if step.outcomes.is_empty() => Step::default_outcomes(&step.kind)
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        _ => step.outcomes.keys().cloned().collect(),
     }
+}
+
+/// The outcome of a step that has only one; with several, a rejection
+/// that lists them (`approve（同意）、reject（不同意）`).
+fn only_outcome(step: &Step) -> R<String> {
+    let allowed = allowed_outcomes(step);
+    if let [only] = allowed.as_slice() {
+        return Ok(only.clone());
+    }
+    let choices: Vec<String> = allowed
+        .iter()
+        .map(|id| match step.outcomes.get(id) {
+            Some(o) if !o.label.is_empty() && o.label != *id => format!("{id}（{}）", o.label),
+            _ => format!("{id}（{}）", outcome_word(id)),
+        })
+        .collect();
+    Err(Rejection::BadOutcome(format!(
+        "「{}」有多个办理结果，请用 `outcome` 指明其一：{}",
+        step.name,
+        choices.join("、")
+    )))
 }
 
 /// For day-based spans anchor on the local date; else on the instant.

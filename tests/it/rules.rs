@@ -354,3 +354,57 @@ async fn holiday_law_a_year_without_a_notice_keeps_its_fixed_holidays_provisiona
     assert_eq!(talk["due"], "2027-02-12", "{talk}");
     assert_eq!(talk["due_provisional"], false, "{talk}");
 }
+
+/// No silent choices (the approver's desk, §3): the 支委会 step that
+/// decides on an 入党积极分子 has two outcomes; completing it without naming
+/// one is a 422 that lists both with their labels — it used to record the
+/// first (同意) without a word — and nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_with_several_outcomes_needs_one_named() {
+    let mut s = Server::start(Server::t0()).await;
+    let talk = talk_received_today(&mut s, "adult-5", "2026-03-01").await;
+    let record = letter(&mut s, "zb1-secretary", &talk).await;
+    let r = complete(
+        &mut s,
+        "zb1-secretary",
+        &talk,
+        json!({ "talked_on": "2026-03-02", "talker": "zb1-secretary", "talk_record": record }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let decide = s
+        .inbox("zb1-secretary")
+        .await
+        .into_iter()
+        .find(|t| t["step"] == "determine_activist" && t["instance"] == talk["instance"])
+        .expect("the 支委会 task");
+    let minutes = letter(&mut s, "zb1-secretary", &decide).await;
+    let form =
+        json!({ "meeting_date": "2026-03-02", "recommendation": "党员推荐", "minutes": minutes });
+    let r = complete(&mut s, "zb1-secretary", &decide, form.clone()).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.content_type, "application/problem+json");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains("请用 `outcome` 指明其一"), "{detail}");
+    assert!(
+        detail.contains("agree（同意确定为入党积极分子）"),
+        "{detail}"
+    );
+    assert!(detail.contains("disagree（暂不确定"), "{detail}");
+    let still = s
+        .get(
+            "zb1-secretary",
+            &format!("/api/v1/tasks/{}", decide["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(still.body["status"], "pending", "{}", still.body);
+    let r = s
+        .post(
+            "zb1-secretary",
+            &format!("/api/v1/tasks/{}/actions", decide["id"].as_str().unwrap()),
+            json!({ "action": "complete", "outcome": "disagree", "form": form }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["task"]["outcome"], "disagree", "{}", r.body);
+}

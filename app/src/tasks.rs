@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 use crate::policy::{Op, Target, TaskScope};
-use crate::views::{InstanceView, TaskView, instance_view, task_view};
+use crate::views::{InstanceView, SubjectView, TaskView, instance_view, task_view};
 use crate::{App, Caller};
 
 /// Which tasks of the inbox.
@@ -48,6 +48,9 @@ pub struct InboxFilter {
     pub workflow: Option<String>,
     /// Only tasks due before this instant.
     pub due_before: Option<DateTime<Utc>>,
+    /// Only cases whose subject's name (person or organization) contains
+    /// this text.
+    pub subject: Option<String>,
     /// Page size (at most 500).
     pub limit: u32,
     /// Rows to skip.
@@ -289,6 +292,10 @@ impl App {
                 org: q.org,
                 workflow: q.workflow,
                 due_before: q.due_before,
+                subject: q
+                    .subject
+                    .map(|t| t.trim().chars().take(50).collect::<String>())
+                    .filter(|t| !t.is_empty()),
                 limit,
                 offset: q.offset,
             })
@@ -311,7 +318,9 @@ impl App {
                 continue;
             };
             if let Some(t) = instance.tasks.get(&row.id) {
-                tasks.push(task_view(def, instance, row.id, t));
+                let mut view = task_view(def, instance, row.id, t);
+                view.subject = Some(SubjectView::of_row(row));
+                tasks.push(view);
             }
         }
         Ok(tasks)
@@ -329,7 +338,21 @@ impl App {
             .tasks
             .get(&row.id)
             .ok_or_else(|| task_missing(id))?;
-        Ok(task_view(&def, &instance, id, t))
+        let mut view = task_view(&def, &instance, id, t);
+        view.subject = Some(SubjectView::of_row(&row));
+        Ok(view)
+    }
+
+    /// How many tasks wait for the caller (the count beside 待办).
+    pub async fn pending_count(&self, caller: &Caller) -> AppResult<u64> {
+        let me = crate::policy::PersonScope {
+            id: caller.person.clone(),
+            ..Default::default()
+        };
+        self.allow(caller, Op::ListTasksOf, Target::Person(&me), || {
+            AppError::forbidden("只能查看自己的待办")
+        })?;
+        Ok(self.store.open_task_count(&caller.person).await?)
     }
 
     /// A task as the policy sees it: its instance, and who holds it now

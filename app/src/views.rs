@@ -279,6 +279,10 @@ pub struct TaskView {
     pub workflow_name: String,
     /// The instance's subject organization.
     pub org: String,
+    /// Whom the case is about, by name (in lists and a task's own read;
+    /// absent from the answers to actions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<SubjectView>,
     /// Stage name.
     pub stage: String,
     /// Step id.
@@ -319,6 +323,37 @@ pub struct TaskView {
     /// What a rating asks (rating tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<RatingView>,
+}
+
+/// Whom a case is about: a person (with their organization) or an
+/// organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SubjectView {
+    /// The person's id, when the case is about a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    /// The person's name, or the organization's.
+    pub name: String,
+    /// The subject organization's name (the person's branch).
+    pub org_name: String,
+}
+
+impl SubjectView {
+    /// From a task row's names (ids where the directory has no name).
+    pub fn of_row(row: &stageflow_store::TaskRow) -> SubjectView {
+        let org_name = row
+            .subject_org_name
+            .clone()
+            .unwrap_or_else(|| row.org.clone());
+        SubjectView {
+            person: row.subject_person.clone(),
+            name: match &row.subject_person {
+                Some(p) => row.subject_person_name.clone().unwrap_or_else(|| p.clone()),
+                None => org_name.clone(),
+            },
+            org_name,
+        }
+    }
 }
 
 /// What a rater rates, on what.
@@ -416,6 +451,7 @@ pub fn task_view(def: &Definition, state: &InstanceState, id: Uuid, t: &TaskStat
         workflow: def.id.clone(),
         workflow_name: def.name.clone(),
         org: state.subject.org.clone(),
+        subject: None,
         stage,
         step: t.step.clone(),
         step_name,

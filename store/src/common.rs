@@ -108,8 +108,14 @@ fn event_row(r: &DbRow) -> Result<RecordedEvent, StoreError> {
     })
 }
 
-/// Columns of a task row, with its instance's workflow and organization.
-const TASK_COLUMNS: &str = "t.id, t.instance_id, t.step, t.assignee, t.role, t.status, t.outcome, t.due_at, i.definition AS workflow, i.subject_org AS subject_org";
+/// Columns of a task row, with its instance's workflow and subject (ids
+/// and names), read with [`TASK_FROM`].
+const TASK_COLUMNS: &str = "t.id, t.instance_id, t.step, t.assignee, t.role, t.status, t.outcome, t.due_at, i.definition AS workflow, i.subject_org AS subject_org, i.subject_person AS subject_person, sp.name AS subject_person_name, so.name AS subject_org_name";
+
+/// The tables a task row is read from: the task, its instance, and the
+/// subject's person and organization (for their names; one row each by
+/// primary key).
+const TASK_FROM: &str = "FROM tasks t JOIN instances i ON i.id = t.instance_id LEFT JOIN people sp ON sp.id = i.subject_person LEFT JOIN orgs so ON so.id = i.subject_org";
 
 fn task_row(r: &DbRow) -> Result<TaskRow, StoreError> {
     Ok(TaskRow {
@@ -123,6 +129,9 @@ fn task_row(r: &DbRow) -> Result<TaskRow, StoreError> {
         status: r.try_get("status")?,
         outcome: r.try_get("outcome")?,
         due_at: r.try_get::<Option<i64>, _>("due_at")?.map(from_micros),
+        subject_person: r.try_get("subject_person")?,
+        subject_person_name: r.try_get("subject_person_name")?,
+        subject_org_name: r.try_get("subject_org_name")?,
     })
 }
 
@@ -516,7 +525,7 @@ impl Store for Me {
     }
 
     async fn instance_tasks(&self, id: Uuid) -> Result<Vec<TaskRow>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.instance_id = ? ORDER BY t.created_at, t.id"))))
+        let rows = sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.instance_id = ? ORDER BY t.created_at, t.id"))))
             .bind(id.to_string())
             .fetch_all(&self.pool)
             .await?;
@@ -532,7 +541,7 @@ impl Store for Me {
     }
 
     async fn task(&self, id: Uuid) -> Result<Option<TaskRow>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.id = ?"))))
+        let row = sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.id = ?"))))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -541,7 +550,7 @@ impl Store for Me {
 
     async fn inbox(&self, q: &InboxQuery) -> Result<Vec<TaskRow>, StoreError> {
         let mut text = format!(
-            "SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id WHERE t.assignee = ? AND t.status = ?"
+            "SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.assignee = ? AND t.status = ?"
         );
         if q.org.is_some() {
             text.push_str(&format!(
@@ -554,6 +563,9 @@ impl Store for Me {
         }
         if q.due_before.is_some() {
             text.push_str(" AND t.due_at IS NOT NULL AND t.due_at < ?");
+        }
+        if q.subject.is_some() {
+            text.push_str(" AND (sp.name LIKE ? ESCAPE '\\' OR so.name LIKE ? ESCAPE '\\')");
         }
         text.push_str(" ORDER BY t.due_at IS NULL, t.due_at, t.created_at, t.id LIMIT ? OFFSET ?");
         // Built from constant fragments only; every value is bound.
@@ -578,12 +590,26 @@ impl Store for Me {
         if let Some(d) = q.due_before {
             query = query.bind(to_micros(d));
         }
+        if let Some(text) = &q.subject {
+            let pattern = like_contains(text);
+            query = query.bind(pattern.clone()).bind(pattern);
+        }
         let rows = query
             .bind(i64::from(q.limit))
             .bind(i64::from(q.offset))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(task_row).collect()
+    }
+
+    async fn open_task_count(&self, assignee: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
+            "SELECT COUNT(*) FROM tasks WHERE assignee = ? AND status = 'open'",
+        )))
+        .bind(assignee)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn create_org(&self, org: &NewOrg, audit: &Audit<'_>) -> Result<Org, StoreError> {
@@ -1308,7 +1334,7 @@ impl Store for Me {
             p = in_subtree("path")
         );
         let rows = match due_before {
-            Some(before) => sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
+            Some(before) => sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} {TASK_FROM}
              WHERE t.status = 'open' AND t.due_at IS NOT NULL AND t.due_at < ?
                AND {scope}
              ORDER BY t.due_at, t.id LIMIT ?"))))
@@ -1320,7 +1346,7 @@ impl Store for Me {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?,
-            None => sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} FROM tasks t JOIN instances i ON i.id = t.instance_id
+            None => sqlx::query(AssertSqlSafe(sql(&format!("SELECT {TASK_COLUMNS} {TASK_FROM}
              WHERE t.status = 'open' AND {scope}
              ORDER BY t.due_at IS NULL, t.due_at, t.id LIMIT ?"))))
             .bind(&lo)
@@ -2034,4 +2060,19 @@ fn schedule_row(r: &DbRow) -> Result<ScheduleRow, StoreError> {
             .map(from_micros),
         owner: r.try_get("owner_org")?,
     })
+}
+
+/// A LIKE pattern matching values that contain `text` literally (`%`, `_`
+/// and `\` escaped; used with `ESCAPE '\'`).
+fn like_contains(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }

@@ -215,6 +215,12 @@ pub struct TaskRow {
     pub outcome: Option<String>,
     /// When the deadline is missed.
     pub due_at: Option<DateTime<Utc>>,
+    /// The person the instance is about, if it is about a person.
+    pub subject_person: Option<String>,
+    /// That person's name (as the directory has it now).
+    pub subject_person_name: Option<String>,
+    /// The subject organization's name.
+    pub subject_org_name: Option<String>,
 }
 
 /// A mail that could not be delivered.
@@ -684,6 +690,8 @@ pub trait Store: Send + Sync {
     async fn task(&self, id: Uuid) -> Result<Option<TaskRow>, StoreError>;
     /// Tasks of an assignee with a status, filtered and paged.
     async fn inbox(&self, query: &InboxQuery) -> Result<Vec<TaskRow>, StoreError>;
+    /// How many open tasks a person has (the count beside 待办).
+    async fn open_task_count(&self, assignee: &str) -> Result<u64, StoreError>;
 
     /// Creates an organization under an existing parent (audited).
     async fn create_org(&self, org: &NewOrg, audit: &Audit<'_>) -> Result<Org, StoreError>;
@@ -929,6 +937,9 @@ pub struct InboxQuery {
     pub workflow: Option<String>,
     /// Only tasks due before this instant.
     pub due_before: Option<DateTime<Utc>>,
+    /// Only tasks whose subject's name (the person's or the
+    /// organization's) contains this text.
+    pub subject: Option<String>,
     /// Page size.
     pub limit: u32,
     /// Rows to skip.

@@ -36,7 +36,7 @@ async fn applicant(s: &mut Server, id: &str, birth: &str) -> Value {
 
 /// Uploads a scan for a task (the application letter, a talk record); its
 /// file id.
-async fn letter(s: &mut Server, who: &str, task: &Value) -> String {
+pub(crate) async fn letter(s: &mut Server, who: &str, task: &Value) -> String {
     let token = s.token(who).await;
     let form = reqwest::multipart::Form::new().part(
         "file",
@@ -58,7 +58,12 @@ async fn letter(s: &mut Server, who: &str, task: &Value) -> String {
     r.body["id"].as_str().unwrap().to_string()
 }
 
-async fn complete(s: &mut Server, who: &str, task: &Value, form: Value) -> crate::server::Reply {
+pub(crate) async fn complete(
+    s: &mut Server,
+    who: &str,
+    task: &Value,
+    form: Value,
+) -> crate::server::Reply {
     s.post(
         who,
         &format!("/api/v1/tasks/{}/actions", task["id"].as_str().unwrap()),

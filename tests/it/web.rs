@@ -318,3 +318,101 @@ async fn the_organization_page_lists_units_people_and_roles() {
     let cookie = sign_in(&s, &token).await;
     assert_eq!(page(&s, &cookie, "/console/orgs?org=zb1").await.0, 404);
 }
+
+/// The approver's desk §2: a 待办 row names whom the case is about — five
+/// applicants are not five identical rows — with their branch; the list
+/// is searched by that name (the API's `subject=` and the page's 对象 box);
+/// the navigation shows how many tasks wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_rows_name_the_case_and_the_navigation_counts_them() {
+    let mut s = Server::start(Server::t0()).await;
+    for (id, name) in [("wang-xm", "王小明"), ("li-xh", "李小红")] {
+        let r = s
+            .post(
+                "zb1-organizer",
+                "/api/v1/people",
+                serde_json::json!({ "id": id, "name": name, "email": format!("{id}@example.org"),
+                    "birth_date": "1998-05-01", "memberships": [{ "org": "zb1", "role": "member" }] }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = s
+            .post(
+                "zb1-organizer",
+                "/api/v1/instances",
+                serde_json::json!({ "definition": "member-admission", "org": "zb1", "subject": id }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        // The applicant hands in the letter: the 书记's talk task follows.
+        let apply = s
+            .inbox(id)
+            .await
+            .into_iter()
+            .next()
+            .expect("the apply task");
+        let file = crate::rules::letter(&mut s, id, &apply).await;
+        let form = serde_json::json!({ "applied_on": "2026-03-01", "application_letter": file });
+        let r = crate::rules::complete(&mut s, id, &apply, form).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let all = s.get("zb1-secretary", "/api/v1/tasks?limit=500").await.body;
+    let rows = all["tasks"].as_array().unwrap();
+    let named = |who: &str| {
+        rows.iter()
+            .filter(|t| t["subject"]["name"] == who && t["step"] == "talk")
+            .count()
+    };
+    assert_eq!((named("王小明"), named("李小红")), (1, 1), "{all}");
+    let zb1 = rows
+        .iter()
+        .find(|t| t["subject"]["name"] == "王小明")
+        .unwrap();
+    assert_eq!(zb1["subject"]["person"], "wang-xm");
+    let branch = zb1["subject"]["org_name"].as_str().unwrap().to_string();
+    assert!(
+        !branch.is_empty() && branch != "zb1",
+        "the branch by name: {zb1}"
+    );
+
+    let found = s
+        .get("zb1-secretary", "/api/v1/tasks?subject=%E5%B0%8F%E6%98%8E")
+        .await
+        .body;
+    let found = found["tasks"].as_array().unwrap();
+    assert!(!found.is_empty());
+    assert!(
+        found.iter().all(|t| t["subject"]["name"] == "王小明"),
+        "{found:?}"
+    );
+    // A LIKE wildcard is a literal character, not "anything".
+    let none = s
+        .get("zb1-secretary", "/api/v1/tasks?subject=%25")
+        .await
+        .body;
+    assert_eq!(none["tasks"].as_array().unwrap().len(), 0, "{none}");
+
+    let token = s.token("zb1-secretary").await;
+    let cookie = sign_in(&s, &token).await;
+    let (status, html) = page(&s, &cookie, "/inbox").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("王小明") && html.contains("李小红"), "{html}");
+    assert!(
+        html.contains(&format!("<span class=\"sub\">{branch}</span>")),
+        "{html}"
+    );
+    let count = format!(
+        "<span class=\"count\" aria-label=\"{n} 件待办\">{n}</span>",
+        n = rows.len()
+    );
+    assert!(html.contains(&count), "{count} in {html}");
+    let (_, html) = page(&s, &cookie, "/inbox?q=%E6%9D%8E").await;
+    assert!(
+        html.contains("李小红") && !html.contains("王小明"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"李\""),
+        "the box keeps the search: {html}"
+    );
+}

@@ -61,6 +61,9 @@ pub struct InboxParams {
     pub workflow: Option<String>,
     /// Only tasks due before this instant (RFC 3339).
     pub due_before: Option<DateTime<Utc>>,
+    /// Only cases whose subject's name (the person's or the organization's)
+    /// contains this text.
+    pub subject: Option<String>,
     /// Page size (default 50, at most 500).
     pub limit: Option<u32>,
     /// Rows to skip.
@@ -92,6 +95,7 @@ pub async fn inbox(
         org: q.org,
         workflow: q.workflow,
         due_before: q.due_before,
+        subject: q.subject,
         limit: q.limit.unwrap_or(50),
         offset: q.offset.unwrap_or(0),
     };

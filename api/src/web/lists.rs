@@ -1,5 +1,6 @@
-//! 待办 and 已办: the signed-in person's tasks by deadline, filtered by
-//! workflow and (待办) by being overdue.
+//! 待办 and 已办: the signed-in person's tasks by deadline, each row naming
+//! whom the case is about; filtered by workflow, by the subject's name and
+//! (待办) by being overdue.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -27,11 +28,13 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
-/// Filters of 待办 / 已办: one workflow; only overdue (待办).
+/// Filters of 待办 / 已办: one workflow; a subject's name; only overdue
+/// (待办).
 #[derive(Deserialize, Default)]
 struct ListFilter {
     ok: Option<Uuid>,
     workflow: Option<String>,
+    q: Option<String>,
     overdue: Option<String>,
 }
 
@@ -54,6 +57,11 @@ async fn done(
 async fn list(app: AppState, headers: HeaderMap, done: bool, q: ListFilter) -> Response {
     let path = if done { "/done" } else { "/inbox" };
     let workflow = q.workflow.clone().filter(|w| !w.is_empty());
+    let search =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| t.chars().take(50).collect::<String>());
     let only_overdue = !done && q.overdue.is_some();
     let mut here = path.to_string();
     if let Some(w) = &workflow {
@@ -75,6 +83,7 @@ async fn list(app: AppState, headers: HeaderMap, done: bool, q: ListFilter) -> R
         org: None,
         workflow: workflow.clone(),
         due_before: only_overdue.then(|| app.now()),
+        subject: search.clone(),
         limit: 200,
         offset: 0,
     };
@@ -101,15 +110,22 @@ async fn list(app: AppState, headers: HeaderMap, done: bool, q: ListFilter) -> R
                         .map_or(o.to_string(), |x| x.label.clone())
                 })
                 .unwrap_or_default();
+            let (subject, subject_org) = t
+                .subject
+                .as_ref()
+                .map(|s| (s.name.clone(), s.org_name.clone()))
+                .unwrap_or_default();
             json!({
                 "id": t.id, "step_name": t.step_name, "workflow_name": t.workflow_name,
+                "subject": subject,
+                "subject_org": if subject == subject_org { String::new() } else { subject_org },
                 "stage": t.stage, "due": t.due.map(format::date_zh), "due_iso": t.due,
                 "when": when, "overdue": overdue && !done, "outcome": outcome,
                 "provisional": t.due_provisional,
             })
         })
         .collect();
-    let filtered = workflow.is_some() || only_overdue;
+    let filtered = workflow.is_some() || only_overdue || search.is_some();
     let (heading, caption, empty) = match (done, filtered) {
         (true, false) => ("已办", "我已办理的事项", "还没有已办事项。"),
         (true, true) => (
@@ -143,6 +159,7 @@ async fn list(app: AppState, headers: HeaderMap, done: bool, q: ListFilter) -> R
         heading,
         json!({ "heading": heading, "caption": caption, "empty": empty, "tasks": tasks,
                 "done": done, "provisional_title": format::PROVISIONAL_TITLE, "filters": { "path": path, "workflows": workflows,
+                "q": search,
                 "overdue": only_overdue, "active": filtered } }),
         f,
     )

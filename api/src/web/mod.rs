@@ -108,6 +108,8 @@ pub(crate) struct Session {
     pub(crate) token: String,
     /// Whether the console's pages are theirs (the navigation shows them).
     pub(crate) organizer: bool,
+    /// Their pending tasks (the count beside 待办 in the navigation).
+    pub(crate) pending: u64,
 }
 
 fn csrf_for(session_token: &str) -> String {
@@ -143,6 +145,7 @@ pub(crate) async fn session(
         Ok(caller) => Ok(Session {
             csrf: csrf_for(&token),
             organizer: app.open_console(&caller).is_ok(),
+            pending: app.pending_count(&caller).await.unwrap_or(0),
             caller,
             token,
         }),
@@ -223,7 +226,7 @@ pub(crate) fn render(
 pub(crate) fn frame(s: &Session, page: &str) -> Value {
     json!({
         "user": s.caller.name, "csrf": s.csrf, "page": page,
-        "organizer": s.organizer,
+        "organizer": s.organizer, "pending": s.pending,
     })
 }
 

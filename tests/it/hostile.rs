@@ -248,7 +248,7 @@ async fn nothing_an_organizer_publishes_brings_the_server_down() {
     assert_eq!(r.status, 422, "{}", r.body);
     let problems = r.body["diagnostics"].to_string();
     assert!(problems.contains("deep.yaml:14:"), "{problems}");
-    assert!(problems.contains("at most 500"), "{problems}");
+    assert!(problems.contains("最多只能有 500 个"), "{problems}");
     // Stages of notices that lead back to each other: refused at the
     // `then:` that closes the loop.
     let notices = looping(

@@ -143,8 +143,8 @@ fn compile(source: &str) -> Result<Node<DefaultNumericTypes>, String> {
         return Err(format!("「{source}」是赋值；比较是否相等请写 `==`"));
     }
     let node = evalexpr::build_operator_tree::<DefaultNumericTypes>(source)
-        .map_err(|e| format!("无法识别表达式「{source}」：{}", reason(&e)))?;
-    check_shape(&node).map_err(|what| format!("无法识别表达式「{source}」：{what}"))?;
+        .map_err(|e| format!("表达式「{source}」有误，{}", reason(&e)))?;
+    check_shape(&node).map_err(|what| format!("表达式「{source}」有误，{what}"))?;
     Ok(node)
 }
 
@@ -180,7 +180,7 @@ fn check_shape(node: &Node<DefaultNumericTypes>) -> Result<(), String> {
         | O::VariableIdentifierWrite { .. } => {
             return Err("不能赋值；比较是否相等请写 `==`".into());
         }
-        O::Chain => return Err("不能用「;」：只能写一个表达式".into()),
+        O::Chain => return Err("不能用「;」，只能写一个表达式".into()),
         _ => None,
     };
     if let Some(n) = want
@@ -196,7 +196,7 @@ fn explain(source: &str, e: EvalexprError<DefaultNumericTypes>) -> String {
         EvalexprError::VariableIdentifierNotFound(v) => {
             format!("「{v}」还没有值（表达式「{source}」）")
         }
-        other => format!("无法计算表达式「{source}」：{}", reason(&other)),
+        other => format!("计算表达式「{source}」时出错：{}", reason(&other)),
     }
 }
 
@@ -212,7 +212,7 @@ fn reason(e: &EvalexprError<DefaultNumericTypes>) -> String {
         E::MissingOperatorOutsideOfBrace => "括号前后缺少运算符".into(),
         E::AppendedToLeafNode | E::PrecedenceViolation => "两个值之间缺少运算符".into(),
         E::UnmatchedPartialToken { first, .. } => {
-            format!("无法识别的运算符「{first}」（「并且」写 `&&`，「或者」写 `||`）")
+            format!("运算符「{first}」不完整（「并且」写 `&&`，「或者」写 `||`）")
         }
         E::IllegalEscapeSequence(s) => format!("非法的转义序列「{s}」"),
         E::VariableIdentifierNotFound(v) => format!("「{v}」还没有值"),
@@ -239,12 +239,12 @@ fn reason(e: &EvalexprError<DefaultNumericTypes>) -> String {
             expected_length,
             actual,
         } => format!("应为 {expected_length} 个参数，实际是 {actual}"),
-        E::TypeError { actual, .. } => format!("值的类型不对：{actual}"),
+        E::TypeError { actual, .. } => format!("值的类型不对，实际是 {actual}"),
         E::WrongTypeCombination { operator, .. } => {
             format!("运算符「{operator}」不能用于这些类型的值")
         }
         E::DivisionError { dividend, divisor } | E::ModulationError { dividend, divisor } => {
-            format!("无法计算 {dividend} 除以 {divisor}（除数为零？）")
+            format!("{dividend} 除以 {divisor}，除数为零或结果溢出")
         }
         E::AdditionError { .. }
         | E::SubtractionError { .. }
@@ -428,7 +428,7 @@ mod tests {
         assert!(Expr::parse("a; b").is_err());
         assert_eq!(
             Expr::parse("(a > 1").unwrap_err(),
-            "无法识别表达式「(a > 1」：缺少右括号「)」"
+            "表达式「(a > 1」有误，缺少右括号「)」"
         );
         assert!(Expr::parse("a & b").unwrap_err().contains("`&&`"));
     }
@@ -441,11 +441,19 @@ mod tests {
             .stack_size(256 * 1024)
             .spawn(|| {
                 let deep = format!("{}1 == 1{}", "(".repeat(4000), ")".repeat(4000));
-                assert!(Expr::parse(&deep).unwrap_err().contains("最多只能有 500 个"));
+                assert!(
+                    Expr::parse(&deep)
+                        .unwrap_err()
+                        .contains("最多只能有 500 个")
+                );
                 let nested = format!("{}1 == 1{}", "(".repeat(17), ")".repeat(17));
                 assert!(Expr::parse(&nested).unwrap_err().contains("嵌套了 17 层"));
                 let nots = format!("{}true", "!".repeat(40));
-                assert!(Expr::parse(&nots).unwrap_err().contains("最多只能嵌套 16 层"));
+                assert!(
+                    Expr::parse(&nots)
+                        .unwrap_err()
+                        .contains("最多只能嵌套 16 层")
+                );
                 let ok = format!("{}1 == 1{}", "(".repeat(16), ")".repeat(16));
                 assert!(Expr::parse(&ok).is_ok());
                 let long_chain = vec!["1"; 200].join(" + ");
@@ -469,7 +477,7 @@ mod tests {
         s.set("today", json!("2026-03-02"));
         assert_eq!(
             e.eval_bool(&s).unwrap_err(),
-            "无法计算表达式「age(subject.birth_date, today) >= 18」：「1990-02-30」不是日期（应为 YYYY-MM-DD）"
+            "计算表达式「age(subject.birth_date, today) >= 18」时出错：「1990-02-30」不是日期（应为 YYYY-MM-DD）"
         );
     }
 }

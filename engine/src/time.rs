@@ -127,15 +127,13 @@ impl Span {
             [n, unit, rest @ ..] => (*n, *unit, rest),
             _ => {
                 return Err(SpanError(format!(
-                    "时长「{text}」无法识别：请写数字和单位，例如 `1 month` 或 `5 workdays`"
+                    "时长「{text}」无法识别，请写数字和单位，例如 `1 month` 或 `5 workdays`"
                 )));
             }
         };
-        let n: u32 = n.parse().map_err(|_| {
-            SpanError(format!(
-                "时长「{text}」有误：「{n}」不是整数"
-            ))
-        })?;
+        let n: u32 = n
+            .parse()
+            .map_err(|_| SpanError(format!("时长「{text}」中的「{n}」不是整数")))?;
         let unit = match unit {
             "second" | "seconds" => Unit::Second,
             "minute" | "minutes" => Unit::Minute,
@@ -147,7 +145,7 @@ impl Span {
             "year" | "years" => Unit::Year,
             other => {
                 return Err(SpanError(format!(
-                    "时长「{text}」有误：未知的单位「{other}」（可用 `seconds`、`minutes`、`hours`、`days`、`workdays`、`weeks`、`months` 或 `years`）"
+                    "时长「{text}」中的单位「{other}」无法识别（可用 `seconds`、`minutes`、`hours`、`days`、`workdays`、`weeks`、`months` 或 `years`）"
                 )));
             }
         };
@@ -156,20 +154,18 @@ impl Span {
             ["inclusive"] if unit == Unit::Workday => true,
             ["inclusive"] => {
                 return Err(SpanError(format!(
-                    "时长「{text}」有误：只有 `workdays` 可以加 `inclusive`（起算当日计入）"
+                    "时长「{text}」有误，只有 `workdays` 可以加 `inclusive`（起算当日计入）"
                 )));
             }
             _ => {
                 return Err(SpanError(format!(
-                    "时长「{text}」有误：单位后面多了「{}」",
+                    "时长「{text}」的单位后面多了「{}」",
                     rest.join(" ")
                 )));
             }
         };
         if n > 100_000 {
-            return Err(SpanError(format!(
-                "时长「{text}」有误：{n} 太大"
-            )));
+            return Err(SpanError(format!("时长「{text}」中的 {n} 太大")));
         }
         Ok(Span { n, unit, inclusive })
     }
@@ -277,7 +273,7 @@ fn parse_anchor(text: &str) -> Result<Anchor, SpanError> {
         ["var", id] if ok_id(id) => Anchor::Var(id.to_string()),
         _ => {
             return Err(SpanError(format!(
-                "时间「{text}」无法识别：应为日期（如 `2026-07-01`）、`activated`、`started`、`stage_entered`、`step.ID.completed_at`、`step.ID.activated_at`、`step.ID.form.FIELD`、`input.ID` 或 `var.NAME`，前面可加时长，如 `1 month after `"
+                "时间「{text}」无法识别，应为日期（如 `2026-07-01`）、`activated`、`started`、`stage_entered`、`step.ID.completed_at`、`step.ID.activated_at`、`step.ID.form.FIELD`、`input.ID` 或 `var.NAME`，前面可加时长和 `after`/`before`，如 `1 month after activated`"
             )));
         }
     };
@@ -466,7 +462,7 @@ mod tests {
             Span::parse("1 fortnight")
                 .unwrap_err()
                 .0
-                .contains("未知的单位「fortnight」")
+                .contains("中的单位「fortnight」无法识别")
         );
         assert!(
             Span::parse("3 days inclusive")
@@ -491,7 +487,7 @@ mod tests {
             TimeExpr::parse("step.apply")
                 .unwrap_err()
                 .0
-                .starts_with("时间「step.apply」无法识别：应为日期")
+                .starts_with("时间「step.apply」无法识别，应为日期")
         );
     }
 

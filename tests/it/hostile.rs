@@ -105,8 +105,12 @@ async fn oversized_bodies_and_yaml_bombs_are_refused_with_problems() {
         "]".repeat(100_000)
     );
     for (name, text, says) in [
-        ("bomb.yaml", bomb, "aliases expand beyond"),
-        ("deep.yaml", deep, "recursion limit"),
+        (
+            "bomb.yaml",
+            bomb,
+            "文档过大（别名展开后超过 200000 个节点）",
+        ),
+        ("deep.yaml", deep, "YAML 语法错误：嵌套层级太深"),
     ] {
         let r = s
             .raw(

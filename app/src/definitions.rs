@@ -380,7 +380,7 @@ fn load(filename: &str, source: &str) -> AppResult<Definition> {
                 .collect();
             AppError::invalid(
                 "invalid-definition",
-                format!("{} problem(s) in {filename}", diags.len()),
+                format!("{filename} 中有 {} 处问题", diags.len()),
             )
             .with(serde_json::json!({ "diagnostics": lines, "problems": problems }))
         })

@@ -196,7 +196,7 @@ fn advanced(
         None => Span::parse(text).map_err(|e| {
             AppError::invalid(
                 "invalid-body",
-                format!("{} (ISO 8601 such as P30D or PT2H works too)", e.0),
+                format!("{}（也可写 ISO 8601 时长，如 `P30D` 或 `PT2H`）", e.0),
             )
         })?,
     };

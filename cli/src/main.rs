@@ -125,7 +125,7 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 for d in &diags {
                     println!("{d}");
                 }
-                eprintln!("{}: {} problem(s)", path.display(), diags.len());
+                eprintln!("{}：{} 处问题", path.display(), diags.len());
             }
         }
     }

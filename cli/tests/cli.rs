@@ -128,15 +128,26 @@ fn validate_reports_every_problem_with_its_position_and_exits_1() {
         .filter(|l| l.starts_with("tests/fixtures/bad/unknown-references.yaml:"))
         .collect();
     assert_eq!(lines.len(), 7, "{out}");
+    let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        out.contains("unknown-references.yaml:15:16: unknown step 'talkk' (did you mean 'talk'?)"),
+        err.contains("tests/fixtures/bad/unknown-references.yaml：7 处问题"),
+        "{err}"
+    );
+    assert!(
+        out.contains(
+            "unknown-references.yaml:15:16: 未知的步骤「talkk」（是否应为「谈话」(talk)？）"
+        ),
         "{out}"
     );
     let o = stageflow(&["validate", "tests/fixtures/good/leave-request.yaml"]);
     assert!(o.status.success(), "{}", stdout(&o));
     let o = stageflow(&["validate", "no/such/file.yaml"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("no/such/file.yaml:1:1: cannot read the file"));
+    assert!(
+        stdout(&o).contains("no/such/file.yaml:1:1: 无法读取文件：文件不存在"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

@@ -40,8 +40,8 @@ impl Expr {
         for f in node.iter_function_identifiers() {
             if !FUNCTIONS.contains(&f) && !is_builtin(f) {
                 return Err(format!(
-                    "unknown function '{f}' (available: {})",
-                    FUNCTIONS.join(", ")
+                    "未知的函数「{f}」（可用：{}）",
+                    FUNCTIONS.join("、")
                 ));
             }
         }
@@ -72,7 +72,7 @@ impl Expr {
         match self.eval(scope)? {
             serde_json::Value::Bool(b) => Ok(b),
             other => Err(format!(
-                "expression '{}' must be true or false, got {other}",
+                "表达式「{}」的结果应为真或假（`true`/`false`），实际是 {other}",
                 self.source
             )),
         }
@@ -99,7 +99,7 @@ fn check_size(source: &str) -> Result<(), String> {
     let chars = source.chars().count();
     if chars > MAX_EXPR_CHARS {
         return Err(format!(
-            "expression is {chars} characters long; at most {MAX_EXPR_CHARS} are allowed — split the condition across steps or set a form field"
+            "表达式长 {chars} 个字符，最多只能有 {MAX_EXPR_CHARS} 个——请把条件拆到几个步骤中，或改用一个表单字段"
         ));
     }
     let mut depth = 0usize;
@@ -125,7 +125,7 @@ fn check_size(source: &str) -> Result<(), String> {
     }
     if deepest > MAX_EXPR_DEPTH || longest_run > MAX_EXPR_DEPTH {
         return Err(format!(
-            "expression nests {} levels deep; at most {MAX_EXPR_DEPTH} are allowed",
+            "表达式嵌套了 {} 层，最多只能嵌套 {MAX_EXPR_DEPTH} 层",
             deepest.max(longest_run)
         ));
     }
@@ -140,11 +140,11 @@ fn compile(source: &str) -> Result<Node<DefaultNumericTypes>, String> {
         && !source.contains(">=")
         && !source.contains("<=")
     {
-        return Err(format!("'{source}' assigns a value; write '==' to compare"));
+        return Err(format!("「{source}」是赋值；比较是否相等请写 `==`"));
     }
     let node = evalexpr::build_operator_tree::<DefaultNumericTypes>(source)
-        .map_err(|e| format!("cannot read expression '{source}': {e}"))?;
-    check_shape(&node).map_err(|what| format!("cannot read expression '{source}': {what}"))?;
+        .map_err(|e| format!("表达式「{source}」有误，{}", reason(&e)))?;
+    check_shape(&node).map_err(|what| format!("表达式「{source}」有误，{what}"))?;
     Ok(node)
 }
 
@@ -178,18 +178,15 @@ fn check_shape(node: &Node<DefaultNumericTypes>) -> Result<(), String> {
         | O::AndAssign
         | O::OrAssign
         | O::VariableIdentifierWrite { .. } => {
-            return Err("assignment is not allowed; write '==' to compare".into());
+            return Err("不能赋值；比较是否相等请写 `==`".into());
         }
-        O::Chain => return Err("';' is not allowed: write one expression".into()),
+        O::Chain => return Err("不能用「;」，只能写一个表达式".into()),
         _ => None,
     };
     if let Some(n) = want
         && node.children().len() != n
     {
-        return Err(format!(
-            "operator '{}' is missing an operand",
-            node.operator()
-        ));
+        return Err(format!("运算符「{}」缺少操作数", node.operator()));
     }
     node.children().iter().try_for_each(check_shape)
 }
@@ -197,9 +194,65 @@ fn check_shape(node: &Node<DefaultNumericTypes>) -> Result<(), String> {
 fn explain(source: &str, e: EvalexprError<DefaultNumericTypes>) -> String {
     match e {
         EvalexprError::VariableIdentifierNotFound(v) => {
-            format!("'{v}' has no value yet in '{source}'")
+            format!("「{v}」还没有值（表达式「{source}」）")
         }
-        other => format!("cannot evaluate '{source}': {other}"),
+        other => format!("计算表达式「{source}」时出错：{}", reason(&other)),
+    }
+}
+
+/// Why `evalexpr` refused, in words: the parse errors an author makes and
+/// the evaluation errors a rule can meet. Rarer ones keep the library's
+/// own (English) text.
+fn reason(e: &EvalexprError<DefaultNumericTypes>) -> String {
+    use EvalexprError as E;
+    match e {
+        E::UnmatchedLBrace => "缺少右括号「)」".into(),
+        E::UnmatchedRBrace => "多了一个右括号「)」".into(),
+        E::UnmatchedDoubleQuote => "双引号「\"」没有闭合".into(),
+        E::MissingOperatorOutsideOfBrace => "括号前后缺少运算符".into(),
+        E::AppendedToLeafNode | E::PrecedenceViolation => "两个值之间缺少运算符".into(),
+        E::UnmatchedPartialToken { first, .. } => {
+            format!("运算符「{first}」不完整（「并且」写 `&&`，「或者」写 `||`）")
+        }
+        E::IllegalEscapeSequence(s) => format!("非法的转义序列「{s}」"),
+        E::VariableIdentifierNotFound(v) => format!("「{v}」还没有值"),
+        E::FunctionIdentifierNotFound(f) => format!("未知的函数「{f}」"),
+        E::WrongOperatorArgumentAmount { expected, actual } => {
+            format!("运算符需要 {expected} 个操作数，实际有 {actual} 个")
+        }
+        E::WrongFunctionArgumentAmount { expected, actual } => {
+            let want = if expected.start() == expected.end() {
+                expected.start().to_string()
+            } else {
+                format!("{} 到 {}", expected.start(), expected.end())
+            };
+            format!("函数需要 {want} 个参数，实际有 {actual} 个")
+        }
+        E::ExpectedString { actual } => format!("应为文本，实际是 {actual}"),
+        E::ExpectedInt { actual } => format!("应为整数，实际是 {actual}"),
+        E::ExpectedFloat { actual } | E::ExpectedNumber { actual } => {
+            format!("应为数字，实际是 {actual}")
+        }
+        E::ExpectedNumberOrString { actual } => format!("应为数字或文本，实际是 {actual}"),
+        E::ExpectedBoolean { actual } => format!("应为真或假，实际是 {actual}"),
+        E::ExpectedFixedLengthTuple {
+            expected_length,
+            actual,
+        } => format!("应为 {expected_length} 个参数，实际是 {actual}"),
+        E::TypeError { actual, .. } => format!("值的类型不对，实际是 {actual}"),
+        E::WrongTypeCombination { operator, .. } => {
+            format!("运算符「{operator}」不能用于这些类型的值")
+        }
+        E::DivisionError { dividend, divisor } | E::ModulationError { dividend, divisor } => {
+            format!("{dividend} 除以 {divisor}，除数为零或结果溢出")
+        }
+        E::AdditionError { .. }
+        | E::SubtractionError { .. }
+        | E::MultiplicationError { .. }
+        | E::NegationError { .. } => "数值超出范围".into(),
+        E::OutOfBoundsAccess => "下标超出范围".into(),
+        E::CustomMessage(m) => m.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -272,7 +325,7 @@ impl Scope {
                 let d = date_arg(&t[0])?;
                 let n = t[1].as_int()?;
                 let n = i32::try_from(n)
-                    .map_err(|_| EvalexprError::CustomMessage(format!("{n} months is too many")))?;
+                    .map_err(|_| EvalexprError::CustomMessage(format!("{n} 个月太多了")))?;
                 Ok(Value::String(add_months(d, n).to_string()))
             }),
         );
@@ -294,7 +347,7 @@ fn date_arg(
     let s = v.as_string()?;
     let s = s.get(..10).unwrap_or(&s).to_string();
     NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-        .map_err(|_| EvalexprError::CustomMessage(format!("'{s}' is not a date (YYYY-MM-DD)")))
+        .map_err(|_| EvalexprError::CustomMessage(format!("「{s}」不是日期（应为 YYYY-MM-DD）")))
 }
 
 fn two_dates(
@@ -364,15 +417,20 @@ mod tests {
         assert!(
             Expr::parse("system(1)")
                 .unwrap_err()
-                .contains("unknown function 'system'")
+                .contains("未知的函数「system」")
         );
-        assert!(Expr::parse("a = 1").unwrap_err().contains("'=='"));
+        assert!(Expr::parse("a = 1").unwrap_err().contains("`==`"));
         assert!(
             Expr::parse("a > 1 &&")
                 .unwrap_err()
-                .contains("missing an operand")
+                .contains("运算符「&&」缺少操作数")
         );
         assert!(Expr::parse("a; b").is_err());
+        assert_eq!(
+            Expr::parse("(a > 1").unwrap_err(),
+            "表达式「(a > 1」有误，缺少右括号「)」"
+        );
+        assert!(Expr::parse("a & b").unwrap_err().contains("`&&`"));
     }
 
     #[test]
@@ -383,11 +441,19 @@ mod tests {
             .stack_size(256 * 1024)
             .spawn(|| {
                 let deep = format!("{}1 == 1{}", "(".repeat(4000), ")".repeat(4000));
-                assert!(Expr::parse(&deep).unwrap_err().contains("at most 500"));
+                assert!(
+                    Expr::parse(&deep)
+                        .unwrap_err()
+                        .contains("最多只能有 500 个")
+                );
                 let nested = format!("{}1 == 1{}", "(".repeat(17), ")".repeat(17));
-                assert!(Expr::parse(&nested).unwrap_err().contains("17 levels"));
+                assert!(Expr::parse(&nested).unwrap_err().contains("嵌套了 17 层"));
                 let nots = format!("{}true", "!".repeat(40));
-                assert!(Expr::parse(&nots).unwrap_err().contains("levels"));
+                assert!(
+                    Expr::parse(&nots)
+                        .unwrap_err()
+                        .contains("最多只能嵌套 16 层")
+                );
                 let ok = format!("{}1 == 1{}", "(".repeat(16), ")".repeat(16));
                 assert!(Expr::parse(&ok).is_ok());
                 let long_chain = vec!["1"; 200].join(" + ");
@@ -403,7 +469,15 @@ mod tests {
         assert!(
             e.eval_bool(&Scope::default())
                 .unwrap_err()
-                .contains("'missing' has no value")
+                .contains("「missing」还没有值")
+        );
+        let e = Expr::parse("age(subject.birth_date, today) >= 18").unwrap();
+        let mut s = Scope::default();
+        s.set("subject.birth_date", json!("1990-02-30"));
+        s.set("today", json!("2026-03-02"));
+        assert_eq!(
+            e.eval_bool(&s).unwrap_err(),
+            "计算表达式「age(subject.birth_date, today) >= 18」时出错：「1990-02-30」不是日期（应为 YYYY-MM-DD）"
         );
     }
 }

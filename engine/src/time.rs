@@ -127,15 +127,13 @@ impl Span {
             [n, unit, rest @ ..] => (*n, *unit, rest),
             _ => {
                 return Err(SpanError(format!(
-                    "bad duration '{text}': write a number and a unit, e.g. '1 month' or '5 workdays'"
+                    "时长「{text}」无法识别，请写数字和单位，例如 `1 month` 或 `5 workdays`"
                 )));
             }
         };
-        let n: u32 = n.parse().map_err(|_| {
-            SpanError(format!(
-                "bad duration '{text}': '{n}' is not a whole number"
-            ))
-        })?;
+        let n: u32 = n
+            .parse()
+            .map_err(|_| SpanError(format!("时长「{text}」中的「{n}」不是整数")))?;
         let unit = match unit {
             "second" | "seconds" => Unit::Second,
             "minute" | "minutes" => Unit::Minute,
@@ -147,7 +145,7 @@ impl Span {
             "year" | "years" => Unit::Year,
             other => {
                 return Err(SpanError(format!(
-                    "bad duration '{text}': unknown unit '{other}' (use seconds, minutes, hours, days, workdays, weeks, months or years)"
+                    "时长「{text}」中的单位「{other}」无法识别（可用 `seconds`、`minutes`、`hours`、`days`、`workdays`、`weeks`、`months` 或 `years`）"
                 )));
             }
         };
@@ -156,20 +154,18 @@ impl Span {
             ["inclusive"] if unit == Unit::Workday => true,
             ["inclusive"] => {
                 return Err(SpanError(format!(
-                    "bad duration '{text}': only workdays can be counted inclusive"
+                    "时长「{text}」有误，只有 `workdays` 可以加 `inclusive`（起算当日计入）"
                 )));
             }
             _ => {
                 return Err(SpanError(format!(
-                    "bad duration '{text}': unexpected '{}' after the unit",
+                    "时长「{text}」的单位后面多了「{}」",
                     rest.join(" ")
                 )));
             }
         };
         if n > 100_000 {
-            return Err(SpanError(format!(
-                "bad duration '{text}': {n} is too large"
-            )));
+            return Err(SpanError(format!("时长「{text}」中的 {n} 太大")));
         }
         Ok(Span { n, unit, inclusive })
     }
@@ -277,7 +273,7 @@ fn parse_anchor(text: &str) -> Result<Anchor, SpanError> {
         ["var", id] if ok_id(id) => Anchor::Var(id.to_string()),
         _ => {
             return Err(SpanError(format!(
-                "bad time '{text}': write a date (2026-07-01), activated, started, stage_entered, step.ID.completed_at, step.ID.activated_at, step.ID.form.FIELD, input.ID or var.NAME, optionally after '1 month after '"
+                "时间「{text}」无法识别，应为日期（如 `2026-07-01`）、`activated`、`started`、`stage_entered`、`step.ID.completed_at`、`step.ID.activated_at`、`step.ID.form.FIELD`、`input.ID` 或 `var.NAME`，前面可加时长和 `after`/`before`，如 `1 month after activated`"
             )));
         }
     };
@@ -466,9 +462,14 @@ mod tests {
             Span::parse("1 fortnight")
                 .unwrap_err()
                 .0
-                .contains("unknown unit 'fortnight'")
+                .contains("中的单位「fortnight」无法识别")
         );
-        assert!(Span::parse("3 days inclusive").is_err());
+        assert!(
+            Span::parse("3 days inclusive")
+                .unwrap_err()
+                .0
+                .contains("只有 `workdays` 可以加 `inclusive`")
+        );
         assert!(Span::parse("month").is_err());
         assert!(Span::parse("-1 days").is_err());
     }
@@ -482,7 +483,12 @@ mod tests {
             TimeExpr::parse("2026-07-01").unwrap().anchor,
             Anchor::Date(d("2026-07-01"))
         );
-        assert!(TimeExpr::parse("step.apply").is_err());
+        assert!(
+            TimeExpr::parse("step.apply")
+                .unwrap_err()
+                .0
+                .starts_with("时间「step.apply」无法识别，应为日期")
+        );
     }
 
     #[test]

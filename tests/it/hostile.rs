@@ -105,8 +105,12 @@ async fn oversized_bodies_and_yaml_bombs_are_refused_with_problems() {
         "]".repeat(100_000)
     );
     for (name, text, says) in [
-        ("bomb.yaml", bomb, "aliases expand beyond"),
-        ("deep.yaml", deep, "recursion limit"),
+        (
+            "bomb.yaml",
+            bomb,
+            "文档过大（别名展开后超过 200000 个节点）",
+        ),
+        ("deep.yaml", deep, "YAML 语法错误：嵌套层级太深"),
     ] {
         let r = s
             .raw(
@@ -248,7 +252,7 @@ async fn nothing_an_organizer_publishes_brings_the_server_down() {
     assert_eq!(r.status, 422, "{}", r.body);
     let problems = r.body["diagnostics"].to_string();
     assert!(problems.contains("deep.yaml:14:"), "{problems}");
-    assert!(problems.contains("at most 500"), "{problems}");
+    assert!(problems.contains("最多只能有 500 个"), "{problems}");
     // Stages of notices that lead back to each other: refused at the
     // `then:` that closes the loop.
     let notices = looping(
@@ -260,8 +264,11 @@ async fn nothing_an_organizer_publishes_brings_the_server_down() {
     assert_eq!(r.status, 422, "{}", r.body);
     let problems = r.body["diagnostics"].to_string();
     assert!(
-        problems.contains("stages loop without waiting for anyone: s1 → s2 → s1")
-            || problems.contains("stages loop without waiting for anyone: s2 → s1 → s2"),
+        problems.contains(
+            "中间没有任何需要等人办理的步骤：「阶段一」(s1) → 「阶段二」(s2) → 「阶段一」(s1)"
+        ) || problems.contains(
+            "中间没有任何需要等人办理的步骤：「阶段二」(s2) → 「阶段一」(s1) → 「阶段二」(s2)"
+        ),
         "{problems}"
     );
     // A loop the validator cannot see (its task is skipped at run time):
@@ -338,15 +345,15 @@ async fn work_goes_only_to_checked_people_and_known_workflows() {
     let problems = r.body["diagnostics"].to_string();
     assert!(
         problems.contains("text.yaml:19:")
-            && problems.contains("'input.txt' names an assignee but is not a person field"),
+            && problems.contains("「input.txt」用来指定办理人，但它不是人员字段"),
         "{problems}"
     );
     assert!(
-        problems.contains("'step.pick.form.note' names an assignee but is not a person field"),
+        problems.contains("「step.pick.form.note」用来指定办理人，但它不是人员字段"),
         "{problems}"
     );
     assert!(
-        problems.contains("'var.chosen' cannot name an assignee"),
+        problems.contains("「var.chosen」不能用来指定办理人"),
         "{problems}"
     );
     assert!(!problems.contains("input.who"), "{problems}");
@@ -379,7 +386,8 @@ async fn work_goes_only_to_checked_people_and_known_workflows() {
     assert_eq!(r.status, 422, "{}", r.body);
     let problems = r.body["diagnostics"].to_string();
     assert!(
-        problems.contains("big.yaml:211:") && problems.contains("201 steps; at most 200"),
+        problems.contains("big.yaml:211:")
+            && problems.contains("流程共有 201 个步骤，最多只能有 200 个"),
         "{problems}"
     );
 }

@@ -12,28 +12,127 @@ use stageflow_engine::model::{
 use stageflow_engine::time::{Anchor, TimeExpr};
 
 use crate::decode::{Cx, Roles};
-use crate::diag::suggestion;
+use crate::diag::{code_list, named, suggestion, suggestion_named};
 use crate::vocab;
 
 /// Reads a cron expression: six or seven fields (seconds first), or the
-/// classic five (a `0` seconds field is added). Returns the normalized text.
+/// classic five (a `0` seconds field is added). Returns the normalized
+/// text, or what is wrong in words.
 pub fn parse_cron(text: &str) -> Result<String, String> {
     let fields = text.split_whitespace().count();
+    if !(5..=7).contains(&fields) {
+        return Err(format!("应有 5、6 或 7 个字段，这里有 {fields} 个"));
+    }
     let normalized = if fields == 5 {
         format!("0 {text}")
     } else {
         text.to_string()
     };
-    cron::Schedule::from_str(&normalized).map_err(|e| {
-        let text = e.to_string();
-        text.lines()
-            .rev()
-            .find(|l| !l.trim().is_empty() && l.trim() != "^")
-            .unwrap_or(&text)
-            .trim()
-            .to_string()
-    })?;
+    let added = usize::from(fields == 5);
+    cron::Schedule::from_str(&normalized).map_err(|e| cron_reason(&e.to_string(), added))?;
     Ok(normalized)
+}
+
+/// The cron crate's error in words. Its text is the expression, a line
+/// with a caret under the field, then the reason (sometimes none);
+/// `added` fields were put in front of what the author wrote.
+fn cron_reason(error: &str, added: usize) -> String {
+    let mut lines = error.lines();
+    let expression = lines.next().unwrap_or_default();
+    let caret = lines.next().and_then(|l| l.find('^'));
+    let reason = lines.collect::<Vec<_>>().join(" ");
+    let reason = reason.trim();
+    // Which field the caret is under, counted from 1.
+    let field = caret.map(|at| {
+        expression
+            .get(..at)
+            .unwrap_or_default()
+            .split_whitespace()
+            .count()
+            .saturating_sub(added)
+            + 1
+    });
+    let unit = |name: &str| match name {
+        "Seconds" => "秒",
+        "Minutes" => "分",
+        "Hours" => "时",
+        "Days of Month" => "日",
+        "Months" => "月",
+        "Days of Week" => "星期",
+        "Years" => "年",
+        _ => "该",
+    };
+    // `X must be less than N. ('V' specified.)` and its kin.
+    let given = |rest: &str| {
+        rest.rsplit_once("('")
+            .and_then(|(_, v)| v.split_once('\''))
+            .map(|(v, _)| v.to_string())
+            .unwrap_or_default()
+    };
+    let number = |s: &str| {
+        s.chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<String>()
+    };
+    if let Some((name, rest)) = reason.split_once(" must be less than ") {
+        return format!(
+            "{}字段最大为 {}，这里是 {}",
+            unit(name),
+            number(rest),
+            given(rest)
+        );
+    }
+    if let Some((name, rest)) = reason.split_once(" must be greater than or equal to ") {
+        return format!(
+            "{}字段最小为 {}，这里是 {}",
+            unit(name),
+            number(rest),
+            given(rest)
+        );
+    }
+    if let Some((name, rest)) = reason.split_once(" must be between 1 and ") {
+        return format!(
+            "{}字段的间隔应在 1 到 {} 之间，这里是 {}",
+            unit(name),
+            number(rest),
+            given(rest)
+        );
+    }
+    if let Some(rest) = reason.strip_prefix("The '")
+        && let Some((name, rest)) = rest.split_once("' field does not support using names. '")
+    {
+        let value = rest.split_once('\'').map(|(v, _)| v).unwrap_or(rest);
+        return format!("{}字段应为数字，这里是「{value}」", unit(name));
+    }
+    if let Some(rest) = reason
+        .strip_prefix("Invalid range for ")
+        .or_else(|| reason.strip_prefix("Invalid named range for "))
+        && let Some((name, range)) = rest.split_once(": ")
+    {
+        return format!(
+            "{}字段的范围「{range}」无效（起点不能大于终点）",
+            unit(name)
+        );
+    }
+    if reason == "range step cannot be zero" {
+        return "间隔（`/` 后的数）不能为 0".to_string();
+    }
+    if let Some(rest) = reason.strip_prefix('\'')
+        && let Some((value, kind)) = rest.split_once("' is not a valid ")
+    {
+        let what = if kind.starts_with("day") {
+            "星期"
+        } else {
+            "月份"
+        };
+        return format!("「{value}」不是有效的{what}名称");
+    }
+    match field {
+        Some(n) if reason.is_empty() => format!("第 {n} 个字段无法识别"),
+        _ if reason.is_empty() => "无法识别".to_string(),
+        // A reason this table does not know: the library's own words.
+        _ => reason.to_string(),
+    }
 }
 
 /// Runs every semantic check, adding diagnostics to `cx`.
@@ -77,6 +176,36 @@ impl Checker<'_, '_> {
         self.cx.error_help(pos, message, help);
     }
 
+    /// A step as messages name it: 步骤「谈话」(talk), or 步骤「talk」
+    /// without a name.
+    fn step_ref(&self, id: &str) -> String {
+        let name = self
+            .def
+            .step(id)
+            .map(|(_, s)| s.name.as_str())
+            .unwrap_or(id);
+        format!("步骤{}", named(name, id))
+    }
+
+    /// A stage as messages name it: 阶段「申请」(apply).
+    fn stage_ref(&self, id: &str) -> String {
+        let name = self.def.stage(id).map(|s| s.name.as_str()).unwrap_or(id);
+        format!("阶段{}", named(name, id))
+    }
+
+    /// `（是否应为「谈话」(talk)？）` among the given steps, or nothing.
+    fn step_hint<'s>(&self, id: &str, among: impl IntoIterator<Item = &'s Step>) -> String {
+        suggestion_named(
+            id,
+            among.into_iter().map(|s| (s.id.as_str(), s.name.as_str())),
+        )
+    }
+
+    /// `（是否应为「谈话」(talk)？）` among all steps, or nothing.
+    fn any_step_hint(&self, id: &str) -> String {
+        self.step_hint(id, self.def.stages.iter().flat_map(|s| &s.steps))
+    }
+
     fn run(&mut self) {
         let def = self.def;
         self.size();
@@ -98,15 +227,20 @@ impl Checker<'_, '_> {
         if !def.schedules.is_empty() && def.subject == stageflow_engine::model::SubjectKind::Person
         {
             let first = &def.schedules[0].id;
-            self.err_help(&format!("schedule:{first}"), "a schedule starts one instance per organization, but this workflow is about a person".into(), "use `subject: organization`, or start person workflows through the API");
+            self.err_help(&format!("schedule:{first}"), format!("定时启动「{first}」为每个组织各发起一个流程，但本流程的对象是个人（`subject: person`）"), "改为 `subject: organization`；以个人为对象的流程请逐个发起");
         }
         for s in &def.schedules {
             for name in s.inputs.keys() {
                 if !def.inputs.iter().any(|i| &i.field.id == name) {
-                    let hint = suggestion(name, def.inputs.iter().map(|i| i.field.id.as_str()));
+                    let hint = suggestion_named(
+                        name,
+                        def.inputs
+                            .iter()
+                            .map(|i| (i.field.id.as_str(), i.field.label.as_str())),
+                    );
                     self.err(
                         &format!("schedule:{}:input:{name}", s.id),
-                        format!("schedule '{}' sets unknown input '{name}'{hint}", s.id),
+                        format!("定时启动「{}」设置了未知的输入项「{name}」{hint}", s.id),
                     );
                 }
             }
@@ -128,8 +262,8 @@ impl Checker<'_, '_> {
                 .unwrap_or_default();
             self.err_help(
                 &at,
-                format!("the workflow has {steps} steps; at most {MAX_STEPS} are allowed"),
-                "split it into workflows that start one another (`kind: subflow`)",
+                format!("流程共有 {steps} 个步骤，最多只能有 {MAX_STEPS} 个"),
+                "拆分为几个相互发起的流程（`kind: subflow`）",
             );
         }
     }
@@ -141,12 +275,18 @@ impl Checker<'_, '_> {
             if !stages.insert(stage.id.clone()) {
                 self.err(
                     &format!("stage:{}", stage.id),
-                    format!("stage id '{}' is used twice", stage.id),
+                    format!("阶段 id「{}」重复使用", stage.id),
                 );
             }
             for step in &stage.steps {
                 if !steps.insert(step.id.clone()) {
-                    self.err(&format!("step:{}", step.id), format!("step id '{}' is used twice (step ids are unique in the whole workflow)", step.id));
+                    self.err(
+                        &format!("step:{}", step.id),
+                        format!(
+                            "步骤 id「{}」重复使用（步骤 id 在整个流程中必须唯一）",
+                            step.id
+                        ),
+                    );
                 }
             }
         }
@@ -158,14 +298,27 @@ impl Checker<'_, '_> {
             for (i, a) in step.after.iter().enumerate() {
                 let key = format!("step:{}:after:{i}", step.id);
                 if a == &step.id {
-                    self.err(&key, format!("step '{}' cannot come after itself", step.id));
+                    self.err_help(
+                        &key,
+                        format!("{}不能排在它自己之后", self.step_ref(a)),
+                        "从 `after:` 中删去它自己",
+                    );
                 } else if !ids.contains(&a.as_str()) {
                     match self.def.step(a) {
-                        Some((other, _)) => self.err_help(&key, format!("step '{a}' is in stage '{}', not in stage '{}'", other.id, stage.id), "`after:` orders steps of the same stage; stages follow each other by `then:` and outcome routes"),
+                        Some((other, _)) => self.err_help(
+                            &key,
+                            format!(
+                                "{}属于{}，不在{}中",
+                                self.step_ref(a),
+                                self.stage_ref(&other.id),
+                                self.stage_ref(&stage.id)
+                            ),
+                            "`after:` 只能排列同一阶段内的步骤；阶段之间的先后由 `then:` 和结果的去向决定",
+                        ),
                         None if self.cx.spans.has(&format!("declared-step:{a}")) => {}
                         None => {
-                            let hint = suggestion(a, ids.iter().copied());
-                            self.err(&key, format!("unknown step '{a}'{hint}"));
+                            let hint = self.step_hint(a, &stage.steps);
+                            self.err(&key, format!("未知的步骤「{a}」{hint}"));
                         }
                     }
                 }
@@ -181,17 +334,17 @@ impl Checker<'_, '_> {
             Route::Step(_) | Route::Retry => self.err_help(
                 &then_key,
                 format!(
-                    "stage '{}' cannot continue with a step or a retry",
-                    stage.id
+                    "{}的 `then:` 不能是 `step` 或 `retry`",
+                    self.stage_ref(&stage.id)
                 ),
-                "write `then: stage STAGE`, `then: stage STAGE.STEP` or `then: end STATE`",
+                "改为 `then: stage STAGE`、`then: stage STAGE.STEP` 或 `then: end STATE`",
             ),
             Route::Next => {
                 if last && self.cx.spans.has(&then_key) {
                     self.err_help(
                         &then_key,
-                        format!("there is no stage after '{}'", stage.id),
-                        "write `then: end STATE`",
+                        format!("{}之后没有阶段了", self.stage_ref(&stage.id)),
+                        "改为 `then: end STATE`，说明流程如何结束",
                     );
                 }
             }
@@ -233,19 +386,19 @@ impl Checker<'_, '_> {
                     let mut members: Vec<usize> = path.clone();
                     members.sort_unstable();
                     if reported.insert(members) {
-                        let names: Vec<&str> = path
+                        let names: Vec<String> = path
                             .iter()
                             .chain(std::iter::once(&start))
-                            .map(|&i| stages[i].id.as_str())
+                            .map(|&i| named(&stages[i].name, &stages[i].id))
                             .collect();
                         let last = &stages[at].id;
                         self.err_help(
                             &format!("stage:{last}:then"),
                             format!(
-                                "stages loop without waiting for anyone: {}",
+                                "这些阶段首尾相连、循环往复，中间没有任何需要等人办理的步骤：{}",
                                 names.join(" → ")
                             ),
-                            "give one of these stages a step someone must do (a task, an approval, a wait), or end the workflow with `then: end STATE`",
+                            "在其中一个阶段加入需要有人办理的步骤（任务、审批或等待），或用 `then: end STATE` 结束流程",
                         );
                     }
                     break;
@@ -295,13 +448,17 @@ impl Checker<'_, '_> {
                     cycle.push(id);
                     // Path follows `after:` edges backwards; show it forwards.
                     cycle.reverse();
+                    let names: Vec<String> = cycle
+                        .iter()
+                        .map(|s| {
+                            let name = index.get(s).map(|x| x.name.as_str()).unwrap_or(s);
+                            named(name, s)
+                        })
+                        .collect();
                     self.err_help(
                         &format!("step:{id}"),
-                        format!(
-                            "steps wait for each other in a cycle: {}",
-                            cycle.join(" → ")
-                        ),
-                        "remove one of the `after:` entries in the cycle",
+                        format!("步骤相互等待，形成循环：{}", names.join(" → ")),
+                        "删去循环中的一处 `after:`",
                     );
                 }
                 return;
@@ -332,11 +489,17 @@ impl Checker<'_, '_> {
             Route::Next | Route::Retry => {}
             Route::End(s) => {
                 if !self.def.has_end_state(s) && !self.cx.spans.has("end_states-invalid") {
-                    let hint = suggestion(s, self.def.end_states.iter().map(|e| e.id.as_str()));
+                    let hint = suggestion_named(
+                        s,
+                        self.def
+                            .end_states
+                            .iter()
+                            .map(|e| (e.id.as_str(), e.name.as_str())),
+                    );
                     self.err_help(
                         key,
-                        format!("unknown end state '{s}'{hint}"),
-                        "declare it under `end_states:`",
+                        format!("未知的结束状态「{s}」{hint}"),
+                        "在 `end_states:` 下声明它",
                     );
                 }
             }
@@ -345,13 +508,17 @@ impl Checker<'_, '_> {
                     match self.def.step(s) {
                         Some((other, _)) => self.err_help(
                             key,
-                            format!("step '{s}' is in stage '{}'", other.id),
-                            &format!("to go back to another stage write `stage {}.{s}`", other.id),
+                            format!(
+                                "{}属于另一个{}，`step` 只能回到本阶段的步骤",
+                                self.step_ref(s),
+                                self.stage_ref(&other.id)
+                            ),
+                            &format!("要进入其他阶段的步骤，写 `stage {}.{s}`", other.id),
                         ),
                         None if self.cx.spans.has(&format!("declared-step:{s}")) => {}
                         None => {
-                            let hint = suggestion(s, stage.steps.iter().map(|x| x.id.as_str()));
-                            self.err(key, format!("unknown step '{s}'{hint}"));
+                            let hint = self.step_hint(s, &stage.steps);
+                            self.err(key, format!("未知的步骤「{s}」{hint}"));
                         }
                     }
                 }
@@ -361,15 +528,24 @@ impl Checker<'_, '_> {
                 step,
             } => match self.def.stage(target) {
                 None => {
-                    let hint = suggestion(target, self.def.stages.iter().map(|s| s.id.as_str()));
-                    self.err(key, format!("unknown stage '{target}'{hint}"));
+                    let hint = suggestion_named(
+                        target,
+                        self.def
+                            .stages
+                            .iter()
+                            .map(|s| (s.id.as_str(), s.name.as_str())),
+                    );
+                    self.err(key, format!("未知的阶段「{target}」{hint}"));
                 }
                 Some(t) => {
                     if let Some(step) = step
                         && !t.steps.iter().any(|x| &x.id == step)
                     {
-                        let hint = suggestion(step, t.steps.iter().map(|x| x.id.as_str()));
-                        self.err(key, format!("stage '{target}' has no step '{step}'{hint}"));
+                        let hint = self.step_hint(step, &t.steps);
+                        self.err(
+                            key,
+                            format!("{}中没有步骤「{step}」{hint}", self.stage_ref(target)),
+                        );
                     }
                 }
             },
@@ -420,8 +596,8 @@ impl Checker<'_, '_> {
                 if step.outcomes.get(o).is_some_and(|d| d.max_times.is_some()) {
                     self.err_help(
                         &format!("step:{id}:outcome:{o}"),
-                        format!("the count decides a vote's '{o}'; it cannot be limited with max_times"),
-                        "route it to a step or stage that counts attempts with `set:` and a `when:` guard instead",
+                        format!("表决的结果「{o}」由计票决定，不能用 `max_times` 限制次数"),
+                        "让它去往一个步骤或阶段，在那里用 `set:` 记下次数、用 `when:` 判断",
                     );
                 }
             }
@@ -435,8 +611,14 @@ impl Checker<'_, '_> {
             if !produced.contains(o) && !custom_ok {
                 self.err_help(
                     &key,
-                    format!("a {} step never ends with outcome '{o}'", step.kind.name()),
-                    &format!("its outcomes are: {}", produced.join(", ")),
+                    format!(
+                        "{}步骤不会产生结果「{o}」",
+                        vocab::step_kind_name(step.kind.name())
+                    ),
+                    &format!(
+                        "它的结果只有：{}",
+                        code_list(produced.iter().map(String::as_str))
+                    ),
                 );
             }
             let route_key = format!("step:{id}:route:{o}");
@@ -447,9 +629,13 @@ impl Checker<'_, '_> {
                 let key = format!("step:{id}");
                 self.err_help(
                     &key,
-                    format!("outcome '{o}' of step '{id}' has no route"),
+                    format!(
+                        "{}的结果{}没有去向",
+                        self.step_ref(id),
+                        named(&crate::decode::default_label(o), o)
+                    ),
                     &format!(
-                        "add it under `outcomes:`, e.g. `{o}: end not_admitted` or `{o}: step {id}`"
+                        "在 `outcomes:` 下写明它的去向，例如 `{o}: end not_admitted` 或 `{o}: step {id}`"
                     ),
                 );
             }
@@ -461,17 +647,21 @@ impl Checker<'_, '_> {
                 self.err_help(
                     &format!("step:{id}:on_timeout"),
                     format!(
-                        "on_timeout outcome '{}' is not an outcome of step '{id}'",
-                        t.outcome
+                        "`on_timeout` 的结果「{}」不是{}的结果",
+                        t.outcome,
+                        self.step_ref(id)
                     ),
-                    &format!("outcomes: {}", allowed.join(", ")),
+                    &format!(
+                        "可用的结果：{}",
+                        code_list(allowed.iter().map(String::as_str))
+                    ),
                 );
             }
             if step.due.is_none() && stage.window.is_none() {
                 self.err_help(
                     &format!("step:{id}:on_timeout"),
-                    format!("step '{id}' has on_timeout but no `due:`"),
-                    "add `due:` so the engine knows when the time is up",
+                    format!("{}设置了 `on_timeout`，却没有 `due:`", self.step_ref(id)),
+                    "加上 `due:`，引擎才知道何时到期",
                 );
             }
         }
@@ -485,8 +675,8 @@ impl Checker<'_, '_> {
         {
             self.err_help(
                 &format!("step:{id}"),
-                format!("step '{id}' has reminders or escalations but no `due:`"),
-                "add `due:`, e.g. `due: 1 month after activated` (a recurring step can give each occurrence its deadline with `within:` instead)",
+                format!("{}设置了提醒或督办，却没有 `due:`", self.step_ref(id)),
+                "加上 `due:`，例如 `due: 1 month after activated`（定期步骤也可以改用 `within:` 为每一期规定期限）",
             );
         }
         // Times.
@@ -528,8 +718,8 @@ impl Checker<'_, '_> {
                             let hint = suggestion(&var, TALLY_VARS.iter().copied());
                             self.err_help(
                                 &format!("step:{id}:{name}"),
-                                format!("unknown name '{var}' in vote rule{hint}"),
-                                "vote rules count: eligible, present, cast, yes, no, abstain",
+                                format!("表决规则中有未知的名称「{var}」{hint}"),
+                                "表决规则只能用：`eligible`（应到人数）、`present`（实到人数）、`cast`（表决人数，含书面意见）、`yes`（赞成）、`no`（反对）、`abstain`（弃权）",
                             );
                         }
                     }
@@ -552,7 +742,10 @@ impl Checker<'_, '_> {
                         if items.is_empty() {
                             self.err(
                                 &format!("step:{id}"),
-                                format!("rubric of step '{id}' has no items"),
+                                format!(
+                                    "{}的评分细则（`rubric:`）没有评分项（`items:`）",
+                                    self.step_ref(id)
+                                ),
                             );
                         }
                         grades
@@ -561,7 +754,7 @@ impl Checker<'_, '_> {
                 if grades.is_empty() {
                     self.err(
                         &format!("step:{id}"),
-                        format!("rating step '{id}' has no grades"),
+                        format!("评议{}没有设置等级", self.step_ref(id)),
                     );
                 }
             }
@@ -591,15 +784,15 @@ impl Checker<'_, '_> {
                     let hint = suggestion(template, names);
                     self.err_help(
                         &format!("step:{id}:template"),
-                        format!("unknown template '{template}'{hint}"),
-                        "declare it under `templates:`",
+                        format!("未知的邮件模板「{template}」{hint}"),
+                        "在 `templates:` 下声明它",
                     );
                 }
                 if step.assignee.is_none() {
                     self.err_help(
                         &format!("step:{id}"),
-                        format!("notify step '{id}' needs `assignee:` (who is told)"),
-                        "e.g. `assignee: { role: secretary, org: parent }`",
+                        format!("通知{}缺少 `assignee:`（通知谁）", self.step_ref(id)),
+                        "例如 `assignee: { role: secretary, org: parent }`（上级组织的书记）",
                     );
                 }
             }
@@ -614,13 +807,20 @@ impl Checker<'_, '_> {
 
     fn role(&mut self, role: &str, key: &str) {
         if vocab::role_name(role).is_none() && !self.roles.contains_key(role) {
-            let all: Vec<&str> = vocab::ROLES
+            let all: Vec<(&str, &str)> = vocab::ROLES
                 .iter()
-                .map(|(r, _)| *r)
-                .chain(self.roles.keys().map(String::as_str))
+                .copied()
+                .chain(self.roles.iter().map(|(r, n)| (r.as_str(), n.as_str())))
                 .collect();
-            let hint = suggestion(role, all);
-            self.err_help(key, format!("unknown role '{role}'{hint}"), "use a built-in role (secretary, organization_member, full_member, ...) or declare it under `roles:`");
+            let hint = suggestion_named(role, all);
+            self.err_help(
+                key,
+                format!("未知的角色「{role}」{hint}"),
+                &format!(
+                    "使用内置角色，如 {}等，或在 `roles:` 下声明它",
+                    vocab::ids_with_names(&vocab::ROLES[..3])
+                ),
+            );
         }
     }
 
@@ -655,8 +855,8 @@ impl Checker<'_, '_> {
             _ => {
                 self.err_help(
                     key,
-                    format!("'{path}' cannot name an assignee"),
-                    "name the assignee by a person field: `field: input.NAME` or `field: step.STEP.form.FIELD`, declared `type: person`",
+                    format!("「{path}」不能用来指定办理人"),
+                    "用人员字段指定办理人：`field: input.NAME` 或 `field: step.STEP.form.FIELD`，该字段须声明为 `type: person`",
                 );
                 return;
             }
@@ -667,8 +867,8 @@ impl Checker<'_, '_> {
         {
             self.err_help(
                 key,
-                format!("'{path}' names an assignee but is not a person field"),
-                "declare the field `type: person`: a person field is checked, when it is entered, to be someone of the instance's organization, its subtree or the organizations above it",
+                format!("「{path}」用来指定办理人，但它不是人员字段"),
+                "把该字段声明为 `type: person`：人员字段在填写时会核对，所填的人须属于本流程的组织、其下级组织或上级组织",
             );
         }
     }
@@ -677,39 +877,52 @@ impl Checker<'_, '_> {
         match &t.anchor {
             Anchor::StepCompleted(s) | Anchor::StepActivated(s) => {
                 if self.def.step(s).is_none() {
-                    let hint = suggestion(s, self.all_steps());
-                    self.err(key, format!("unknown step '{s}' in '{t}'{hint}"));
+                    let hint = self.any_step_hint(s);
+                    self.err(key, format!("「{t}」中有未知的步骤「{s}」{hint}"));
                 }
             }
             Anchor::StepField(s, f) => match self.def.step(s) {
                 None => {
-                    let hint = suggestion(s, self.all_steps());
-                    self.err(key, format!("unknown step '{s}' in '{t}'{hint}"));
+                    let hint = self.any_step_hint(s);
+                    self.err(key, format!("「{t}」中有未知的步骤「{s}」{hint}"));
                 }
                 Some((_, st)) if is_meeting_date(st, f) => {}
                 Some((_, st)) => match st.form.iter().find(|x| &x.id == f) {
                     None => {
-                        let hint = suggestion(f, st.form.iter().map(|x| x.id.as_str()));
-                        self.err(key, format!("step '{s}' has no form field '{f}'{hint}"));
+                        let hint = form_hint(f, st);
+                        self.err(
+                            key,
+                            format!("{}没有表单字段「{f}」{hint}", self.step_ref(s)),
+                        );
                     }
                     Some(field) if field.kind != FieldKind::Date => {
-                        self.err(key, format!("form field '{f}' of step '{s}' is not a date"));
+                        self.err_help(
+                            key,
+                            format!(
+                                "{}的表单字段{}不是日期",
+                                self.step_ref(s),
+                                named(&field.label, f)
+                            ),
+                            "时间只能从日期字段（`type: date`）起算",
+                        );
                     }
                     Some(_) => {}
                 },
             },
             Anchor::Input(i) => match self.def.inputs.iter().find(|x| &x.field.id == i) {
                 None => {
-                    let hint = suggestion(i, self.def.inputs.iter().map(|x| x.field.id.as_str()));
+                    let hint = self.input_hint(i);
                     self.err_help(
                         key,
-                        format!("unknown input '{i}'{hint}"),
-                        "declare it under `inputs:` with `type: date`",
+                        format!("未知的输入项「{i}」{hint}"),
+                        "在 `inputs:` 下声明它，并写 `type: date`",
                     );
                 }
-                Some(x) if x.field.kind != FieldKind::Date => {
-                    self.err(key, format!("input '{i}' is not a date"))
-                }
+                Some(x) if x.field.kind != FieldKind::Date => self.err_help(
+                    key,
+                    format!("输入项{}不是日期", named(&x.field.label, i)),
+                    "时间只能从日期字段起算，请把它声明为 `type: date`",
+                ),
                 Some(_) => {}
             },
             Anchor::Var(v) => {
@@ -717,16 +930,17 @@ impl Checker<'_, '_> {
                     let hint = suggestion(v, self.vars.iter().map(String::as_str));
                     self.err_help(
                         key,
-                        format!("unknown variable '{v}'{hint}"),
-                        "variables are set by a step's `set:`",
+                        format!("未知的变量「{v}」{hint}"),
+                        "变量由步骤的 `set:` 设置",
                     );
                 }
             }
             Anchor::Activated | Anchor::StageEntered => {
                 if step.is_none() && matches!(t.anchor, Anchor::Activated) {
-                    self.err(
+                    self.err_help(
                         key,
-                        format!("'{t}': 'activated' only makes sense inside a step"),
+                        format!("「{t}」：`activated`（步骤开始办理时）只能用在步骤中"),
+                        "在这里可以用 `started`（流程发起时）或 `stage_entered`（进入阶段时）",
                     );
                 }
             }
@@ -734,12 +948,15 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn all_steps(&self) -> Vec<&str> {
-        self.def
-            .stages
-            .iter()
-            .flat_map(|s| s.steps.iter().map(|x| x.id.as_str()))
-            .collect()
+    /// `（是否应为「年度」(year)？）` among the inputs, or nothing.
+    fn input_hint(&self, id: &str) -> String {
+        suggestion_named(
+            id,
+            self.def
+                .inputs
+                .iter()
+                .map(|x| (x.field.id.as_str(), x.field.label.as_str())),
+        )
     }
 
     fn expr_vars(&mut self, e: &Expr, key: &str, step: Option<&Step>) {
@@ -756,8 +973,8 @@ impl Checker<'_, '_> {
             ["input", i] => {
                 let known = self.def.inputs.iter().any(|x| x.field.id == *i);
                 if !known {
-                    let hint = suggestion(i, self.def.inputs.iter().map(|x| x.field.id.as_str()));
-                    self.err(key, format!("unknown input '{i}'{hint}"));
+                    let hint = self.input_hint(i);
+                    self.err(key, format!("未知的输入项「{i}」{hint}"));
                     return;
                 }
                 true
@@ -765,7 +982,11 @@ impl Checker<'_, '_> {
             ["var", name] => {
                 if !self.vars.contains(*name) {
                     let hint = suggestion(name, self.vars.iter().map(String::as_str));
-                    self.err(key, format!("unknown variable '{name}'{hint}"));
+                    self.err_help(
+                        key,
+                        format!("未知的变量「{name}」{hint}"),
+                        "变量由步骤的 `set:` 设置",
+                    );
                     return;
                 }
                 true
@@ -773,10 +994,10 @@ impl Checker<'_, '_> {
             ["form", f] => match step {
                 Some(s) if s.form.iter().any(|x| x.id == *f) => true,
                 Some(s) => {
-                    let hint = suggestion(f, s.form.iter().map(|x| x.id.as_str()));
+                    let hint = form_hint(f, s);
                     self.err(
                         key,
-                        format!("step '{}' has no form field '{f}'{hint}", s.id),
+                        format!("{}没有表单字段「{f}」{hint}", self.step_ref(&s.id)),
                     );
                     return;
                 }
@@ -784,16 +1005,19 @@ impl Checker<'_, '_> {
             },
             ["step", s, rest @ ..] => {
                 let Some((_, st)) = self.def.step(s) else {
-                    let hint = suggestion(s, self.all_steps());
-                    self.err(key, format!("unknown step '{s}' in '{v}'{hint}"));
+                    let hint = self.any_step_hint(s);
+                    self.err(key, format!("「{v}」中有未知的步骤「{s}」{hint}"));
                     return;
                 };
                 match rest {
                     ["outcome"] | ["completed_at"] => true,
                     ["form", f] => {
                         if !st.form.iter().any(|x| x.id == *f) && !is_meeting_date(st, f) {
-                            let hint = suggestion(f, st.form.iter().map(|x| x.id.as_str()));
-                            self.err(key, format!("step '{s}' has no form field '{f}'{hint}"));
+                            let hint = form_hint(f, st);
+                            self.err(
+                                key,
+                                format!("{}没有表单字段「{f}」{hint}", self.step_ref(s)),
+                            );
                             return;
                         }
                         true
@@ -804,7 +1028,7 @@ impl Checker<'_, '_> {
             _ => false,
         };
         if !ok {
-            self.err_help(key, format!("unknown name '{v}'"), "names are input.ID, var.NAME, subject.FIELD, step.ID.form.FIELD, step.ID.outcome, step.ID.completed_at, form.FIELD (this step) or today");
+            self.err_help(key, format!("未知的名称「{v}」"), "可用的名称：`input.ID`、`var.NAME`、`subject.FIELD`、`step.ID.form.FIELD`、`step.ID.outcome`、`step.ID.completed_at`、`form.FIELD`（本步骤的表单）或 `today`");
         }
     }
 
@@ -831,7 +1055,7 @@ impl Checker<'_, '_> {
                 (Err(e), _) | (_, Err(e)) => {
                     self.err(
                         &format!("step:{}:pass", step.id),
-                        format!("vote rule cannot be evaluated: {e}"),
+                        format!("{}的表决规则有误，{e}", self.step_ref(&step.id)),
                     );
                     return;
                 }
@@ -840,10 +1064,19 @@ impl Checker<'_, '_> {
                 return;
             }
         }
+        let this = self.step_ref(&step.id);
         if !quorum_ever {
-            self.err_help(&format!("step:{}:quorum", step.id), format!("the quorum of vote '{}' can never be met, even with every eligible voter present", step.id), "e.g. `quorum: present > eligible / 2`");
+            self.err_help(
+                &format!("step:{}:quorum", step.id),
+                format!("{this}永远达不到法定人数，即使应到的人全部出席"),
+                "例如 `quorum: present > eligible / 2`（实到人数超过应到人数的一半）",
+            );
         } else {
-            self.err_help(&format!("step:{}:pass", step.id), format!("vote '{}' can never pass, even with every eligible voter present and voting yes", step.id), "e.g. `pass: yes > eligible / 2` (more than half of the eligible voters)");
+            self.err_help(
+                &format!("step:{}:pass", step.id),
+                format!("{this}的表决永远无法通过，即使应到的人全部出席并投赞成票"),
+                "例如 `pass: yes > eligible / 2`（赞成票超过应到人数的一半）",
+            );
         }
     }
 
@@ -879,10 +1112,10 @@ impl Checker<'_, '_> {
                 self.err_help(
                     &format!("stage:{}", stage.id),
                     format!(
-                        "stage '{}' can never be entered: no route leads to it",
-                        stage.id
+                        "{}永远不会进入：没有任何去向通往它",
+                        self.stage_ref(&stage.id)
                     ),
-                    "route to it with `then: stage ID` or an outcome, or remove it",
+                    "用 `then: stage ID` 或某个结果的去向通往它，或者删除这个阶段",
                 );
             }
         }
@@ -897,24 +1130,26 @@ impl Checker<'_, '_> {
         }
         let sample = serde_json::Value::Object(sample);
         for (id, t) in &self.def.templates {
-            for (part, text) in [("subject", &t.subject), ("body", &t.body)] {
+            for (part, part_name, text) in
+                [("subject", "标题", &t.subject), ("body", "正文", &t.body)]
+            {
                 let key = format!("template:{id}:{part}");
                 if let Err(e) = hb.render_template(text, &sample) {
-                    let reason = match e.reason() {
-                        handlebars::RenderErrorReason::MissingVariable(Some(v)) => {
-                            let hint = suggestion(v, vocab::MAIL_VARS.iter().copied());
-                            format!("unknown template variable '{v}'{hint}")
-                        }
-                        other => other.to_string(),
-                    };
-                    let line = e
-                        .line_no
-                        .map(|l| format!(" (line {l} of the {part})"))
+                    let (reason, at) = template_error(&e);
+                    let line = at
+                        .map(|l| format!("（{part_name}第 {l} 行）"))
                         .unwrap_or_default();
                     self.err_help(
                         &key,
-                        format!("template '{id}' {part}: {reason}{line}"),
-                        &format!("variables: {}", vocab::MAIL_VARS.join(", ")),
+                        format!("邮件模板「{id}」的{part_name}：{reason}{line}"),
+                        &format!(
+                            "可用的变量：{}",
+                            vocab::MAIL_VARS
+                                .iter()
+                                .map(|v| format!("`{{{{{v}}}}}`"))
+                                .collect::<Vec<_>>()
+                                .join("、")
+                        ),
                     );
                 }
             }
@@ -922,7 +1157,79 @@ impl Checker<'_, '_> {
     }
 }
 
+/// `（是否应为「申请日期」(applied_on)？）` among a step's form fields.
+fn form_hint(field: &str, step: &Step) -> String {
+    suggestion_named(
+        field,
+        step.form.iter().map(|x| (x.id.as_str(), x.label.as_str())),
+    )
+}
+
+/// Why a mail template does not render, and on which line: an unknown
+/// variable or broken Handlebars syntax, in words.
+fn template_error(e: &handlebars::RenderError) -> (String, Option<usize>) {
+    use handlebars::{RenderErrorReason as R, TemplateErrorReason as T};
+    match e.reason() {
+        R::MissingVariable(Some(v)) => {
+            let hint = suggestion(v, vocab::MAIL_VARS.iter().copied());
+            (format!("未知的模板变量「{v}」{hint}"), e.line_no)
+        }
+        R::TemplateError(t) => {
+            let at = t.pos().map(|(l, _)| l).or(e.line_no);
+            let reason = match t.reason() {
+                T::MismatchingClosedHelper(open, close) => {
+                    format!("`{{{{#{open}}}}}` 开始的块却以 `{{{{/{close}}}}}` 结束")
+                }
+                T::InvalidParam(p) => format!("参数「{p}」无效"),
+                _ => "Handlebars 语法有误（`{{` 与 `}}` 是否成对？）".to_string(),
+            };
+            (reason, at)
+        }
+        R::HelperNotFound(h) => (format!("未知的辅助函数「{h}」"), e.line_no),
+        other => (format!("无法生成邮件：{other}"), e.line_no),
+    }
+}
+
 /// A vote records the day its meeting was held as `form.held_on`.
 fn is_meeting_date(step: &Step, field: &str) -> bool {
     field == "held_on" && matches!(step.kind, StepKind::Vote(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_errors_are_in_words() {
+        assert_eq!(parse_cron("0 9 1 12 *").unwrap(), "0 0 9 1 12 *");
+        let cases = [
+            ("0 0 25 1 12 *", "时字段最大为 23，这里是 25"),
+            ("0 0 9 1 13 *", "月字段最大为 12，这里是 13"),
+            ("0 0 9 0 * *", "日字段最小为 1，这里是 0"),
+            ("every month", "应有 5、6 或 7 个字段，这里有 2 个"),
+            (
+                "every month on the first",
+                "分字段应为数字，这里是「every」",
+            ),
+            (
+                "every month on the first day",
+                "秒字段应为数字，这里是「every」",
+            ),
+            (
+                "0 0 9 5-3 * *",
+                "日字段的范围「5-3」无效（起点不能大于终点）",
+            ),
+            ("*/0 * * * * *", "间隔（`/` 后的数）不能为 0"),
+            (
+                "0 0 0/100 * * *",
+                "时字段的间隔应在 1 到 23 之间，这里是 100",
+            ),
+            ("0 0 9 * * FOO", "「FOO」不是有效的星期名称"),
+            ("0 0 9 1 12 * 1900", "第 7 个字段无法识别"),
+            ("1 2 3", "应有 5、6 或 7 个字段，这里有 3 个"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_cron(text).unwrap_err(), want, "{text}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use stageflow_engine::model::{
 };
 use stageflow_engine::time::{Span, TimeExpr};
 
-use crate::diag::{Diagnostic, Pos, suggestion};
+use crate::diag::{Diagnostic, Pos, code_list, named, suggestion};
 use crate::keys;
 use crate::yaml::{Node, NodeKind};
 
@@ -107,7 +107,7 @@ impl<'a> Cx<'a> {
             self.error(
                 node.pos,
                 format!(
-                    "{what} must be a mapping of `key: value` pairs, found {}",
+                    "{what}应为由 `key: value` 组成的映射，实际是{}",
                     node.describe()
                 ),
             );
@@ -116,19 +116,19 @@ impl<'a> Cx<'a> {
         let mut seen: Vec<&str> = Vec::new();
         for (k, _) in items {
             let Some(key) = k.scalar() else {
-                self.error(k.pos, format!("keys of {what} must be plain names"));
+                self.error(k.pos, format!("{what}的键应为简单的名称"));
                 continue;
             };
             if seen.contains(&key) {
-                self.error(k.pos, format!("duplicate key '{key}' in {what}"));
+                self.error(k.pos, format!("{what}中的键「{key}」重复出现"));
             }
             seen.push(key);
             if !allowed.contains(&key) {
                 let hint = suggestion(key, allowed.iter().copied());
                 self.error_help(
                     k.pos,
-                    format!("unknown key '{key}' in {what}{hint}"),
-                    format!("allowed keys: {}", allowed.join(", ")),
+                    format!("{what}中有未知的键「{key}」{hint}"),
+                    format!("可用的键：{}", code_list(allowed.iter().copied())),
                 );
             }
         }
@@ -139,7 +139,7 @@ impl<'a> Cx<'a> {
     pub fn req<'n>(&mut self, m: &MapView<'n>, key: &str, what: &str) -> Option<&'n Node> {
         let v = m.get(key);
         if v.is_none() {
-            self.error(m.pos(), format!("{what} needs `{key}:`"));
+            self.error(m.pos(), format!("{what}缺少 `{key}:`"));
         }
         v
     }
@@ -151,7 +151,7 @@ impl<'a> Cx<'a> {
             _ => {
                 self.error(
                     node.pos,
-                    format!("{what} must be text, found {}", node.describe()),
+                    format!("{what}应为文本，实际是{}", node.describe()),
                 );
                 None
             }
@@ -166,8 +166,8 @@ impl<'a> Cx<'a> {
         } else {
             self.error_help(
                 node.pos,
-                format!("{what} '{s}' is not a valid id"),
-                "ids are ASCII: a lowercase letter, then lowercase letters, digits, '_' or '-' (Chinese names go in `name:`)",
+                format!("{what}「{s}」不是有效的 id"),
+                "id 只能用 ASCII 字符：以小写字母开头，后面是小写字母、数字、`_` 或 `-`（中文名称写在 `name:` 中）",
             );
             None
         }
@@ -182,7 +182,7 @@ impl<'a> Cx<'a> {
                 self.error(
                     node.pos,
                     format!(
-                        "{what} must be true or false, found '{}'",
+                        "{what}应为 `true` 或 `false`，实际是「{}」",
                         node.scalar().unwrap_or(node.describe())
                     ),
                 );
@@ -204,7 +204,7 @@ impl<'a> Cx<'a> {
         match parsed {
             Some(v) if v.is_finite() => Some(v),
             _ => {
-                self.error(node.pos, format!("{what} must be a number, found '{text}'"));
+                self.error(node.pos, format!("{what}应为数字，实际是「{text}」"));
                 None
             }
         }
@@ -218,7 +218,7 @@ impl<'a> Cx<'a> {
                 self.error(
                     node.pos,
                     format!(
-                        "{what} must be a whole number, found '{}'",
+                        "{what}应为非负整数，实际是「{}」",
                         node.scalar().unwrap_or(node.describe())
                     ),
                 );
@@ -244,7 +244,7 @@ impl<'a> Cx<'a> {
                 self.error(
                     node.pos,
                     format!(
-                        "{what} must be a list (items start with '- '), found {}",
+                        "{what}应为列表（每项以 `- ` 开头），实际是{}",
                         node.describe()
                     ),
                 );
@@ -261,8 +261,8 @@ impl<'a> Cx<'a> {
             Err(e) => {
                 self.error_help(
                     node.pos,
-                    format!("{what}: {}", e.0),
-                    "examples: '30 minutes', '3 days', '5 workdays inclusive', '1 month', '1 year'",
+                    format!("{what}：{}", e.0),
+                    "例如 `30 minutes`、`3 days`、`5 workdays inclusive`、`1 month`、`1 year`",
                 );
                 None
             }
@@ -278,7 +278,7 @@ impl<'a> Cx<'a> {
                 Some(v)
             }
             Err(e) => {
-                self.error_help(node.pos, format!("{what}: {}", e.0), "examples: '1 month after step.apply.completed_at', '5 workdays inclusive after activated', '2026-07-01', 'input.phase1_end'");
+                self.error_help(node.pos, format!("{what}：{}", e.0), "例如 `1 month after step.apply.completed_at`、`5 workdays inclusive after activated`、`2026-07-01`、`input.phase1_end`");
                 None
             }
         }
@@ -293,7 +293,7 @@ impl<'a> Cx<'a> {
                 Some(e)
             }
             Err(e) => {
-                self.error(node.pos, format!("{what}: {e}"));
+                self.error(node.pos, format!("{what}：{e}"));
                 None
             }
         }
@@ -310,36 +310,33 @@ pub fn is_ident(s: &str) -> bool {
 /// Decodes a definition. Returns what could be decoded; problems are in
 /// `cx.diags`.
 pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
-    let m = cx.map(root, "the definition", keys::DEFINITION)?;
+    let m = cx.map(root, "流程定义", keys::DEFINITION)?;
     match m.get("stageflow") {
         Some(v) if v.scalar() == Some("1") => {}
         Some(v) => cx.error_help(
             v.pos,
-            format!(
-                "unsupported language version '{}'",
-                v.scalar().unwrap_or("?")
-            ),
-            "write `stageflow: 1`",
+            format!("不支持的语言版本「{}」", v.scalar().unwrap_or("?")),
+            "改为 `stageflow: 1`",
         ),
         None => cx.error_help(
             m.pos(),
-            "the definition needs `stageflow: 1` (the language version)",
-            "add `stageflow: 1` as the first line",
+            "流程定义缺少 `stageflow: 1`（语言版本）",
+            "在第一行写上 `stageflow: 1`",
         ),
     }
     let id = cx
-        .req(&m, "id", "the definition")
-        .and_then(|n| cx.ident(n, "the workflow id"));
+        .req(&m, "id", "流程定义")
+        .and_then(|n| cx.ident(n, "流程 id"));
     let name = cx
-        .req(&m, "name", "the definition")
-        .and_then(|n| cx.string(n, "name"));
+        .req(&m, "name", "流程定义")
+        .and_then(|n| cx.string(n, "`name`"));
     let version = m
         .get("version")
-        .and_then(|n| cx.count(n, "version"))
+        .and_then(|n| cx.count(n, "`version`"))
         .unwrap_or(1);
     let subject = match m
         .get("subject")
-        .and_then(|n| cx.string(n, "subject"))
+        .and_then(|n| cx.string(n, "`subject`"))
         .as_deref()
     {
         None | Some("organization") | Some("org") => SubjectKind::Organization,
@@ -348,28 +345,31 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
             let pos = m.get("subject").map(|n| n.pos).unwrap_or_default();
             cx.error_help(
                 pos,
-                format!("unknown subject '{other}'"),
-                "write `subject: person` or `subject: organization`",
+                format!("未知的流程对象「{other}」"),
+                "改为 `subject: person`（个人）或 `subject: organization`（组织）",
             );
             SubjectKind::Organization
         }
     };
     let timezone = match m.get("timezone") {
         Some(n) => cx
-            .string(n, "timezone")
+            .string(n, "`timezone`")
             .and_then(|s| timezone(cx, n.pos, &s)),
         None => Some(chrono_tz::Asia::Shanghai),
     }
     .unwrap_or(chrono_tz::Asia::Shanghai);
     let calendar = match m.get("calendar") {
         Some(n) => {
-            let c = cx.string(n, "calendar").unwrap_or_default();
+            let c = cx.string(n, "`calendar`").unwrap_or_default();
             if !crate::vocab::CALENDARS.contains(&c.as_str()) {
                 let hint = suggestion(&c, crate::vocab::CALENDARS.iter().copied());
                 cx.error_help(
                     n.pos,
-                    format!("unknown calendar '{c}'{hint}"),
-                    format!("known calendars: {}", crate::vocab::CALENDARS.join(", ")),
+                    format!("未知的工作日历「{c}」{hint}"),
+                    format!(
+                        "可用的日历：{}",
+                        code_list(crate::vocab::CALENDARS.iter().copied())
+                    ),
                 );
             }
             c
@@ -384,8 +384,11 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
             _ => {
                 cx.error_help(
                     n.pos,
-                    "unknown empty_assignee policy",
-                    "write `fail`, `skip` or `parent_secretary`",
+                    format!(
+                        "未知的 `empty_assignee` 规则「{}」",
+                        n.scalar().unwrap_or(n.describe())
+                    ),
+                    "改为 `fail`（拒绝执行）、`skip`（跳过该步骤）或 `parent_secretary`（交上级组织的书记办理）",
                 );
                 EmptyAssignee::Fail
             }
@@ -399,8 +402,11 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
             _ => {
                 cx.error_help(
                     n.pos,
-                    "unknown deadline_on_holiday policy",
-                    "write `next_workday` (民法典 第203条) or `keep`",
+                    format!(
+                        "未知的 `deadline_on_holiday` 规则「{}」",
+                        n.scalar().unwrap_or(n.describe())
+                    ),
+                    "改为 `next_workday`（顺延到下一个工作日，民法典 第203条）或 `keep`（不顺延）",
                 );
                 HolidayDeadline::NextWorkday
             }
@@ -413,7 +419,7 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
             NodeKind::Map(items) => {
                 for (k, v) in items {
                     if let (Some(id), Some(label)) =
-                        (cx.ident(k, "role id"), cx.string(v, "role name"))
+                        (cx.ident(k, "角色 id"), cx.string(v, "角色名称"))
                     {
                         cx.spans.put(format!("role:{id}"), k.pos);
                         roles.insert(id, label);
@@ -422,17 +428,17 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
             }
             _ => cx.error_help(
                 n.pos,
-                "roles must map role ids to names",
-                "e.g. `roles: { applicant: 入党申请人 }`",
+                "`roles:` 应为从角色 id 到名称的映射",
+                "例如 `roles: { applicant: 入党申请人 }`",
             ),
         }
     }
     let inputs = m
         .get("inputs")
         .map(|n| {
-            cx.seq(n, "inputs")
+            cx.seq(n, "`inputs`")
                 .into_iter()
-                .filter_map(|f| field(cx, f, "input", "input"))
+                .filter_map(|f| field(cx, f, "输入项", "input"))
                 .map(|field| InputDef { field })
                 .collect()
         })
@@ -447,7 +453,7 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
             if let NodeKind::Map(items) = &n.kind {
                 for (k, v) in items {
                     if let (Some(id), Some(name)) =
-                        (cx.ident(k, "end state id"), cx.string(v, "end state name"))
+                        (cx.ident(k, "结束状态 id"), cx.string(v, "结束状态名称"))
                     {
                         cx.spans.put(format!("end:{id}"), k.pos);
                         end_states.push(EndState { id, name });
@@ -457,22 +463,22 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
                 cx.spans.put("end_states-invalid", n.pos);
                 cx.error_help(
                     n.pos,
-                    "end_states must map ids to names",
-                    "e.g. `end_states: { admitted: 已转为正式党员, not_admitted: 未接收 }`",
+                    "`end_states:` 应为从结束状态 id 到名称的映射",
+                    "例如 `end_states: { admitted: 已转为正式党员, not_admitted: 未接收 }`",
                 );
             }
         }
         None => cx.error_help(
             m.pos(),
-            "the definition needs `end_states:`",
-            "e.g. `end_states: { done: 已完成 }`",
+            "流程定义缺少 `end_states:`",
+            "例如 `end_states: { done: 已完成 }`",
         ),
     }
-    let stages: Vec<Stage> = match cx.req(&m, "stages", "the definition") {
+    let stages: Vec<Stage> = match cx.req(&m, "stages", "流程定义") {
         Some(n) => {
-            let items = cx.seq(n, "stages");
+            let items = cx.seq(n, "`stages`");
             if items.is_empty() && matches!(n.kind, NodeKind::Seq(_)) {
-                cx.error(n.pos, "a workflow needs at least one stage");
+                cx.error(n.pos, "流程至少需要一个阶段");
             }
             let count = items.len();
             items
@@ -486,7 +492,7 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
     let schedules = m
         .get("schedules")
         .map(|n| {
-            cx.seq(n, "schedules")
+            cx.seq(n, "`schedules`")
                 .into_iter()
                 .filter_map(|s| schedule(cx, s, timezone))
                 .collect()
@@ -496,19 +502,20 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
     if let Some(n) = m.get("templates") {
         if let NodeKind::Map(items) = &n.kind {
             for (k, v) in items {
-                let Some(id) = cx.ident(k, "template id") else {
+                let Some(id) = cx.ident(k, "邮件模板 id") else {
                     continue;
                 };
                 cx.spans.put(format!("template:{id}"), k.pos);
-                let Some(tm) = cx.map(v, &format!("template '{id}'"), keys::TEMPLATE) else {
+                let what = format!("邮件模板「{id}」");
+                let Some(tm) = cx.map(v, &what, keys::TEMPLATE) else {
                     continue;
                 };
                 let subject = cx
-                    .req(&tm, "subject", "a template")
-                    .and_then(|n| cx.string(n, "subject"));
+                    .req(&tm, "subject", &what)
+                    .and_then(|n| cx.string(n, "`subject`"));
                 let body = cx
-                    .req(&tm, "body", "a template")
-                    .and_then(|n| cx.string(n, "body"));
+                    .req(&tm, "body", &what)
+                    .and_then(|n| cx.string(n, "`body`"));
                 if let Some(n) = tm.get("subject") {
                     cx.spans.put(format!("template:{id}:subject"), n.pos);
                 }
@@ -522,7 +529,7 @@ pub fn definition(cx: &mut Cx<'_>, root: &Node) -> Option<(Definition, Roles)> {
         } else {
             cx.error(
                 n.pos,
-                "templates must map template ids to `{subject, body}`",
+                "`templates:` 应为从模板 id 到 `{ subject, body }` 的映射",
             );
         }
     }
@@ -560,8 +567,8 @@ fn timezone(cx: &mut Cx<'_>, pos: Pos, s: &str) -> Option<Tz> {
         Err(_) => {
             cx.error_help(
                 pos,
-                format!("unknown time zone '{s}'"),
-                "use an IANA name such as Asia/Shanghai",
+                format!("未知的时区「{s}」"),
+                "请用 IANA 时区名，例如 `Asia/Shanghai`",
             );
             None
         }
@@ -570,16 +577,16 @@ fn timezone(cx: &mut Cx<'_>, pos: Pos, s: &str) -> Option<Tz> {
 
 fn checks(cx: &mut Cx<'_>, node: &Node, key: &str) -> Vec<Check> {
     let mut out = Vec::new();
-    for (i, c) in cx.seq(node, "checks").into_iter().enumerate() {
-        let Some(m) = cx.map(c, "a check", keys::CHECK) else {
+    for (i, c) in cx.seq(node, "`checks`").into_iter().enumerate() {
+        let Some(m) = cx.map(c, "校验规则", keys::CHECK) else {
             continue;
         };
         let expr = cx
-            .req(&m, "rule", "a check")
-            .and_then(|n| cx.expr(n, "rule", format!("{key}:{i}")));
+            .req(&m, "rule", "校验规则")
+            .and_then(|n| cx.expr(n, "`rule`", format!("{key}:{i}")));
         let message = cx
-            .req(&m, "message", "a check")
-            .and_then(|n| cx.string(n, "message"));
+            .req(&m, "message", "校验规则")
+            .and_then(|n| cx.string(n, "`message`"));
         if let (Some(expr), Some(message)) = (expr, message) {
             out.push(Check { expr, message });
         }
@@ -588,15 +595,16 @@ fn checks(cx: &mut Cx<'_>, node: &Node, key: &str) -> Vec<Check> {
 }
 
 fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
-    let m = cx.map(node, &format!("an {what}"), keys::FIELD)?;
+    let m = cx.map(node, what, keys::FIELD)?;
     let id = cx
         .req(&m, "id", what)
-        .and_then(|n| cx.ident(n, "field id"))?;
+        .and_then(|n| cx.ident(n, &format!("{what} id")))?;
     cx.spans.put(format!("{key}:{id}"), m.pos());
     let label = m
         .get("label")
-        .and_then(|n| cx.string(n, "label"))
+        .and_then(|n| cx.string(n, "`label`"))
         .unwrap_or_else(|| id.clone());
+    let this = format!("{what}{}", named(&label, &id));
     let type_node = m.get("type");
     let kind = match type_node.and_then(|n| n.scalar()).unwrap_or("text") {
         "text" => FieldKind::Text,
@@ -611,48 +619,45 @@ fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
         "choice" => {
             let options: Vec<String> = match m.get("options") {
                 Some(n) => cx
-                    .seq(n, "options")
+                    .seq(n, "`options`")
                     .into_iter()
-                    .filter_map(|o| cx.string(o, "option"))
+                    .filter_map(|o| cx.string(o, "选项"))
                     .collect(),
                 None => Vec::new(),
             };
             if options.is_empty() {
                 cx.error_help(
                     m.pos(),
-                    format!("choice field '{id}' needs `options:`"),
-                    "e.g. `options: [同意, 不同意]`",
+                    format!("单选{this}缺少 `options:`"),
+                    "例如 `options: [同意, 不同意]`",
                 );
             }
             FieldKind::Choice(options)
         }
         other => {
-            let types = [
-                "text", "textarea", "integer", "number", "boolean", "date", "person", "org",
-                "file", "choice",
-            ];
-            let hint = suggestion(other, types);
+            let types = crate::vocab::FIELD_TYPES;
+            let hint = suggestion(other, types.iter().map(|(t, _)| *t));
             cx.error_help(
                 type_node.map(|n| n.pos).unwrap_or(m.pos()),
-                format!("unknown field type '{other}'{hint}"),
-                format!("types: {}", types.join(", ")),
+                format!("未知的字段类型「{other}」{hint}"),
+                format!("可用的类型：{}", crate::vocab::ids_with_names(types)),
             );
             FieldKind::Text
         }
     };
     let required = m
         .get("required")
-        .and_then(|n| cx.boolean(n, "required"))
+        .and_then(|n| cx.boolean(n, "`required`"))
         .unwrap_or(false);
-    let min = m.get("min").and_then(|n| cx.number(n, "min"));
-    let max = m.get("max").and_then(|n| cx.number(n, "max"));
+    let min = m.get("min").and_then(|n| cx.number(n, "`min`"));
+    let max = m.get("max").and_then(|n| cx.number(n, "`max`"));
     let future = m
         .get("future")
-        .and_then(|n| cx.boolean(n, "future"))
+        .and_then(|n| cx.boolean(n, "`future`"))
         .unwrap_or(false);
     let not_before = m
         .get("not_before")
-        .and_then(|n| cx.time(n, "not_before", format!("{key}:{id}:not_before")));
+        .and_then(|n| cx.time(n, "`not_before`", format!("{key}:{id}:not_before")));
     for (name, given) in [("future", future), ("not_before", not_before.is_some())] {
         if given
             && kind != FieldKind::Date
@@ -660,7 +665,7 @@ fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
         {
             cx.error(
                 n.pos,
-                format!("`{name}` applies to date fields; field '{id}' is not `type: date`"),
+                format!("`{name}` 只适用于日期字段；{this}不是 `type: date`"),
             );
         }
     }
@@ -678,10 +683,7 @@ fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
             _ => d.is_string(),
         };
         if !ok {
-            cx.error(
-                n.pos,
-                format!("default of field '{id}' does not fit its type"),
-            );
+            cx.error(n.pos, format!("{this}的默认值（`default:`）与字段类型不符"));
         }
     }
     Some(Field {
@@ -721,22 +723,23 @@ pub fn scalar_json(node: &Node, kind: &FieldKind) -> serde_json::Value {
 }
 
 fn stage(cx: &mut Cx<'_>, node: &Node, last: bool) -> Option<Stage> {
-    let m = cx.map(node, "a stage", keys::STAGE)?;
+    let m = cx.map(node, "阶段", keys::STAGE)?;
     let id = cx
-        .req(&m, "id", "a stage")
-        .and_then(|n| cx.ident(n, "stage id"))?;
+        .req(&m, "id", "阶段")
+        .and_then(|n| cx.ident(n, "阶段 id"))?;
     cx.spans.put(
         format!("stage:{id}"),
         m.get("id").map(|n| n.pos).unwrap_or(m.pos()),
     );
     let name = m
         .get("name")
-        .and_then(|n| cx.string(n, "name"))
+        .and_then(|n| cx.string(n, "`name`"))
         .unwrap_or_else(|| id.clone());
+    let this = format!("阶段{}", named(&name, &id));
     let then = match m.get("then") {
         Some(n) => {
             cx.spans.put(format!("stage:{id}:then"), n.pos);
-            cx.string(n, "then")
+            cx.string(n, "`then`")
                 .and_then(|s| route(cx, n.pos, &s))
                 .unwrap_or(Route::Next)
         }
@@ -744,29 +747,30 @@ fn stage(cx: &mut Cx<'_>, node: &Node, last: bool) -> Option<Stage> {
             if last {
                 cx.error_help(
                     m.pos(),
-                    format!("the last stage '{id}' must say how the workflow ends"),
-                    "add e.g. `then: end done`",
+                    format!("最后一个{this}必须说明流程如何结束"),
+                    "加上 `then: end STATE`，例如 `then: end done`",
                 );
             }
             Route::Next
         }
     };
     let window = m.get("window").and_then(|n| {
-        let w = cx.map(n, "a window", keys::WINDOW)?;
+        let what = format!("{this}的 `window:`");
+        let w = cx.map(n, &what, keys::WINDOW)?;
         let opens = cx
-            .req(&w, "opens", "a window")
-            .and_then(|n| cx.time(n, "opens", format!("stage:{id}:opens")));
+            .req(&w, "opens", &what)
+            .and_then(|n| cx.time(n, "`opens`", format!("stage:{id}:opens")));
         let closes = cx
-            .req(&w, "closes", "a window")
-            .and_then(|n| cx.time(n, "closes", format!("stage:{id}:closes")));
+            .req(&w, "closes", &what)
+            .and_then(|n| cx.time(n, "`closes`", format!("stage:{id}:closes")));
         Some(Window {
             opens: opens?,
             closes: closes?,
         })
     });
-    let steps = match cx.req(&m, "steps", "a stage") {
+    let steps = match cx.req(&m, "steps", &this) {
         Some(n) => cx
-            .seq(n, "steps")
+            .seq(n, "`steps`")
             .into_iter()
             .filter_map(|s| step(cx, s))
             .collect(),
@@ -809,8 +813,8 @@ pub fn route(cx: &mut Cx<'_>, pos: Pos, text: &str) -> Option<Route> {
 fn bad_route(cx: &mut Cx<'_>, pos: Pos, text: &str) -> Option<Route> {
     cx.error_help(
         pos,
-        format!("cannot read route '{text}'"),
-        "write `next`, `end STATE`, `stage STAGE`, `stage STAGE.STEP`, `step STEP` (back to a step of this stage) or `retry`",
+        format!("无法识别去向「{text}」"),
+        "可写 `next`（继续）、`end STATE`（结束于某个结束状态）、`stage STAGE`、`stage STAGE.STEP`（进入某阶段或其中某个步骤）、`step STEP`（退回本阶段的某个步骤）或 `retry`（重新办理本步骤）",
     );
     None
 }
@@ -822,7 +826,7 @@ fn assignee(cx: &mut Cx<'_>, node: &Node, what: &str, key: String) -> Option<Ass
             "subject" => Some(Assignee::Subject),
             "initiator" => Some(Assignee::Initiator),
             _ => {
-                cx.error_help(node.pos, format!("cannot read {what} '{s}'"), "write `subject`, `initiator`, `{role: ROLE, org: own|parent|grandparent|ancestor KIND}` or `{field: step.STEP.form.FIELD}`");
+                cx.error_help(node.pos, format!("无法识别{what}「{s}」"), "可写 `subject`（流程对象本人）、`initiator`（发起人）、`{ role: ROLE, org: own|parent|grandparent|ancestor KIND }`（某组织中担任某角色的人）或 `{ field: step.STEP.form.FIELD }`（表单中选定的人）");
                 None
             }
         };
@@ -830,9 +834,11 @@ fn assignee(cx: &mut Cx<'_>, node: &Node, what: &str, key: String) -> Option<Ass
     let m = cx.map(node, what, keys::ASSIGNEE)?;
     cx.spans.put(key, m.pos());
     if let Some(f) = m.get("field") {
-        return cx.string(f, "field").map(Assignee::Field);
+        return cx.string(f, "`field`").map(Assignee::Field);
     }
-    let role = cx.req(&m, "role", what).and_then(|n| cx.ident(n, "role"))?;
+    let role = cx
+        .req(&m, "role", what)
+        .and_then(|n| cx.ident(n, "角色 id"))?;
     let org = match m.get("org") {
         Some(n) => org_ref(cx, n)?,
         None => OrgRef::Own,
@@ -841,7 +847,7 @@ fn assignee(cx: &mut Cx<'_>, node: &Node, what: &str, key: String) -> Option<Ass
 }
 
 fn org_ref(cx: &mut Cx<'_>, node: &Node) -> Option<OrgRef> {
-    let s = cx.string(node, "org")?;
+    let s = cx.string(node, "`org`")?;
     let words: Vec<&str> = s.split_whitespace().collect();
     Some(match words.as_slice() {
         ["own"] => OrgRef::Own,
@@ -852,8 +858,8 @@ fn org_ref(cx: &mut Cx<'_>, node: &Node) -> Option<OrgRef> {
                 let hint = suggestion(kind, crate::vocab::ORG_KINDS.iter().copied());
                 cx.error_help(
                     node.pos,
-                    format!("unknown organization kind '{kind}'{hint}"),
-                    format!("kinds: {}", crate::vocab::ORG_KINDS.join(", ")),
+                    format!("未知的组织类型「{kind}」{hint}"),
+                    format!("可用的类型：{}", crate::vocab::ORG_KINDS.join("、")),
                 );
             }
             OrgRef::Ancestor(kind.to_string())
@@ -861,8 +867,8 @@ fn org_ref(cx: &mut Cx<'_>, node: &Node) -> Option<OrgRef> {
         _ => {
             cx.error_help(
                 node.pos,
-                format!("cannot read org '{s}'"),
-                "write `own`, `parent`, `grandparent` or `ancestor KIND` (e.g. `ancestor 党委`)",
+                format!("无法识别组织「{s}」"),
+                "可写 `own`（本组织）、`parent`（上级组织）、`grandparent`（上两级组织）或 `ancestor KIND`（最近的某类上级组织，例如 `ancestor 党委`）",
             );
             return None;
         }
@@ -870,12 +876,16 @@ fn org_ref(cx: &mut Cx<'_>, node: &Node) -> Option<OrgRef> {
 }
 
 fn org_selector(cx: &mut Cx<'_>, node: &Node) -> Option<OrgSelector> {
-    let m = cx.map(node, "an organization selector", keys::ORG_SELECTOR)?;
+    let m = cx.map(node, "`orgs:`", keys::ORG_SELECTOR)?;
     let kind = m.get("kind").and_then(|n| {
-        let k = cx.string(n, "kind")?;
+        let k = cx.string(n, "`kind`")?;
         if !crate::vocab::ORG_KINDS.contains(&k.as_str()) {
             let hint = suggestion(&k, crate::vocab::ORG_KINDS.iter().copied());
-            cx.error(n.pos, format!("unknown organization kind '{k}'{hint}"));
+            cx.error_help(
+                n.pos,
+                format!("未知的组织类型「{k}」{hint}"),
+                format!("可用的类型：{}", crate::vocab::ORG_KINDS.join("、")),
+            );
         }
         Some(k)
     });
@@ -890,7 +900,10 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
     let NodeKind::Map(_) = &node.kind else {
         cx.error(
             node.pos,
-            format!("a step must be a mapping, found {}", node.describe()),
+            format!(
+                "步骤应为由 `key: value` 组成的映射，实际是{}",
+                node.describe()
+            ),
         );
         return None;
     };
@@ -917,17 +930,21 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             let hint = suggestion(other, keys::STEP_KINDS.iter().copied());
             cx.error_help(
                 node_get(node, "kind").map(|n| n.pos).unwrap_or(node.pos),
-                format!("unknown step kind '{other}'{hint}"),
-                format!("kinds: {}", keys::STEP_KINDS.join(", ")),
+                format!("未知的步骤类型「{other}」{hint}"),
+                format!(
+                    "可用的类型：{}",
+                    crate::vocab::ids_with_names(crate::vocab::STEP_KIND_NAMES)
+                ),
             );
             return None;
         }
     };
     let allowed: Vec<&str> = keys::STEP.iter().chain(extra.iter()).copied().collect();
-    let m = cx.map(node, &format!("a {kind_name} step"), &allowed)?;
+    let kind_label = format!("{}步骤", crate::vocab::step_kind_name(&kind_name));
+    let m = cx.map(node, &kind_label, &allowed)?;
     let id = cx
-        .req(&m, "id", "a step")
-        .and_then(|n| cx.ident(n, "step id"))?;
+        .req(&m, "id", &kind_label)
+        .and_then(|n| cx.ident(n, "步骤 id"))?;
     let k = |s: &str| format!("step:{id}:{s}");
     cx.spans.put(
         format!("step:{id}"),
@@ -935,8 +952,10 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
     );
     let name = m
         .get("name")
-        .and_then(|n| cx.string(n, "name"))
+        .and_then(|n| cx.string(n, "`name`"))
         .unwrap_or_else(|| id.clone());
+    // How messages name this step: 步骤「谈话」(talk).
+    let this = format!("{kind_label}{}", named(&name, &id));
     let after: Vec<String> = match m.get("after") {
         Some(n) => {
             let items = cx.list(n);
@@ -945,42 +964,42 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
                 .enumerate()
                 .filter_map(|(i, a)| {
                     cx.spans.put(format!("step:{id}:after:{i}"), a.pos);
-                    cx.ident(a, "after")
+                    cx.ident(a, "`after:` 中的步骤 id")
                 })
                 .collect()
         }
         None => Vec::new(),
     };
-    let when = m.get("when").and_then(|n| cx.expr(n, "when", k("when")));
+    let when = m.get("when").and_then(|n| cx.expr(n, "`when`", k("when")));
     let step_assignee = m
         .get("assignee")
-        .and_then(|n| assignee(cx, n, "assignee", k("assignee")));
-    let due = m.get("due").and_then(|n| cx.time(n, "due", k("due")));
+        .and_then(|n| assignee(cx, n, "`assignee:`", k("assignee")));
+    let due = m.get("due").and_then(|n| cx.time(n, "`due`", k("due")));
     let earliest = m
         .get("earliest")
-        .and_then(|n| cx.time(n, "earliest", k("earliest")));
+        .and_then(|n| cx.time(n, "`earliest`", k("earliest")));
     let mut remind = Remind::default();
     if let Some(n) = m.get("remind")
-        && let Some(r) = cx.map(n, "remind", keys::REMIND)
+        && let Some(r) = cx.map(n, &format!("{this}的 `remind:`"), keys::REMIND)
     {
         if let Some(b) = r.get("before") {
             remind.before = cx
                 .list(b)
                 .into_iter()
-                .filter_map(|x| cx.span(x, "remind before"))
+                .filter_map(|x| cx.span(x, "`remind.before`"))
                 .collect();
         }
         remind.at_due = r
             .get("at_due")
-            .and_then(|x| cx.boolean(x, "at_due"))
+            .and_then(|x| cx.boolean(x, "`at_due`"))
             .unwrap_or(false);
-        remind.every = r.get("every").and_then(|x| cx.span(x, "remind every"));
+        remind.every = r.get("every").and_then(|x| cx.span(x, "`remind.every`"));
         remind.max = r
             .get("max")
-            .and_then(|x| cx.count(x, "max"))
+            .and_then(|x| cx.count(x, "`max`"))
             .unwrap_or(if remind.every.is_some() { 3 } else { 0 });
         if remind.max > 100 {
-            cx.error(r.pos(), "at most 100 repeating reminders");
+            cx.error(r.pos(), "重复提醒最多 100 次（`max:`）");
         }
     }
     let escalate = match m.get("escalate") {
@@ -989,26 +1008,27 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             .into_iter()
             .enumerate()
             .filter_map(|(i, e)| {
-                let em = cx.map(e, "an escalation", keys::ESCALATE)?;
+                let what = format!("{this}的督办（`escalate:`）");
+                let em = cx.map(e, &what, keys::ESCALATE)?;
                 let limit = em
                     .get("limit")
-                    .and_then(|x| cx.time(x, "limit", format!("step:{id}:escalate:{i}:limit")));
+                    .and_then(|x| cx.time(x, "`limit`", format!("step:{id}:escalate:{i}:limit")));
                 let after = match (em.get("after"), &limit) {
-                    (Some(x), _) => cx.span(x, "after"),
+                    (Some(x), _) => cx.span(x, "`after`"),
                     (None, Some(_)) => Some(stageflow_engine::time::Span {
                         n: 0,
                         unit: stageflow_engine::time::Unit::Day,
                         inclusive: false,
                     }),
                     (None, None) => cx
-                        .req(&em, "after", "an escalation")
-                        .and_then(|x| cx.span(x, "after")),
+                        .req(&em, "after", &what)
+                        .and_then(|x| cx.span(x, "`after`")),
                 };
-                let to = cx.req(&em, "to", "an escalation").and_then(|x| {
+                let to = cx.req(&em, "to", &what).and_then(|x| {
                     assignee(
                         cx,
                         x,
-                        "escalation target",
+                        "督办对象（`to:`）",
                         format!("step:{id}:escalate:{i}"),
                     )
                 });
@@ -1022,20 +1042,21 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         None => Vec::new(),
     };
     let on_timeout = m.get("on_timeout").and_then(|n| {
-        let tm = cx.map(n, "on_timeout", keys::TIMEOUT)?;
+        let what = format!("{this}的 `on_timeout:`");
+        let tm = cx.map(n, &what, keys::TIMEOUT)?;
         let outcome = cx
-            .req(&tm, "outcome", "on_timeout")
-            .and_then(|x| cx.ident(x, "outcome"))?;
+            .req(&tm, "outcome", &what)
+            .and_then(|x| cx.ident(x, "结果 id"))?;
         cx.spans.put(format!("step:{id}:on_timeout"), tm.pos());
-        let after = tm.get("after").and_then(|x| cx.span(x, "after"));
+        let after = tm.get("after").and_then(|x| cx.span(x, "`after`"));
         let limit = tm
             .get("limit")
-            .and_then(|x| cx.time(x, "limit", format!("step:{id}:on_timeout:limit")));
+            .and_then(|x| cx.time(x, "`limit`", format!("step:{id}:on_timeout:limit")));
         if let (Some(_), Some(_), Some(n)) = (&after, &limit, tm.get("limit")) {
             cx.error_help(
                 n.pos,
-                "`on_timeout` has both `after` and `limit`".to_string(),
-                "`after:` counts from the deadline; `limit:` from its own anchor — keep one",
+                "`on_timeout` 不能同时有 `after` 和 `limit`".to_string(),
+                "`after:` 从期限起算，`limit:` 从它自己的时间点起算——只保留一个",
             );
         }
         Some(Timeout {
@@ -1048,17 +1069,17 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
     if let Some(n) = m.get("outcomes") {
         if let NodeKind::Map(items) = &n.kind {
             for (key, v) in items {
-                let Some(o) = cx.ident(key, "outcome id") else {
+                let Some(o) = cx.ident(key, "结果 id") else {
                     continue;
                 };
                 cx.spans.put(format!("step:{id}:outcome:{o}"), key.pos);
                 let (route_node, label, max_times) = match &v.kind {
                     NodeKind::Map(_) => {
-                        let Some(om) = cx.map(v, &format!("outcome '{o}'"), keys::OUTCOME) else {
+                        let Some(om) = cx.map(v, &format!("结果「{o}」"), keys::OUTCOME) else {
                             continue;
                         };
-                        let label = om.get("label").and_then(|x| cx.string(x, "label"));
-                        let max = om.get("max_times").and_then(|x| cx.count(x, "max_times"));
+                        let label = om.get("label").and_then(|x| cx.string(x, "`label`"));
+                        let max = om.get("max_times").and_then(|x| cx.count(x, "`max_times`"));
                         (om.get("to"), label, max)
                     }
                     _ => (Some(v), None, None),
@@ -1066,13 +1087,13 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
                 let route = match route_node {
                     Some(rn) => {
                         cx.spans.put(format!("step:{id}:route:{o}"), rn.pos);
-                        cx.string(rn, "route").and_then(|s| route(cx, rn.pos, &s))
+                        cx.string(rn, "去向").and_then(|s| route(cx, rn.pos, &s))
                     }
                     None => {
                         cx.error_help(
                             v.pos,
-                            format!("outcome '{o}' has no route"),
-                            "add `to: next` (or `end STATE`, `stage STAGE`, `step STEP`)",
+                            format!("{this}的结果「{o}」没有去向"),
+                            "加上 `to: next`（或 `to: end STATE`、`to: stage STAGE`、`to: step STEP`）",
                         );
                         None
                     }
@@ -1091,16 +1112,16 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         } else {
             cx.error_help(
                 n.pos,
-                "outcomes must map outcome ids to routes",
-                "e.g. `outcomes: { approve: next, reject: end not_admitted }`",
+                "`outcomes:` 应为从结果 id 到去向的映射",
+                "例如 `outcomes: { approve: next, reject: end not_admitted }`",
             );
         }
     }
     let form = match m.get("form") {
         Some(n) => cx
-            .seq(n, "form")
+            .seq(n, "`form`")
             .into_iter()
-            .filter_map(|f| field(cx, f, "form field", &format!("step:{id}:form")))
+            .filter_map(|f| field(cx, f, "表单字段", &format!("step:{id}:form")))
             .collect(),
         None => Vec::new(),
     };
@@ -1112,24 +1133,24 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
     if let Some(n) = m.get("set") {
         if let NodeKind::Map(items) = &n.kind {
             for (key, v) in items {
-                let Some(name) = cx.ident(key, "variable name") else {
+                let Some(name) = cx.ident(key, "变量名") else {
                     continue;
                 };
                 cx.spans.put(format!("var:{name}"), key.pos);
-                let Some(vm) = cx.map(v, &format!("variable '{name}'"), keys::SET) else {
+                let Some(vm) = cx.map(v, &format!("变量「{name}」"), keys::SET) else {
                     continue;
                 };
                 let value = if let Some(d) = vm.get("date") {
-                    cx.time(d, "date", format!("step:{id}:set:{name}"))
+                    cx.time(d, "`date`", format!("step:{id}:set:{name}"))
                         .map(SetValue::Date)
                 } else if let Some(e) = vm.get("expr") {
-                    cx.expr(e, "expr", format!("step:{id}:set:{name}"))
+                    cx.expr(e, "`expr`", format!("step:{id}:set:{name}"))
                         .map(SetValue::Expr)
                 } else {
                     cx.error_help(
                         vm.pos(),
-                        format!("variable '{name}' needs `date:` or `expr:`"),
-                        "e.g. `probation_end: { date: 1 year after step.vote.completed_at }`",
+                        format!("变量「{name}」需要 `date:` 或 `expr:`"),
+                        "例如 `probation_end: { date: 1 year after step.vote.completed_at }`",
                     );
                     None
                 };
@@ -1140,18 +1161,18 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         } else {
             cx.error(
                 n.pos,
-                "set must map variable names to `{date: ...}` or `{expr: ...}`",
+                "`set:` 应为从变量名到 `{ date: ... }` 或 `{ expr: ... }` 的映射",
             );
         }
     }
     let comment_required = m
         .get("comment_required")
-        .and_then(|n| cx.boolean(n, "comment_required"))
+        .and_then(|n| cx.boolean(n, "`comment_required`"))
         .unwrap_or(false);
-    let kind = step_kind(cx, &m, &kind_name, &id)?;
+    let kind = step_kind(cx, &m, &kind_name, &id, &this)?;
     let required = m
         .get("required")
-        .and_then(|n| cx.boolean(n, "required"))
+        .and_then(|n| cx.boolean(n, "`required`"))
         .unwrap_or(match &kind {
             StepKind::Recurring(r) => r.until.is_some(),
             _ => true,
@@ -1177,7 +1198,8 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
     })
 }
 
-fn default_label(outcome: &str) -> String {
+/// The label of an outcome the definition does not label itself.
+pub(crate) fn default_label(outcome: &str) -> String {
     match outcome {
         "approve" => "通过",
         "reject" => "驳回",
@@ -1201,8 +1223,15 @@ fn node_get<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
     }
 }
 
-fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<StepKind> {
-    let what = format!("{kind} step '{id}'");
+/// The kind-specific part of a step; `what` is how messages name the
+/// step (表决步骤「支部大会」(vote)).
+fn step_kind(
+    cx: &mut Cx<'_>,
+    m: &MapView<'_>,
+    kind: &str,
+    id: &str,
+    what: &str,
+) -> Option<StepKind> {
     Some(match kind {
         "task" => StepKind::Task,
         "approval" => {
@@ -1211,14 +1240,14 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
                 "all" => ApprovalMode::All,
                 "sequential" => ApprovalMode::Sequential,
                 "ratio" => {
-                    let r = m.get("ratio").and_then(|n| cx.number(n, "ratio"));
+                    let r = m.get("ratio").and_then(|n| cx.number(n, "`ratio`"));
                     match r {
                         Some(r) if r > 0.0 && r <= 1.0 => ApprovalMode::Ratio(r),
                         _ => {
                             cx.error_help(
                                 m.pos(),
-                                format!("{what}: mode ratio needs `ratio:` between 0 and 1"),
-                                "e.g. `ratio: 2/3`",
+                                format!("{what}：`mode: ratio` 需要 0 到 1 之间的 `ratio:`"),
+                                "例如 `ratio: 2/3`（三分之二同意即通过）",
                             );
                             ApprovalMode::Ratio(1.0)
                         }
@@ -1228,8 +1257,8 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
                     let hint = suggestion(other, ["any", "all", "sequential", "ratio"]);
                     cx.error_help(
                         m.get("mode").map(|n| n.pos).unwrap_or(m.pos()),
-                        format!("unknown approval mode '{other}'{hint}"),
-                        "modes: any (或签), all (会签), sequential (依次), ratio (票签)",
+                        format!("未知的审批方式「{other}」{hint}"),
+                        "可用的方式：`any`（或签）、`all`（会签）、`sequential`（依次审批）、`ratio`（票签）",
                     );
                     ApprovalMode::Any
                 }
@@ -1238,23 +1267,23 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
         }
         "vote" => {
             let voters = cx
-                .req(m, "voters", &what)
-                .and_then(|n| assignee(cx, n, "voters", format!("step:{id}:voters")));
+                .req(m, "voters", what)
+                .and_then(|n| assignee(cx, n, "`voters:`", format!("step:{id}:voters")));
             let choices: Vec<String> = m
                 .get("choices")
                 .map(|n| {
-                    cx.seq(n, "choices")
+                    cx.seq(n, "`choices`")
                         .into_iter()
-                        .filter_map(|c| cx.ident(c, "choice"))
+                        .filter_map(|c| cx.ident(c, "表决选项 id"))
                         .collect()
                 })
                 .unwrap_or_default();
             let quorum = match m.get("quorum") {
-                Some(n) => cx.expr(n, "quorum", format!("step:{id}:quorum")),
+                Some(n) => cx.expr(n, "`quorum`", format!("step:{id}:quorum")),
                 None => Expr::parse("present > eligible / 2").ok(),
             };
             let pass = match m.get("pass") {
-                Some(n) => cx.expr(n, "pass", format!("step:{id}:pass")),
+                Some(n) => cx.expr(n, "`pass`", format!("step:{id}:pass")),
                 None => Expr::parse("yes > eligible / 2").ok(),
             };
             StepKind::Vote(Box::new(VoteRule {
@@ -1266,14 +1295,16 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
         }
         "rating" => {
             let raters = cx
-                .req(m, "raters", &what)
-                .and_then(|n| assignee(cx, n, "raters", format!("step:{id}:raters")));
-            let ratees: Vec<Assignee> = match cx.req(m, "ratees", &what) {
+                .req(m, "raters", what)
+                .and_then(|n| assignee(cx, n, "`raters:`", format!("step:{id}:raters")));
+            let ratees: Vec<Assignee> = match cx.req(m, "ratees", what) {
                 Some(n) => cx
                     .list(n)
                     .into_iter()
                     .enumerate()
-                    .filter_map(|(i, a)| assignee(cx, a, "ratees", format!("step:{id}:ratees:{i}")))
+                    .filter_map(|(i, a)| {
+                        assignee(cx, a, "`ratees:`", format!("step:{id}:ratees:{i}"))
+                    })
                     .collect(),
                 None => Vec::new(),
             };
@@ -1285,7 +1316,7 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
                         .enumerate()
                         .filter_map(|(i, r)| {
                             cx.spans.put(format!("step:{id}:no_grade:{i}"), r.pos);
-                            cx.ident(r, "role")
+                            cx.ident(r, "角色 id")
                         })
                         .collect()
                 })
@@ -1295,36 +1326,40 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
                     grades: grades(cx, n),
                 }
             } else if let Some(n) = m.get("rubric") {
-                let rm = cx.map(n, "a rubric", keys::RUBRIC)?;
-                let items = match cx.req(&rm, "items", "a rubric") {
+                let rubric = format!("{what}的评分细则（`rubric:`）");
+                let rm = cx.map(n, &rubric, keys::RUBRIC)?;
+                let items = match cx.req(&rm, "items", &rubric) {
                     Some(n) => cx
-                        .seq(n, "items")
+                        .seq(n, "`items`")
                         .into_iter()
                         .filter_map(|i| {
-                            let im = cx.map(i, "a rubric item", keys::RUBRIC_ITEM)?;
+                            let im = cx.map(i, "评分项", keys::RUBRIC_ITEM)?;
                             let iid = cx
-                                .req(&im, "id", "a rubric item")
-                                .and_then(|x| cx.ident(x, "item id"))?;
+                                .req(&im, "id", "评分项")
+                                .and_then(|x| cx.ident(x, "评分项 id"))?;
                             let name = im
                                 .get("name")
-                                .and_then(|x| cx.string(x, "name"))
+                                .and_then(|x| cx.string(x, "`name`"))
                                 .unwrap_or_else(|| iid.clone());
                             let max = im
                                 .get("max")
-                                .and_then(|x| cx.number(x, "max"))
+                                .and_then(|x| cx.number(x, "`max`"))
                                 .unwrap_or(0.0);
                             let min = im
                                 .get("min")
-                                .and_then(|x| cx.number(x, "min"))
+                                .and_then(|x| cx.number(x, "`min`"))
                                 .unwrap_or(0.0);
                             let weight = im
                                 .get("weight")
-                                .and_then(|x| cx.number(x, "weight"))
+                                .and_then(|x| cx.number(x, "`weight`"))
                                 .unwrap_or(1.0);
                             if min > max {
                                 cx.error(
                                     im.pos(),
-                                    format!("rubric item '{iid}': min {min} is above max {max}"),
+                                    format!(
+                                        "评分项{}的最低分 {min}（`min:`）高于最高分 {max}（`max:`）",
+                                        named(&name, &iid)
+                                    ),
                                 );
                             }
                             Some(RubricItem {
@@ -1339,12 +1374,12 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
                     None => Vec::new(),
                 };
                 let grades = cx
-                    .req(&rm, "grades", "a rubric")
+                    .req(&rm, "grades", &rubric)
                     .map(|n| grades(cx, n))
                     .unwrap_or_default();
                 RatingScheme::Rubric { items, grades }
             } else {
-                cx.error_help(m.pos(), format!("{what} needs `scale:` or `rubric:`"), "e.g. `scale: [{id: excellent, name: 优秀, max_share: 1/3}, {id: qualified, name: 合格}]`");
+                cx.error_help(m.pos(), format!("{what}需要 `scale:`（等级）或 `rubric:`（评分细则）"), "例如 `scale: [{id: excellent, name: 优秀, max_share: 1/3}, {id: qualified, name: 合格}]`");
                 return None;
             };
             StepKind::Rating(Box::new(RatingRule {
@@ -1356,35 +1391,32 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
         }
         "wait" => {
             let until = match (m.get("for"), m.get("until")) {
-                (Some(n), None) => WaitUntil::For(cx.span(n, "for")?),
+                (Some(n), None) => WaitUntil::For(cx.span(n, "`for`")?),
                 (None, Some(n)) => {
-                    WaitUntil::At(cx.time(n, "until", format!("step:{id}:until"))?)
+                    WaitUntil::At(cx.time(n, "`until`", format!("step:{id}:until"))?)
                 }
                 _ => {
-                    cx.error_help(m.pos(), format!("{what} needs exactly one of `for:` and `until:`"), "e.g. `for: 5 workdays inclusive` or `until: 1 year after step.vote.completed_at`");
+                    cx.error_help(m.pos(), format!("{what}需要 `for:` 或 `until:`，且只能写其中一个"), "例如 `for: 5 workdays inclusive`（等待一段时间）或 `until: 1 year after step.vote.completed_at`（等到某一天）");
                     return None;
                 }
             };
             StepKind::Wait { until }
         }
         "recurring" => {
-            let every = cx.req(m, "every", &what).and_then(|n| cx.span(n, "every"));
+            let every = cx.req(m, "every", what).and_then(|n| cx.span(n, "`every`"));
             if every.is_some_and(|e| e.n == 0) {
-                cx.error(
-                    m.pos(),
-                    format!("{what}: `every:` must be longer than zero"),
-                );
+                cx.error(m.pos(), format!("{what}：`every:` 必须大于零"));
             }
-            let within = m.get("within").and_then(|n| cx.span(n, "within"));
+            let within = m.get("within").and_then(|n| cx.span(n, "`within`"));
             let until = m
                 .get("until")
-                .and_then(|n| cx.time(n, "until", format!("step:{id}:until")));
+                .and_then(|n| cx.time(n, "`until`", format!("step:{id}:until")));
             let orgs = match m.get("orgs") {
                 Some(n) => {
                     let sel = org_selector(cx, n)?;
-                    let role = cx.req(m, "role", &what).and_then(|n| {
+                    let role = cx.req(m, "role", what).and_then(|n| {
                         cx.spans.put(format!("step:{id}:role"), n.pos);
-                        cx.ident(n, "role")
+                        cx.ident(n, "角色 id")
                     })?;
                     Some((sel, role))
                 }
@@ -1398,10 +1430,10 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
             }))
         }
         "fanout" => {
-            let orgs = cx.req(m, "orgs", &what).and_then(|n| org_selector(cx, n));
-            let role = cx.req(m, "role", &what).and_then(|n| {
+            let orgs = cx.req(m, "orgs", what).and_then(|n| org_selector(cx, n));
+            let role = cx.req(m, "role", what).and_then(|n| {
                 cx.spans.put(format!("step:{id}:role"), n.pos);
-                cx.ident(n, "role")
+                cx.ident(n, "角色 id")
             });
             StepKind::Fanout {
                 orgs: orgs?,
@@ -1409,24 +1441,25 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
             }
         }
         "notify" => {
-            let template = cx.req(m, "template", &what).and_then(|n| {
+            let template = cx.req(m, "template", what).and_then(|n| {
                 cx.spans.put(format!("step:{id}:template"), n.pos);
-                cx.ident(n, "template")
+                cx.ident(n, "邮件模板 id")
             })?;
             StepKind::Notify { template }
         }
         "subflow" => {
             let workflow = cx
-                .req(m, "workflow", &what)
-                .and_then(|n| cx.ident(n, "workflow"))?;
+                .req(m, "workflow", what)
+                .and_then(|n| cx.ident(n, "流程 id"))?;
             let mut inputs = BTreeMap::new();
             if let Some(n) = m.get("inputs")
                 && let NodeKind::Map(items) = &n.kind
             {
                 for (k, v) in items {
+                    let input = format!("子流程的输入项「{}」", k.scalar().unwrap_or_default());
                     if let (Some(name), Some(e)) = (
-                        cx.ident(k, "input"),
-                        cx.expr(v, "input", format!("step:{id}:input")),
+                        cx.ident(k, "输入项 id"),
+                        cx.expr(v, &input, format!("step:{id}:input")),
                     ) {
                         inputs.insert(name, e);
                     }
@@ -1439,27 +1472,32 @@ fn step_kind(cx: &mut Cx<'_>, m: &MapView<'_>, kind: &str, id: &str) -> Option<S
 }
 
 fn grades(cx: &mut Cx<'_>, node: &Node) -> Vec<Grade> {
-    cx.seq(node, "grades")
+    cx.seq(node, "等级列表")
         .into_iter()
         .filter_map(|g| {
-            let gm = cx.map(g, "a grade", keys::GRADE)?;
+            let gm = cx.map(g, "等级", keys::GRADE)?;
             let id = cx
-                .req(&gm, "id", "a grade")
-                .and_then(|x| cx.ident(x, "grade id"))?;
+                .req(&gm, "id", "等级")
+                .and_then(|x| cx.ident(x, "等级 id"))?;
             let name = gm
                 .get("name")
-                .and_then(|x| cx.string(x, "name"))
+                .and_then(|x| cx.string(x, "`name`"))
                 .unwrap_or_else(|| id.clone());
-            let max_share = gm.get("max_share").and_then(|x| cx.number(x, "max_share"));
+            let max_share = gm
+                .get("max_share")
+                .and_then(|x| cx.number(x, "`max_share`"));
             if let Some(s) = max_share
                 && !(0.0..=1.0).contains(&s)
             {
-                cx.error(
+                cx.error_help(
                     gm.pos(),
-                    format!("max_share of grade '{id}' must be between 0 and 1, e.g. 1/3"),
+                    format!("等级{}的 `max_share` 应在 0 到 1 之间", named(&name, &id)),
+                    "例如 `max_share: 1/3`（至多三分之一的人评为此等级）",
                 );
             }
-            let min_score = gm.get("min_score").and_then(|x| cx.number(x, "min_score"));
+            let min_score = gm
+                .get("min_score")
+                .and_then(|x| cx.number(x, "`min_score`"));
             Some(Grade {
                 id,
                 name,
@@ -1471,42 +1509,45 @@ fn grades(cx: &mut Cx<'_>, node: &Node) -> Vec<Grade> {
 }
 
 fn schedule(cx: &mut Cx<'_>, node: &Node, default_tz: Tz) -> Option<Schedule> {
-    let m = cx.map(node, "a schedule", keys::SCHEDULE)?;
+    let m = cx.map(node, "定时启动", keys::SCHEDULE)?;
     let id = cx
-        .req(&m, "id", "a schedule")
-        .and_then(|n| cx.ident(n, "schedule id"))?;
-    let cron_node = cx.req(&m, "cron", "a schedule")?;
-    let cron = cx.string(cron_node, "cron")?;
+        .req(&m, "id", "定时启动")
+        .and_then(|n| cx.ident(n, "定时启动 id"))?;
+    let what = format!("定时启动「{id}」");
+    let cron_node = cx.req(&m, "cron", &what)?;
+    let cron = cx.string(cron_node, "`cron`")?;
     if let Err(e) = crate::check::parse_cron(&cron) {
-        cx.error_help(cron_node.pos, format!("bad cron expression '{cron}': {e}"), "six or seven fields: sec min hour day-of-month month day-of-week [year], e.g. '0 0 9 1 12 *' (09:00 on 1 December)");
+        cx.error_help(cron_node.pos, format!("cron 表达式「{cron}」有误：{e}"), "写 6 或 7 个字段：秒 分 时 日 月 星期 [年]，例如 `0 0 9 1 12 *`（每年 12 月 1 日 9:00）；也可写 5 个字段的传统格式（分 时 日 月 星期）");
     }
     let timezone = match m.get("timezone") {
         Some(n) => cx
-            .string(n, "timezone")
+            .string(n, "`timezone`")
             .and_then(|s| timezone(cx, n.pos, &s))
             .unwrap_or(default_tz),
         None => default_tz,
     };
+    let orgs = format!("{what}的 `orgs:`");
     let sel = cx
-        .req(&m, "orgs", "a schedule")
-        .and_then(|n| cx.map(n, "orgs", keys::SCHEDULE_ORGS))?;
+        .req(&m, "orgs", &what)
+        .and_then(|n| cx.map(n, &orgs, keys::SCHEDULE_ORGS))?;
     let kind = cx
-        .req(&sel, "kind", "orgs")
-        .and_then(|n| cx.string(n, "kind"))?;
+        .req(&sel, "kind", &orgs)
+        .and_then(|n| cx.string(n, "`kind`"))?;
     if !crate::vocab::ORG_KINDS.contains(&kind.as_str()) {
         let hint = suggestion(&kind, crate::vocab::ORG_KINDS.iter().copied());
-        cx.error(
+        cx.error_help(
             sel.pos(),
-            format!("unknown organization kind '{kind}'{hint}"),
+            format!("未知的组织类型「{kind}」{hint}"),
+            format!("可用的类型：{}", crate::vocab::ORG_KINDS.join("、")),
         );
     }
-    let under = sel.get("under").and_then(|n| cx.string(n, "under"));
+    let under = sel.get("under").and_then(|n| cx.string(n, "`under`"));
     let mut inputs = BTreeMap::new();
     if let Some(n) = m.get("inputs")
         && let NodeKind::Map(items) = &n.kind
     {
         for (k, v) in items {
-            if let Some(name) = cx.ident(k, "input") {
+            if let Some(name) = cx.ident(k, "输入项 id") {
                 cx.spans.put(format!("schedule:{id}:input:{name}"), k.pos);
                 inputs.insert(name, plain_json(v));
             }
@@ -1519,8 +1560,8 @@ fn schedule(cx: &mut Cx<'_>, node: &Node, default_tz: Tz) -> Option<Schedule> {
             let pos = m.get("overlap").map(|n| n.pos).unwrap_or(m.pos());
             cx.error_help(
                 pos,
-                format!("unknown overlap policy '{other}'"),
-                "write `skip` (default) or `allow`",
+                format!("未知的 `overlap` 规则「{other}」"),
+                "改为 `skip`（默认：上一次发起的流程仍在进行的组织跳过）或 `allow`（照常发起）",
             );
             Overlap::Skip
         }
@@ -1533,8 +1574,8 @@ fn schedule(cx: &mut Cx<'_>, node: &Node, default_tz: Tz) -> Option<Schedule> {
             let pos = m.get("catch_up").map(|n| n.pos).unwrap_or(m.pos());
             cx.error_help(
                 pos,
-                format!("unknown catch-up policy '{other}'"),
-                "write `last` (default), `all` or `none`",
+                format!("未知的 `catch_up` 规则「{other}」"),
+                "改为 `last`（默认：停机期间错过的只补发最后一次）、`all`（每次都补发）或 `none`（不补发）",
             );
             CatchUp::Last
         }

@@ -47,7 +47,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
         _ if diags.is_empty() => Err(vec![Diagnostic::new(
             file,
             diag::Pos { line: 1, column: 1 },
-            "the definition could not be read",
+            "无法读取流程定义",
         )]),
         _ => Err(diags),
     }
@@ -58,10 +58,19 @@ pub fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     let name = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => load_str(&name, &text),
-        Err(e) => Err(vec![Diagnostic::new(
-            &name,
-            diag::Pos { line: 1, column: 1 },
-            format!("cannot read the file: {e}"),
-        )]),
+        Err(e) => {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "文件不存在".to_string(),
+                std::io::ErrorKind::PermissionDenied => "没有读取权限".to_string(),
+                std::io::ErrorKind::InvalidData => "不是 UTF-8 编码的文本".to_string(),
+                std::io::ErrorKind::IsADirectory => "这是一个目录".to_string(),
+                _ => e.to_string(),
+            };
+            Err(vec![Diagnostic::new(
+                &name,
+                diag::Pos { line: 1, column: 1 },
+                format!("无法读取文件：{why}"),
+            )])
+        }
     }
 }

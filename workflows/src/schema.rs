@@ -26,14 +26,14 @@ fn duration() -> Value {
     json!({
         "type": "string",
         "pattern": "^\\s*[0-9]+\\s+(seconds?|minutes?|hours?|days?|workdays?|weeks?|months?|years?)(\\s+inclusive)?\\s*$",
-        "description": "e.g. '1 month', '5 workdays inclusive', '2 hours'"
+        "description": "时长，例如 '1 month'、'5 workdays inclusive'、'2 hours'"
     })
 }
 
 fn time_expr() -> Value {
     json!({
         "type": "string",
-        "description": "[DURATION after|before] ANCHOR, e.g. '1 month after step.apply.completed_at'; anchors: a date, activated, started, stage_entered, step.ID.completed_at, step.ID.activated_at, step.ID.form.FIELD, input.ID, var.NAME"
+        "description": "时间：[时长 after|before] 起点，例如 '1 month after step.apply.completed_at'；起点可以是日期、activated、started、stage_entered、step.ID.completed_at、step.ID.activated_at、step.ID.form.FIELD、input.ID 或 var.NAME"
     })
 }
 
@@ -302,10 +302,7 @@ pub fn schema() -> Value {
             json!("https://json-schema.org/draft/2020-12/schema"),
         );
         o.insert("$id".into(), json!("urn:stageflow:workflow:v1"));
-        o.insert(
-            "title".into(),
-            json!("stageflow workflow definition, language v1"),
-        );
+        o.insert("title".into(), json!("stageflow 流程定义（语言版本 1）"));
     }
     strip_keys(&mut root);
     root

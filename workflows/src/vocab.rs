@@ -72,3 +72,64 @@ pub const MAIL_VARS: &[&str] = &[
 pub fn role_name(id: &str) -> Option<&'static str> {
     ROLES.iter().find(|(r, _)| *r == id).map(|(_, n)| *n)
 }
+
+/// Step kinds with the names users see.
+pub const STEP_KIND_NAMES: &[(&str, &str)] = &[
+    ("task", "任务"),
+    ("approval", "审批"),
+    ("vote", "表决"),
+    ("rating", "评议"),
+    ("wait", "等待"),
+    ("recurring", "定期"),
+    ("fanout", "分发"),
+    ("notify", "通知"),
+    ("subflow", "子流程"),
+];
+
+/// The name of a step kind (the id itself when unknown).
+pub fn step_kind_name(kind: &str) -> &str {
+    STEP_KIND_NAMES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, n)| *n)
+        .unwrap_or(kind)
+}
+
+/// Field types with the names users see.
+pub const FIELD_TYPES: &[(&str, &str)] = &[
+    ("text", "文本"),
+    ("textarea", "多行文本"),
+    ("integer", "整数"),
+    ("number", "数字"),
+    ("boolean", "是/否"),
+    ("date", "日期"),
+    ("person", "人员"),
+    ("org", "组织"),
+    ("file", "文件"),
+    ("choice", "单选"),
+];
+
+/// `` `id`（名称）、`id`（名称） ``: ids to write, each with its name.
+pub fn ids_with_names(items: &[(&str, &str)]) -> String {
+    items
+        .iter()
+        .map(|(id, name)| format!("`{id}`（{name}）"))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_kind_has_a_name() {
+        let named: Vec<&str> = STEP_KIND_NAMES.iter().map(|(k, _)| *k).collect();
+        assert_eq!(named, crate::keys::STEP_KINDS);
+        assert_eq!(step_kind_name("vote"), "表决");
+        assert_eq!(
+            ids_with_names(&ROLES[..2]),
+            "`secretary`（书记）、`deputy_secretary`（副书记）"
+        );
+    }
+}

@@ -55,10 +55,10 @@ impl Node {
     /// A short name of the node's kind, for messages.
     pub fn describe(&self) -> &'static str {
         match &self.kind {
-            NodeKind::Scalar { .. } if self.is_null() => "nothing",
-            NodeKind::Scalar { .. } => "a value",
-            NodeKind::Seq(_) => "a list",
-            NodeKind::Map(_) => "a mapping",
+            NodeKind::Scalar { .. } if self.is_null() => "空值",
+            NodeKind::Scalar { .. } => "单个值",
+            NodeKind::Seq(_) => "列表",
+            NodeKind::Map(_) => "映射",
         }
     }
 }
@@ -89,10 +89,13 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
             let m = e.marker();
             Diagnostic::new(
                 file,
-                Pos { line: m.line() as u32, column: m.col() as u32 + 1 },
-                format!("YAML syntax error: {}", e.info()),
+                Pos {
+                    line: m.line() as u32,
+                    column: m.col() as u32 + 1,
+                },
+                format!("YAML 语法错误：{}", syntax_error(e.info())),
             )
-            .help("check the indentation and that every `key: value` pair has a space after the colon")
+            .help("检查缩进是否对齐，以及每个 `key: value` 的冒号后是否有空格")
         })?;
         let pos = pos_of(&span);
         let finished: Option<(Node, usize)> = match event {
@@ -103,9 +106,9 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
                     return Err(Diagnostic::new(
                         file,
                         pos,
-                        "a definition file holds one YAML document; found a second `---`",
+                        "一个定义文件只能有一个 YAML 文档，这里出现了第二个 `---`",
                     )
-                    .help("put each workflow in its own file"));
+                    .help("每个流程单独放在一个文件中"));
                 }
                 None
             }
@@ -116,7 +119,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
                         return Err(Diagnostic::new(
                             file,
                             pos,
-                            "the document is too large (aliases expand beyond 200000 nodes)",
+                            "文档过大（别名展开后超过 200000 个节点）",
                         ));
                     }
                     Some((
@@ -128,11 +131,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
                     ))
                 }
                 None => {
-                    return Err(Diagnostic::new(
-                        file,
-                        pos,
-                        "alias refers to an unknown anchor",
-                    ));
+                    return Err(Diagnostic::new(file, pos, "别名引用了不存在的锚点"));
                 }
             },
             Event::Scalar(text, style, anchor, _tag) => {
@@ -164,7 +163,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
                     },
                     anchor,
                 )),
-                _ => return Err(Diagnostic::new(file, pos, "unbalanced sequence")),
+                _ => return Err(Diagnostic::new(file, pos, "列表没有正确结束")),
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(p, anchor, items, _)) => Some((
@@ -174,7 +173,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
                     },
                     anchor,
                 )),
-                _ => return Err(Diagnostic::new(file, pos, "unbalanced mapping")),
+                _ => return Err(Diagnostic::new(file, pos, "映射没有正确结束")),
             },
         };
         let Some((node, anchor)) = finished else {
@@ -185,7 +184,7 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
             return Err(Diagnostic::new(
                 file,
                 node.pos,
-                "the document is too large (more than 200000 nodes)",
+                "文档过大（超过 200000 个节点）",
             ));
         }
         if anchor != 0 {
@@ -202,9 +201,67 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diagnostic> {
         }
     }
     root.ok_or_else(|| {
-        Diagnostic::new(file, Pos { line: 1, column: 1 }, "the file is empty")
-            .help("start with `stageflow: 1`, an `id:` and a list of `stages:`")
+        Diagnostic::new(file, Pos { line: 1, column: 1 }, "文件是空的")
+            .help("以 `stageflow: 1` 开头，再写 `id:`、`name:` 和 `stages:` 列表")
     })
+}
+
+/// The parser's reason for a syntax error, in words for the mistakes an
+/// author makes by hand (indentation, tabs, colons, quotes, brackets);
+/// rarer ones (directives, tags, escapes) keep the parser's own text.
+fn syntax_error(info: &str) -> String {
+    let zh = match info {
+        "while parsing a block collection, did not find expected '-' indicator" => {
+            "列表项应以 `- ` 开头（缩进是否对齐？）"
+        }
+        "while parsing a block mapping, did not find expected key" => {
+            "此处应是 `key: value`（缩进是否对齐？）"
+        }
+        "mapping values are not allowed in this context" => {
+            "此处不能出现 `key: value`（缩进是否有误？值里的冒号需要加引号）"
+        }
+        "block sequence entries are not allowed in this context" => {
+            "此处不能开始 `- ` 列表（缩进是否有误？）"
+        }
+        "mapping keys are not allowed in this context" => "此处不能出现键",
+        "while parsing a node, did not find expected node content" => "此处缺少内容",
+        "did not find expected node content" => "此处缺少内容",
+        "while parsing a flow sequence, expected ',' or ']'" => "方括号列表中此处应为 `,` 或 `]`",
+        "while parsing a flow mapping, did not find expected ',' or '}'" => {
+            "花括号映射中此处应为 `,` 或 `}`"
+        }
+        "while scanning a quoted scalar, found unexpected end of stream" => "引号没有闭合",
+        "while scanning a quoted scalar, found unexpected document indicator" => "引号没有闭合",
+        "while parsing a quoted scalar, found unknown escape character" => {
+            "双引号中有未知的转义字符（`\\` 后面的字符）"
+        }
+        "invalid trailing content after double-quoted scalar" => "双引号字符串结束后还有多余的内容",
+        "while scanning a plain scalar, found a tab"
+        | "tabs disallowed within this context (block indentation)"
+        | "tabs disallowed in this context"
+        | "tab cannot be used as indentation"
+        | "a block scalar content cannot start with a tab" => "不能用 Tab 缩进，请用空格",
+        "invalid indentation" | "invalid indentation in flow construct" => "缩进有误",
+        "invalid indentation in quoted scalar" => "引号中的续行缩进有误（引号是否没有闭合？）",
+        "wrongly indented line in block scalar" => "多行文本中有一行缩进有误",
+        "':' must be followed by a valid YAML whitespace" => "冒号 `:` 后面应有空格",
+        "'-' must be followed by a valid YAML whitespace" => "`-` 后面应有空格",
+        "while parsing node, found unknown anchor" => "引用了不存在的锚点",
+        "while parsing anchor, found duplicated anchor" => "锚点重复定义",
+        "found unprintable character" => "有无法显示的字符",
+        "a byte order mark must not appear inside a document" => {
+            "文档中间不能出现字节顺序标记（BOM）"
+        }
+        "recursion limit exceeded" => "嵌套层级太深",
+        "unexpected end of plain scalar" => "文本意外结束",
+        "simple key expected" | "simple key expect ':'" => "此处应是 `key: value`",
+        "did not find expected <document start>" | "did not find expected <document-start>" => {
+            "此处应是文档的开头"
+        }
+        "invalid content after document end marker" => "文档结束标记 `...` 之后还有内容",
+        _ => return info.to_string(),
+    };
+    zh.to_string()
 }
 
 fn subtree_size(node: &Node) -> usize {
@@ -278,8 +335,23 @@ mod tests {
     fn syntax_errors_have_positions() {
         let e = parse("f.yaml", "a: [1, 2\nb: 3\n").unwrap_err();
         assert!(e.to_string().starts_with("f.yaml:"), "{e}");
-        assert!(parse("f.yaml", "").is_err());
-        assert!(parse("f.yaml", "a: 1\n---\nb: 2\n").is_err());
+        assert!(e.message.starts_with("YAML 语法错误："), "{e}");
+        let e = parse("f.yaml", "").unwrap_err();
+        assert_eq!(e.message, "文件是空的");
+        let e = parse("f.yaml", "a: 1\n---\nb: 2\n").unwrap_err();
+        assert!(e.message.contains("第二个 `---`"), "{e}");
+    }
+
+    #[test]
+    fn common_syntax_errors_are_in_words() {
+        let e = parse("f.yaml", "a:\n\tb: 1\n").unwrap_err();
+        assert!(e.message.contains("Tab"), "{e}");
+        let e = parse("f.yaml", "a: \"open\n").unwrap_err();
+        assert_eq!(e.message, "YAML 语法错误：引号没有闭合", "{e}");
+        let e = parse("f.yaml", "a: \"open\nb: 1\n").unwrap_err();
+        assert!(e.message.contains("引号是否没有闭合"), "{e}");
+        let e = parse("f.yaml", "a: b: c\n").unwrap_err();
+        assert!(e.message.contains("`key: value`"), "{e}");
     }
 
     #[test]

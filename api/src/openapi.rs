@@ -34,6 +34,7 @@ use crate::routes;
         routes::instances::withdraw,
         routes::tasks::inbox,
         routes::tasks::get_one,
+        routes::tasks::case_file,
         routes::tasks::act,
         routes::tasks::close_step,
         routes::files::upload,

@@ -12,6 +12,10 @@ use stageflow_engine::state::{
 };
 use uuid::Uuid;
 
+pub mod record;
+
+pub use record::{CaseAct, CaseComment, CaseField, CaseStage, CaseStep, CaseValue};
+
 use crate::error::AppResult;
 use crate::policy::{self, Op, Target};
 use crate::tasks::task_missing;
@@ -82,6 +86,54 @@ pub struct TaskCase {
     pub offers: Offers,
     /// Whether the step asks for a comment.
     pub comment_required: bool,
+    /// What the earlier steps recorded, stage by stage (the fields hidden
+    /// from the viewer left out).
+    pub record: Vec<CaseStage>,
+    /// The person the case is about, when it is about a person.
+    pub person: Option<SubjectCard>,
+}
+
+/// The person a case is about, at the top of its case file.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SubjectCard {
+    /// Person id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Their organizations, by name.
+    pub orgs: String,
+    /// 群众, 申请人, 积极分子, 发展对象, 预备党员 or 正式党员.
+    pub status: String,
+    /// Date of birth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<String>,
+    /// Key dates by label (申请入党日期 …), as the directory has them.
+    pub key_dates: Vec<(String, String)>,
+}
+
+/// The case file as the API gives it: the subject and the record.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CaseFileView {
+    /// The task it was read through.
+    pub task: Uuid,
+    /// Whom the case is about, by name.
+    pub subject: String,
+    /// The person, when it is about a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person: Option<SubjectCard>,
+    /// What the steps recorded, stage by stage.
+    pub stages: Vec<CaseStage>,
+}
+
+impl From<&TaskCase> for CaseFileView {
+    fn from(c: &TaskCase) -> CaseFileView {
+        CaseFileView {
+            task: c.task.id,
+            subject: c.subject.clone(),
+            person: c.person.clone(),
+            stages: c.record.clone(),
+        }
+    }
 }
 
 impl App {
@@ -98,7 +150,7 @@ impl App {
         let def = self.definition_of(&instance).await?;
         let state = instance.tasks.get(&id).ok_or_else(|| task_missing(id))?;
         let task = task_view(&def, &instance, id, state);
-        let events = self.store.events(instance.id).await?;
+        let mut events = self.store.events(instance.id).await?;
         let verified = verify_chain(&events).is_ok();
         let ended = instance.status != Status::Running;
         let open = state.status == TaskStatus::Open
@@ -139,6 +191,11 @@ impl App {
         let comment_required = def
             .step(&task.step)
             .is_some_and(|(_, st)| st.comment_required);
+        let hidden = record::hidden_for(&def, &instance, &caller.person);
+        let record = self.case_record(&def, &instance, &events, &hidden).await?;
+        // The page's history reads the events too: nothing hidden in them.
+        record::redact(&def, &mut events, &hidden);
+        let person = self.subject_card(&instance).await?;
         Ok(TaskCase {
             task,
             definition: def,
@@ -152,7 +209,108 @@ impl App {
             returnable,
             offers,
             comment_required,
+            record,
+            person,
         })
+    }
+
+    /// The case file of a task as the API gives it.
+    pub async fn case_file(&self, caller: &Caller, id: Uuid) -> AppResult<CaseFileView> {
+        Ok(CaseFileView::from(&self.task_case(caller, id).await?))
+    }
+
+    /// What the steps recorded, with people, files and hidden fields
+    /// looked up.
+    async fn case_record(
+        &self,
+        def: &Definition,
+        instance: &InstanceState,
+        events: &[RecordedEvent],
+        hidden: &std::collections::BTreeSet<(String, String)>,
+    ) -> AppResult<Vec<CaseStage>> {
+        let mut ids = people_in(events);
+        ids.extend(record::people_in_forms(def, events));
+        ids.sort();
+        ids.dedup();
+        let mut org_names: HashMap<String, String> = HashMap::new();
+        let mut people = HashMap::new();
+        for id in ids {
+            let Some(p) = self.store.person(&id).await? else {
+                continue;
+            };
+            let mut orgs = Vec::new();
+            for m in &p.memberships {
+                if !org_names.contains_key(&m.org) {
+                    let name = self
+                        .store
+                        .org(&m.org)
+                        .await?
+                        .map_or(m.org.clone(), |o| o.name);
+                    org_names.insert(m.org.clone(), name);
+                }
+                let name = &org_names[&m.org];
+                if !orgs.contains(name) {
+                    orgs.push(name.clone());
+                }
+            }
+            people.insert(id, (p.name, orgs.join("、")));
+        }
+        let files = self
+            .store
+            .instance_files(instance.id)
+            .await?
+            .into_iter()
+            .map(|f| {
+                (
+                    f.id,
+                    record::FileInfo {
+                        name: f.name,
+                        content_type: f.content_type,
+                        size: f.size,
+                    },
+                )
+            })
+            .collect();
+        let look = record::Lookups {
+            people: &people,
+            files: &files,
+            hidden,
+        };
+        Ok(record::record(def, instance, events, &look))
+    }
+
+    /// The person an instance is about, for the top of its case file.
+    async fn subject_card(&self, instance: &InstanceState) -> AppResult<Option<SubjectCard>> {
+        let Some(id) = &instance.subject.person else {
+            return Ok(None);
+        };
+        let Some(p) = self.store.person(id).await? else {
+            return Ok(None);
+        };
+        let mut orgs = Vec::new();
+        for m in &p.memberships {
+            if let Some(o) = self.store.org(&m.org).await?
+                && !orgs.contains(&o.name)
+            {
+                orgs.push(o.name);
+            }
+        }
+        let key_dates = p
+            .key_dates
+            .iter()
+            .map(|(k, v)| {
+                let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                (key_date_label(k).to_string(), value)
+            })
+            .collect();
+        Ok(Some(SubjectCard {
+            id: p.id,
+            name: p.name,
+            orgs: orgs.join("、"),
+            status: p.status,
+            birth_date: p.birth_date,
+            key_dates,
+        }))
     }
 
     /// The names of everyone the history, the task and its ratees mention.
@@ -304,4 +462,17 @@ fn returnable(def: &Definition, instance: &InstanceState, step: &str) -> Vec<(St
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The label of a key date the directory keeps (the id when unknown).
+fn key_date_label(key: &str) -> &str {
+    match key {
+        "applied_on" => "申请入党日期",
+        "activist_on" => "确定为入党积极分子日期",
+        "candidate_on" => "确定为发展对象日期",
+        "probationary_on" => "接收为预备党员日期",
+        "full_member_on" | "full_member_since" => "转为正式党员日期",
+        "joined_on" => "入党日期",
+        other => other,
+    }
 }

@@ -138,12 +138,20 @@ impl App {
     pub async fn download(&self, caller: &Caller, id: Uuid) -> AppResult<Download> {
         let missing = || AppError::not_found(format!("file {id} not found"));
         let meta = self.store.file_meta(id).await?.ok_or_else(missing)?;
-        self.readable_instance(caller, meta.instance, Op::ReadInstance)
+        let (instance, def) = self
+            .readable_instance(caller, meta.instance, Op::ReadInstance)
             .await
             .map_err(|e| match e.kind {
                 crate::ErrorKind::NotFound => missing(),
                 _ => e,
             })?;
+        if self
+            .hidden_files(caller, &instance, &def)
+            .await?
+            .contains(&id)
+        {
+            return Err(missing());
+        }
         let (meta, bytes) = self.store.file(id).await?.ok_or_else(missing)?;
         Ok(Download {
             meta: meta.into(),
@@ -153,13 +161,16 @@ impl App {
 
     /// Every file of an instance (材料归档).
     pub async fn files(&self, caller: &Caller, instance: Uuid) -> AppResult<Vec<FileView>> {
-        self.readable_instance(caller, instance, Op::ReadInstance)
+        let (state, def) = self
+            .readable_instance(caller, instance, Op::ReadInstance)
             .await?;
+        let hidden = self.hidden_files(caller, &state, &def).await?;
         Ok(self
             .store
             .instance_files(instance)
             .await?
             .into_iter()
+            .filter(|f| !hidden.contains(&f.id))
             .map(Into::into)
             .collect())
     }
@@ -188,5 +199,22 @@ mod tests {
         assert_eq!(file_name("../../etc/passwd"), "passwd");
         assert_eq!(file_name("a\r\nb.pdf"), "ab.pdf");
         assert_eq!(file_name(""), "file");
+    }
+}
+
+impl App {
+    /// The files of an instance its `hide:` lists keep from the caller.
+    async fn hidden_files(
+        &self,
+        caller: &Caller,
+        instance: &stageflow_engine::InstanceState,
+        def: &stageflow_engine::Definition,
+    ) -> AppResult<std::collections::BTreeSet<Uuid>> {
+        let hidden = crate::casefile::record::hidden_for(def, instance, &caller.person);
+        if hidden.is_empty() {
+            return Ok(Default::default());
+        }
+        let events = self.store.events(instance.id).await?;
+        Ok(crate::casefile::record::hidden_files(def, &events, &hidden))
     }
 }

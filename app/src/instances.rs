@@ -152,9 +152,18 @@ impl App {
 
     /// The hash-chained events of an instance (全程纪实).
     pub async fn history(&self, caller: &Caller, id: Uuid) -> AppResult<HistoryView> {
-        self.readable_instance(caller, id, Op::ReadInstance).await?;
-        let events = self.store.events(id).await?;
-        Ok(history_view(id, &events))
+        let (instance, def) = self.readable_instance(caller, id, Op::ReadInstance).await?;
+        let mut events = self.store.events(id).await?;
+        // Verified as stored; then the fields hidden from this reader go.
+        let mut view = history_view(id, &events);
+        let hidden = crate::casefile::record::hidden_for(&def, &instance, &caller.person);
+        if !hidden.is_empty() {
+            crate::casefile::record::redact(&def, &mut events, &hidden);
+            let verified = view.verified;
+            view = history_view(id, &events);
+            view.verified = verified;
+        }
+        Ok(view)
     }
 
     /// Cancels an instance (its initiator, or a manager of its organization).

@@ -224,6 +224,11 @@ pub struct Step {
     /// Whether every decision needs a comment (审批意见).
     #[serde(default)]
     pub comment_required: bool,
+    /// Earlier steps' fields this step's assignees do not see in the case
+    /// file (字段权限 隐藏; everything else earlier steps recorded is 只读):
+    /// `STEP.FIELD`, or `STEP` for a step's whole form.
+    #[serde(default)]
+    pub hide: Vec<String>,
 }
 
 /// A computed value stored on the instance.

@@ -69,6 +69,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         checks: vec![],
         set: vec![],
         comment_required: false,
+        hide: Vec::new(),
     }
 }
 

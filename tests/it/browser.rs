@@ -371,7 +371,15 @@ async fn an_applicant_and_a_secretary_work_through_the_pages() {
     assert!(history.contains("办理：完成"), "{history}");
     assert!(history.contains("本人自愿申请加入中国共产党"), "{history}");
     assert!(b.text("#hist-h").await.contains("记录完整"));
+    // The case file: what the applicant recorded, in the current stage's
+    // open section — the date in Chinese, the uploaded scan by its name.
+    let case = b.text(".casefile details[open]").await;
+    assert!(case.contains("申请入党") && case.contains("1. 递交入党申请书"), "{case}");
+    assert!(case.contains("申请日期") && case.contains("2026年3月2日"), "{case}");
+    let scan_name = scan.path().file_name().unwrap().to_str().unwrap().to_string();
+    assert!(case.contains(&scan_name), "{case}");
     b.screenshot("task").await;
+    b.screenshot_phone("task-phone").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

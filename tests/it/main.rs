@@ -25,6 +25,9 @@
 //!   every end state a definition declares and the failure roads, with
 //!   history, gaps between dates and mails checked.
 //! - `mail`, `smtp` — the outbox over a real SMTP server the test starts.
+//! - `casefile` — the case file (案卷) a task is decided on, through the
+//!   API and the page, and the fields a step's `hide:` keeps from its
+//!   assignees (case file, history, file downloads).
 //! - `schedules`, `reports`, `openapi`, `simulate`, `diagnostics` (bad-YAML
 //!   fixtures with golden diagnostics), `hostile` (oversized, deep, injected
 //!   input).
@@ -38,6 +41,7 @@
 
 mod api;
 mod browser;
+mod casefile;
 mod core;
 mod diagnostics;
 mod holes;

@@ -40,7 +40,10 @@ pub(crate) async fn letter(s: &mut Server, who: &str, task: &Value) -> String {
     let token = s.token(who).await;
     let form = reqwest::multipart::Form::new().part(
         "file",
-        reqwest::multipart::Part::bytes(b"%PDF-1.4 letter".to_vec()).file_name("申请书.pdf"),
+        reqwest::multipart::Part::bytes(b"%PDF-1.4 letter".to_vec())
+            .file_name("申请书.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
     );
     let r = s
         .raw(

@@ -292,9 +292,47 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// `hide:` names fields that exist: `STEP.FIELD` or `STEP`.
+    fn hidden_fields(&mut self, step: &stageflow_engine::model::Step) {
+        for (i, h) in step.hide.iter().enumerate() {
+            let key = format!("step:{}:hide:{i}", step.id);
+            let (target, field) = match h.split_once('.') {
+                Some((s, f)) => (s, Some(f)),
+                None => (h.as_str(), None),
+            };
+            let Some((_, other)) = self.def.step(target) else {
+                let all: Vec<&str> = self
+                    .def
+                    .stages
+                    .iter()
+                    .flat_map(|s| s.steps.iter().map(|s| s.id.as_str()))
+                    .collect();
+                let hint = suggestion(target, all);
+                self.err_help(
+                    &key,
+                    format!("`hide:` 中的步骤「{target}」不存在{hint}"),
+                    "写 `步骤id.字段id`（隐藏一个字段）或 `步骤id`（隐藏该步骤的全部表单）",
+                );
+                continue;
+            };
+            if let Some(field) = field
+                && !other.form.iter().any(|f| f.id == field)
+            {
+                let hint = suggestion(field, other.form.iter().map(|f| f.id.as_str()));
+                let fields: Vec<&str> = other.form.iter().map(|f| f.id.as_str()).collect();
+                self.err_help(
+                    &key,
+                    format!("{}的表单中没有字段「{field}」{hint}", self.step_ref(target)),
+                    &format!("它的字段有：{}", fields.join("、")),
+                );
+            }
+        }
+    }
+
     fn stage(&mut self, stage: &Stage, last: bool) {
         let ids: Vec<&str> = stage.steps.iter().map(|s| s.id.as_str()).collect();
         for step in &stage.steps {
+            self.hidden_fields(step);
             for (i, a) in step.after.iter().enumerate() {
                 let key = format!("step:{}:after:{i}", step.id);
                 if a == &step.id {

@@ -1169,6 +1169,18 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         .get("comment_required")
         .and_then(|n| cx.boolean(n, "`comment_required`"))
         .unwrap_or(false);
+    let hide: Vec<String> = match m.get("hide") {
+        Some(n) => cx
+            .list(n)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                cx.spans.put(format!("step:{id}:hide:{i}"), h.pos);
+                cx.string(h, "`hide:` 中的字段（`步骤.字段` 或 `步骤`）")
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let kind = step_kind(cx, &m, &kind_name, &id, &this)?;
     let required = m
         .get("required")
@@ -1195,6 +1207,7 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         checks,
         set,
         comment_required,
+        hide,
     })
 }
 

@@ -44,6 +44,7 @@ pub const STEP: &[&str] = &[
     "checks",
     "set",
     "comment_required",
+    "hide",
 ];
 /// Step kinds.
 pub const STEP_KINDS: &[&str] = &[

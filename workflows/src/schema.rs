@@ -147,6 +147,7 @@ pub fn objects() -> Vec<(&'static str, &'static [&'static str], Value)> {
         "checks": { "type": "array", "items": check.clone() },
         "set": { "type": "object", "additionalProperties": set.clone() },
         "comment_required": { "type": "boolean" },
+        "hide": list_or_one(text()),
     });
     let kind_props: Vec<(&str, &[&str], Value, Vec<&str>)> = vec![
         ("task", &[], json!({}), vec![]),

@@ -32,6 +32,12 @@ pub(crate) fn routes() -> Vec<Route> {
             get(get_one),
         ),
         api(
+            Method::GET,
+            "/api/v1/tasks/{id}/case",
+            Access::Op(Op::ReadInstance),
+            get(case_file),
+        ),
+        api(
             Method::POST,
             "/api/v1/tasks/{id}/actions",
             Access::Op(Op::ActOnTask),
@@ -100,6 +106,20 @@ pub async fn inbox(
         offset: q.offset.unwrap_or(0),
     };
     Ok(Json(app.inbox(&caller, filter).await?))
+}
+
+/// The case file (案卷) a task is decided on: the subject, and everything
+/// the earlier steps recorded, stage by stage — forms with their labels,
+/// people by name and organization, files, opinions, votes. The fields
+/// the step's `hide:` lists are absent for its assignees.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/case", tag = "tasks", params(("id" = Uuid, Path)),
+    responses((status = 200, body = stageflow_app::casefile::CaseFileView), (status = 404, body = crate::error::Problem)))]
+pub async fn case_file(
+    State(app): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<stageflow_app::casefile::CaseFileView>> {
+    Ok(Json(app.case_file(&caller, id).await?))
 }
 
 /// One task: whoever may read its instance.

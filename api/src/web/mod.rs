@@ -10,9 +10,11 @@
 //! from it.
 
 mod campaigns;
+mod casefile;
 mod console;
 mod email;
 mod feeds;
+mod files;
 mod format;
 mod history;
 mod lists;
@@ -88,6 +90,7 @@ pub(crate) fn routes() -> Vec<Route> {
     routes.extend(orgs::routes());
     routes.extend(schedules::routes());
     routes.extend(feeds::routes());
+    routes.extend(files::routes());
     routes
 }
 

@@ -123,6 +123,7 @@ fn task_page_data(app: &AppState, s: &Session, case: &TaskCase) -> Value {
         "when": when, "overdue": overdue && case.open, "earliest": task.earliest.map(format::date_zh),
         "status": status_text, "subject": case.subject,
         "comment_required": case.comment_required, "provisional_title": format::PROVISIONAL_TITLE,
+        "case": super::casefile::case_json(case.person.as_ref(), &case.record),
     })
 }
 

@@ -155,9 +155,9 @@ pub(super) async fn call(s: &mut Server, route: &RouteInfo, z: &Zone, n: usize) 
     let mut path = route.path.to_string();
     let zone = z.org.as_str();
     match (route.method, route.path) {
-        ("GET", "/api/v1/tasks/{id}") | ("GET", "/tasks/{id}") => {
-            path = path.replace("{id}", &z.task)
-        }
+        ("GET", "/api/v1/tasks/{id}")
+        | ("GET", "/api/v1/tasks/{id}/case")
+        | ("GET", "/tasks/{id}") => path = path.replace("{id}", &z.task),
         ("POST", "/api/v1/tasks/{id}/actions") => {
             path = path.replace("{id}", &z.task);
             body = Some(json!({ "action": "comment", "comment": "矩阵" }));
@@ -170,7 +170,9 @@ pub(super) async fn call(s: &mut Server, route: &RouteInfo, z: &Zone, n: usize) 
             path = path.replace("{id}", &z.task);
             multipart = true;
         }
-        ("GET", "/api/v1/files/{id}") => path = path.replace("{id}", &z.file),
+        ("GET", "/api/v1/files/{id}") | ("GET", "/files/{id}") => {
+            path = path.replace("{id}", &z.file)
+        }
         ("POST", "/api/v1/instances") => {
             body = Some(json!({ "definition": "matrix-global", "org": zone }))
         }

@@ -230,6 +230,34 @@ impl Browser {
             .to_string()
     }
 
+    /// At phone width (390 px), from the top of the page: the navigation
+    /// links that break across lines, whether the page itself scrolls
+    /// sideways, and the smallest button's height (px); then back to the
+    /// desktop size.
+    async fn phone_layout(&self) -> Value {
+        let size = |w: u32, h: u32| Some(json!({ "width": w, "height": h }));
+        self.call(reqwest::Method::POST, "/window/rect", size(390, 844))
+            .await;
+        let script = "window.scrollTo(0, 0);
+            const broken = [...document.querySelectorAll('.top nav a')]
+                .filter(a => a.getClientRects().length > 1 || a.offsetHeight > 2.2 * parseFloat(getComputedStyle(a).lineHeight))
+                .map(a => a.textContent.trim());
+            const buttons = [...document.querySelectorAll('main button')].filter(b => b.offsetParent);
+            return { broken, sideways: document.documentElement.scrollWidth > window.innerWidth,
+                     smallest_button: Math.min(...buttons.map(b => b.getBoundingClientRect().height), 999) };";
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({ "script": script, "args": [] })),
+            )
+            .await;
+        self.screenshot("phone-top").await;
+        self.call(reqwest::Method::POST, "/window/rect", size(1280, 1000))
+            .await;
+        v
+    }
+
     /// A screenshot at phone width (390 px), then back to the desktop size.
     async fn screenshot_phone(&self, name: &str) {
         let size = |w: u32, h: u32| Some(json!({ "width": w, "height": h }));
@@ -364,6 +392,21 @@ async fn an_applicant_and_a_secretary_work_through_the_pages() {
     assert!(inbox.contains("2026年4月2日"), "{inbox}");
     assert!(inbox.contains("还剩 31 天"), "{inbox}");
     b.screenshot("inbox").await;
+    // On a phone (390 px): the navigation is one swipeable row with no
+    // word broken (督办台账 was split), nothing scrolls sideways, the
+    // buttons are a thumb's height.
+    let phone = b.phone_layout().await;
+    assert_eq!(phone["broken"], json!([]), "{phone}");
+    assert_eq!(phone["sideways"], false, "{phone}");
+    assert!(
+        phone["smallest_button"].as_f64().unwrap() >= 44.0,
+        "{phone}"
+    );
+    std::fs::copy(
+        crate::root().join("target/screenshots/phone-top.png"),
+        crate::root().join("target/screenshots/inbox-phone.png"),
+    )
+    .unwrap();
     // The history of the instance shows what the applicant did, by name.
     b.click_text("table.tasks a", "党组织派人谈话").await;
     b.wait_text("h1", "2. 党组织派人谈话").await;
@@ -374,9 +417,21 @@ async fn an_applicant_and_a_secretary_work_through_the_pages() {
     // The case file: what the applicant recorded, in the current stage's
     // open section — the date in Chinese, the uploaded scan by its name.
     let case = b.text(".casefile details[open]").await;
-    assert!(case.contains("申请入党") && case.contains("1. 递交入党申请书"), "{case}");
-    assert!(case.contains("申请日期") && case.contains("2026年3月2日"), "{case}");
-    let scan_name = scan.path().file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        case.contains("申请入党") && case.contains("1. 递交入党申请书"),
+        "{case}"
+    );
+    assert!(
+        case.contains("申请日期") && case.contains("2026年3月2日"),
+        "{case}"
+    );
+    let scan_name = scan
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(case.contains(&scan_name), "{case}");
     b.screenshot("task").await;
     b.screenshot_phone("task-phone").await;

@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::policy::{Op, PersonScope, Target};
 use crate::{App, Caller};
 
-/// One overdue task.
+/// One pending task of a subtree (in the 督办台账: an overdue one).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OverdueRow {
     /// Task.
@@ -28,6 +28,8 @@ pub struct OverdueRow {
     pub workflow: String,
     /// Step name.
     pub step: String,
+    /// Whom the case is about: the person's name, or the organization's.
+    pub subject: String,
     /// Organization (name).
     pub organization: String,
     /// Assignee (name).
@@ -115,11 +117,22 @@ impl App {
 
     /// 督办台账: overdue tasks in a subtree, most overdue first.
     pub async fn overdue(&self, caller: &Caller, org: &str) -> AppResult<Vec<OverdueRow>> {
+        self.pending_under(caller, org, true).await
+    }
+
+    /// Pending tasks in a subtree (all of them, or only the overdue ones),
+    /// the most overdue first, then by deadline; those without one last.
+    pub async fn pending_under(
+        &self,
+        caller: &Caller,
+        org: &str,
+        only_overdue: bool,
+    ) -> AppResult<Vec<OverdueRow>> {
         self.managed_org(caller, org).await?;
         let now = self.now();
         let rows = self
             .store
-            .open_tasks_under(Some(org), Some(now), 10_000)
+            .open_tasks_under(Some(org), only_overdue.then_some(now), 10_000)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         let mut names: HashMap<(bool, String), String> = HashMap::new();
@@ -171,11 +184,13 @@ impl App {
                     .map(|d| (now - d).num_days() + 1)
                     .unwrap_or(0)
                     .max(0);
+                let subject = crate::views::SubjectView::of_row(row).name;
                 out.push(OverdueRow {
                     task: row.id,
                     instance: row.instance,
                     workflow: def.name.clone(),
                     step: step_name,
+                    subject,
                     organization,
                     assignee,
                     assignee_id: row.assignee.clone(),
@@ -188,6 +203,7 @@ impl App {
         out.sort_by(|a, b| {
             b.days_overdue
                 .cmp(&a.days_overdue)
+                .then((a.due.is_empty(), &a.due).cmp(&(b.due.is_empty(), &b.due)))
                 .then(a.organization.cmp(&b.organization))
         });
         Ok(out)

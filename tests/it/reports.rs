@@ -68,11 +68,11 @@ async fn the_overdue_list_in_json_csv_and_xlsx() {
     assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = resp.text().await.unwrap();
     assert!(
-        csv.starts_with("\u{feff}事项,环节,组织,承办人,期限,逾期天数,督办次数,任务编号\r\n"),
+        csv.starts_with("\u{feff}事项,环节,对象,组织,承办人,期限,逾期天数,督办次数,任务编号\r\n"),
         "{csv}"
     );
     assert!(
-        csv.contains("发展党员,2. 党组织派人谈话,机关第一党支部,"),
+        csv.contains("发展党员,2. 党组织派人谈话,徐娟,机关第一党支部,"),
         "{csv}"
     );
     assert!(csv.contains(",2026-04-02,8,1,"), "{csv}");
@@ -91,8 +91,53 @@ async fn the_overdue_list_in_json_csv_and_xlsx() {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
     let bytes = resp.bytes().await.unwrap();
-    assert_eq!(&bytes[..2], b"PK", "an xlsx is a zip");
-    assert!(bytes.len() > 1000);
+    let sheet = xlsx_sheet(&bytes, "督办台账");
+    assert_eq!(
+        sheet[0],
+        [
+            "事项",
+            "环节",
+            "对象",
+            "组织",
+            "承办人",
+            "期限",
+            "逾期天数",
+            "督办次数",
+            "任务编号"
+        ]
+    );
+    let row = sheet
+        .iter()
+        .find(|r| r[1] == "2. 党组织派人谈话")
+        .unwrap_or_else(|| panic!("{sheet:?}"));
+    assert_eq!(
+        row[2..8],
+        ["徐娟", "机关第一党支部", "赵芳", "2026-04-02", "8", "1"]
+    );
+    // Every pending task of the subtree, not only the overdue ones: a
+    // sheet of its own name, the overdue talk among them.
+    let all = s
+        .get(
+            "jiguan-secretary",
+            "/api/v1/reports/overdue?org=jiguan&all=true",
+        )
+        .await
+        .body;
+    let all = all.as_array().unwrap();
+    assert!(all.len() > r.body.as_array().unwrap().len(), "{all:?}");
+    assert!(all.iter().any(|row| row["days_overdue"] == 0), "{all:?}");
+    let resp = s
+        .client
+        .get(format!(
+            "{}/api/v1/reports/overdue?org=jiguan&all=true&format=xlsx",
+            s.base
+        ))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    let sheet = xlsx_sheet(&resp.bytes().await.unwrap(), "全部待办");
+    assert_eq!(sheet.len(), all.len() + 1, "{sheet:?}");
     // Only for those who manage the subtree; to others it answers as
     // missing.
     assert_eq!(
@@ -245,4 +290,26 @@ async fn pipeline_progress_and_calendars() {
             .status,
         404
     );
+}
+
+/// A workbook's sheet as text cells, read with calamine (numbers as their
+/// integer text).
+fn xlsx_sheet(bytes: &[u8], name: &str) -> Vec<Vec<String>> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec()))
+        .expect("an xlsx workbook");
+    assert_eq!(book.sheet_names(), [name]);
+    let range = book.worksheet_range(name).unwrap();
+    range
+        .rows()
+        .map(|row| {
+            row.iter()
+                .map(|c| match c {
+                    Data::Float(f) => format!("{f}"),
+                    Data::Int(i) => i.to_string(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
 }

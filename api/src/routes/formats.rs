@@ -9,9 +9,10 @@ use stageflow_app::reports::{Feed, OverdueRow};
 
 use crate::error::{ApiError, ApiResult};
 
-const OVERDUE_HEADER: [&str; 8] = [
+const OVERDUE_HEADER: [&str; 9] = [
     "事项",
     "环节",
+    "对象",
     "组织",
     "承办人",
     "期限",
@@ -20,10 +21,11 @@ const OVERDUE_HEADER: [&str; 8] = [
     "任务编号",
 ];
 
-fn overdue_cells(r: &OverdueRow) -> [String; 8] {
+fn overdue_cells(r: &OverdueRow) -> [String; 9] {
     [
         r.workflow.clone(),
         r.step.clone(),
+        r.subject.clone(),
         r.organization.clone(),
         r.assignee.clone(),
         r.due.clone(),
@@ -70,18 +72,19 @@ pub fn overdue_csv(rows: &[OverdueRow]) -> Response {
 }
 
 /// The 督办台账 as an Excel workbook.
-pub fn overdue_xlsx(rows: &[OverdueRow]) -> ApiResult<Response> {
+pub fn overdue_xlsx(rows: &[OverdueRow], title: &str) -> ApiResult<Response> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     let xerr = |e: rust_xlsxwriter::XlsxError| ApiError::internal(e.to_string());
-    sheet.set_name("督办台账").map_err(xerr)?;
+    sheet.set_name(title).map_err(xerr)?;
     for (c, h) in OVERDUE_HEADER.iter().enumerate() {
         sheet.write_string(0, c as u16, *h).map_err(xerr)?;
     }
     for (i, r) in rows.iter().enumerate() {
         let row = i as u32 + 1;
         for (c, v) in overdue_cells(r).iter().enumerate() {
-            if c == 5 || c == 6 {
+            // 逾期天数 and 督办次数 are numbers a spreadsheet can sum.
+            if c == 6 || c == 7 {
                 sheet
                     .write_number(row, c as u16, v.parse::<f64>().unwrap_or(0.0))
                     .map_err(xerr)?;

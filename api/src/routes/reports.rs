@@ -63,6 +63,8 @@ pub struct OverdueQuery {
     pub org: String,
     /// `json` (default), `csv` or `xlsx`.
     pub format: Option<String>,
+    /// `true`: every pending task of the subtree, not only the overdue ones.
+    pub all: Option<bool>,
 }
 
 /// 督办台账: overdue tasks in a subtree, most overdue first, as JSON, CSV
@@ -80,10 +82,11 @@ pub async fn overdue(
             "format '{format}' is not json, csv or xlsx"
         )));
     }
-    let rows = app.overdue(&caller, &q.org).await?;
+    let all = q.all.unwrap_or(false);
+    let rows = app.pending_under(&caller, &q.org, !all).await?;
     match format {
         "csv" => Ok(formats::overdue_csv(&rows)),
-        "xlsx" => formats::overdue_xlsx(&rows),
+        "xlsx" => formats::overdue_xlsx(&rows, if all { "全部待办" } else { "督办台账" }),
         _ => Ok(Json(rows).into_response()),
     }
 }

@@ -1,5 +1,7 @@
 //! 督办台账 for organizers: overdue tasks in a subtree they manage, the
-//! most overdue first, with the escalations so far; Excel and CSV export.
+//! most overdue first, with the escalations so far — or (`?all=1`) every
+//! pending task there, by deadline; each row names whom the case is about.
+//! Excel and CSV export of either.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -35,6 +37,13 @@ pub(super) fn routes() -> Vec<Route> {
 struct OrgParam {
     org: Option<String>,
     format: Option<String>,
+    all: Option<String>,
+}
+
+impl OrgParam {
+    fn all(&self) -> bool {
+        self.all.as_deref().is_some_and(|a| a == "1" || a == "true")
+    }
 }
 
 async fn list(
@@ -59,7 +68,8 @@ async fn list(
         }
         Err(e) => return error_page(&s, &e),
     };
-    let rows = match app.overdue(&s.caller, &org).await {
+    let all = q.all();
+    let rows = match app.pending_under(&s.caller, &org, !all).await {
         Ok(r) => r,
         Err(e) => return error_page(&s, &e),
     };
@@ -77,7 +87,8 @@ async fn list(
         StatusCode::OK,
         "overdue",
         "督办台账",
-        json!({ "orgs": orgs, "org": org, "org_name": org_name, "count": rows.len(), "rows": rows }),
+        json!({ "orgs": orgs, "org": org, "org_name": org_name, "count": rows.len(), "rows": rows,
+                "all": all }),
         frame(&s, "overdue"),
     )
 }
@@ -92,16 +103,17 @@ async fn export(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(org) = q.org else {
+    let Some(org) = q.org.clone() else {
         return error_page(&s, &stageflow_app::AppError::bad_request("请选择组织"));
     };
-    let rows = match app.overdue(&s.caller, &org).await {
+    let all = q.all();
+    let rows = match app.pending_under(&s.caller, &org, !all).await {
         Ok(r) => r,
         Err(e) => return error_page(&s, &e),
     };
     match q.format.as_deref() {
         Some("csv") => formats::overdue_csv(&rows),
-        _ => match formats::overdue_xlsx(&rows) {
+        _ => match formats::overdue_xlsx(&rows, if all { "全部待办" } else { "督办台账" }) {
             Ok(r) => r,
             Err(e) => error_page(&s, &e.0),
         },

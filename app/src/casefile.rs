@@ -56,6 +56,17 @@ pub struct Offers {
     /// Close a vote or rating early (offered to the managers and the
     /// initiator; the engine checks who the chair is).
     pub close: bool,
+    /// The step's own operations its `operations:` (or its kind's
+    /// defaults) allow: 转办, 委派, 加签, 抄送, 退回.
+    pub transfer: bool,
+    /// 委派.
+    pub delegate: bool,
+    /// 加签.
+    pub add_signer: bool,
+    /// 抄送.
+    pub cc: bool,
+    /// 退回 to an earlier step.
+    pub return_to: bool,
 }
 
 /// A task's case file.
@@ -163,17 +174,27 @@ impl App {
         } else {
             Vec::new()
         };
-        let returnable = if open && task.outcomes.iter().any(|o| o.id == "return") {
+        let returnable = if open
+            && task.outcomes.iter().any(|o| o.id == "return")
+            && def
+                .step(&task.step)
+                .is_some_and(|(_, s)| s.allows("return"))
+        {
             returnable(&def, &instance, &task.step)
         } else {
             Vec::new()
         };
         let allowed = |op| policy::check(caller, op, Target::Task(&scope)).is_ok();
+        let step_allows = |op: &str| def.step(&state.step).is_some_and(|(_, s)| s.allows(op));
         let running = !ended;
         let voting = matches!(state.kind, TaskKind::Ballot | TaskKind::Rate);
         let offers = Offers {
-            urge: state.status == TaskStatus::Open && !open && allowed(Op::UrgeTask),
+            urge: state.status == TaskStatus::Open
+                && !open
+                && allowed(Op::UrgeTask)
+                && step_allows("urge"),
             retract: running
+                && step_allows("withdraw")
                 && state.assignee == caller.person
                 && state.kind == TaskKind::Work
                 && matches!(state.status, TaskStatus::Done(_))
@@ -186,6 +207,11 @@ impl App {
                     .get(&state.step)
                     .is_some_and(|st| st.status == StepStatus::Active)
                 && allowed(Op::UrgeTask),
+            transfer: open && step_allows("transfer"),
+            delegate: open && step_allows("delegate"),
+            add_signer: open && step_allows("add_signer"),
+            cc: open && step_allows("cc"),
+            return_to: open && step_allows("return"),
         };
         let stages = stage_marks(&def, &instance);
         let comment_required = def

@@ -188,20 +188,6 @@ fn file_name(given: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::file_name;
-
-    #[test]
-    fn file_names_keep_their_last_segment_without_control_characters() {
-        assert_eq!(file_name("申请书.pdf"), "申请书.pdf");
-        assert_eq!(file_name("C:\\scans\\申请书.pdf"), "申请书.pdf");
-        assert_eq!(file_name("../../etc/passwd"), "passwd");
-        assert_eq!(file_name("a\r\nb.pdf"), "ab.pdf");
-        assert_eq!(file_name(""), "file");
-    }
-}
-
 impl App {
     /// The files of an instance its `hide:` lists keep from the caller.
     async fn hidden_files(
@@ -216,5 +202,19 @@ impl App {
         }
         let events = self.store.events(instance.id).await?;
         Ok(crate::casefile::record::hidden_files(def, &events, &hidden))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn file_names_keep_their_last_segment_without_control_characters() {
+        assert_eq!(file_name("申请书.pdf"), "申请书.pdf");
+        assert_eq!(file_name("C:\\scans\\申请书.pdf"), "申请书.pdf");
+        assert_eq!(file_name("../../etc/passwd"), "passwd");
+        assert_eq!(file_name("a\r\nb.pdf"), "ab.pdf");
+        assert_eq!(file_name(""), "file");
     }
 }

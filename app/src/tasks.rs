@@ -216,6 +216,26 @@ impl Action {
         }
     }
 
+    /// The step operation it is (`STEP_OPERATIONS`), if the step's
+    /// `operations:` govern it; deciding, voting, rating and commenting are
+    /// always allowed.
+    fn step_operation(&self) -> Option<&'static str> {
+        match self {
+            Action::Transfer { .. } => Some("transfer"),
+            Action::Delegate { .. } => Some("delegate"),
+            Action::AddSigner { .. } => Some("add_signer"),
+            Action::RemoveSigner { .. } => Some("remove_signer"),
+            Action::Cc { .. } => Some("cc"),
+            Action::Return { .. } => Some("return"),
+            Action::Complete {
+                outcome: Some(o), ..
+            } if o == "return" => Some("return"),
+            Action::Withdraw => Some("withdraw"),
+            Action::Urge => Some("urge"),
+            _ => None,
+        }
+    }
+
     /// What the policy calls it.
     fn op(&self) -> Op {
         match self {
@@ -402,6 +422,14 @@ impl App {
         })?;
         if let Some(acted) = self.replay(key.as_deref()).await? {
             return Ok(acted);
+        }
+        if let Some(op) = action.step_operation() {
+            let def = self.definition_of(&instance).await?;
+            if let Some((_, step)) = def.step(&row.step)
+                && !step.allows(op)
+            {
+                return Err(operation_refused(step, op));
+            }
         }
         let recipients: Vec<String> = action.recipients().into_iter().map(String::from).collect();
         if let Some(form) = action.form() {
@@ -774,4 +802,39 @@ impl From<Rating> for RatingValue {
             Rating::Scores(s) => RatingValue::Scores(s),
         }
     }
+}
+
+/// The problem for an operation a step does not allow: which, and what it
+/// allows instead.
+fn operation_refused(step: &stageflow_engine::model::Step, op: &str) -> AppError {
+    use stageflow_engine::model::STEP_OPERATIONS;
+    let name = |id: &str| {
+        STEP_OPERATIONS
+            .iter()
+            .find(|(o, _)| *o == id)
+            .map_or(id.to_string(), |(_, n)| (*n).to_string())
+    };
+    let allowed: Vec<String> = STEP_OPERATIONS
+        .iter()
+        .filter(|(o, _)| step.allows(o))
+        .map(|(o, _)| name(o))
+        .collect();
+    let why = if step.operations.is_some() {
+        "流程定义的 `operations:` 未列出它"
+    } else {
+        "本人办理的步骤和表决、评议不能交由他人"
+    };
+    AppError::invalid(
+        "operation-not-allowed",
+        format!(
+            "「{}」不允许{}（{why}）；本步骤可以：{}",
+            step.name,
+            name(op),
+            if allowed.is_empty() {
+                "无其他操作".to_string()
+            } else {
+                allowed.join("、")
+            }
+        ),
+    )
 }

@@ -409,7 +409,11 @@ pub fn task_view(def: &Definition, state: &InstanceState, id: Uuid, t: &TaskStat
                     }
                     _ => step.outcomes.keys().cloned().collect(),
                 };
-                for id in ids {
+                // 退回 only where the step's operations allow it.
+                for id in ids
+                    .into_iter()
+                    .filter(|id| id != "return" || step.allows("return"))
+                {
                     let label = step
                         .outcomes
                         .get(&id)

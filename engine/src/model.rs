@@ -229,7 +229,28 @@ pub struct Step {
     /// `STEP.FIELD`, or `STEP` for a step's whole form.
     #[serde(default)]
     pub hide: Vec<String>,
+    /// The operations its tasks allow besides deciding (`transfer`,
+    /// `delegate`, `add_signer`, …; see [`STEP_OPERATIONS`]); `None`: the
+    /// defaults of its kind ([`Step::allows`]).
+    #[serde(default)]
+    pub operations: Option<Vec<String>>,
 }
+
+/// The operations a step can allow on its tasks, with their names:
+/// 转办, 委派, 加签, 减签, 抄送, 退回, 撤回 (one's own decision), 催办.
+pub const STEP_OPERATIONS: &[(&str, &str)] = &[
+    ("transfer", "转办"),
+    ("delegate", "委派"),
+    ("add_signer", "加签"),
+    ("remove_signer", "减签"),
+    ("cc", "抄送"),
+    ("return", "退回"),
+    ("withdraw", "撤回"),
+    ("urge", "催办"),
+];
+
+/// The operations that hand a task (or a share of it) to someone else.
+const HANDING_ON: &[&str] = &["transfer", "delegate", "add_signer", "remove_signer"];
 
 /// A computed value stored on the instance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -637,6 +658,20 @@ impl StepKind {
 }
 
 impl Step {
+    /// Whether the step's tasks allow an operation of [`STEP_OPERATIONS`].
+    /// Declared `operations:` decide; without them, a step assigned to the
+    /// subject (the applicant's own 递交入党申请书) or a vote or rating
+    /// (each voter's own ballot) cannot be handed on (转办, 委派, 加签,
+    /// 减签) and everything else is allowed.
+    pub fn allows(&self, op: &str) -> bool {
+        if let Some(list) = &self.operations {
+            return list.iter().any(|o| o == op);
+        }
+        let own = matches!(self.assignee, Some(Assignee::Subject))
+            || matches!(self.kind, StepKind::Vote(_) | StepKind::Rating(_));
+        !(own && HANDING_ON.contains(&op))
+    }
+
     /// The outcomes this step can end with, given its kind, when the
     /// definition declares none.
     pub fn default_outcomes(kind: &StepKind) -> &'static [&'static str] {

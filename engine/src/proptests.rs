@@ -70,6 +70,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         set: vec![],
         comment_required: false,
         hide: Vec::new(),
+        operations: None,
     }
 }
 

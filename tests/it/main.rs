@@ -28,6 +28,8 @@
 //! - `casefile` — the case file (案卷) a task is decided on, through the
 //!   API and the page, and the fields a step's `hide:` keeps from its
 //!   assignees (case file, history, file downloads).
+//! - `operations` — which operations (转办, 委派, 加签, 抄送, 退回, 撤回, 催办)
+//!   a step allows, by its `operations:` or its kind's defaults.
 //! - `schedules`, `reports`, `openapi`, `simulate`, `diagnostics` (bad-YAML
 //!   fixtures with golden diagnostics), `hostile` (oversized, deep, injected
 //!   input).
@@ -51,6 +53,7 @@ mod library_e2e;
 mod mail;
 mod matrix;
 mod openapi;
+mod operations;
 mod reports;
 mod rules;
 mod schedules;

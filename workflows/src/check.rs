@@ -292,6 +292,26 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// `operations:` names operations there are.
+    fn operations(&mut self, step: &stageflow_engine::model::Step) {
+        use stageflow_engine::model::STEP_OPERATIONS;
+        for (i, op) in step.operations.iter().flatten().enumerate() {
+            if STEP_OPERATIONS.iter().any(|(id, _)| id == op) {
+                continue;
+            }
+            let hint = suggestion(op, STEP_OPERATIONS.iter().map(|(id, _)| *id));
+            let all: Vec<String> = STEP_OPERATIONS
+                .iter()
+                .map(|(id, name)| format!("`{id}`（{name}）"))
+                .collect();
+            self.err_help(
+                &format!("step:{}:operations:{i}", step.id),
+                format!("未知的操作「{op}」{hint}"),
+                &format!("可用的操作：{}", all.join("、")),
+            );
+        }
+    }
+
     /// `hide:` names fields that exist: `STEP.FIELD` or `STEP`.
     fn hidden_fields(&mut self, step: &stageflow_engine::model::Step) {
         for (i, h) in step.hide.iter().enumerate() {
@@ -333,6 +353,7 @@ impl Checker<'_, '_> {
         let ids: Vec<&str> = stage.steps.iter().map(|s| s.id.as_str()).collect();
         for step in &stage.steps {
             self.hidden_fields(step);
+            self.operations(step);
             for (i, a) in step.after.iter().enumerate() {
                 let key = format!("step:{}:after:{i}", step.id);
                 if a == &step.id {
@@ -663,6 +684,10 @@ impl Checker<'_, '_> {
             self.route(&def.route, &route_key, stage);
         }
         for o in &produced {
+            // 退回 needs a route only where the step's operations allow it.
+            if o == "return" && !step.allows("return") {
+                continue;
+            }
             if step.outcome(o).is_none() {
                 let key = format!("step:{id}");
                 self.err_help(

@@ -1181,6 +1181,16 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
             .collect(),
         None => Vec::new(),
     };
+    let operations: Option<Vec<String>> = m.get("operations").map(|n| {
+        cx.list(n)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                cx.spans.put(format!("step:{id}:operations:{i}"), o.pos);
+                cx.ident(o, "`operations:` 中的操作名")
+            })
+            .collect()
+    });
     let kind = step_kind(cx, &m, &kind_name, &id, &this)?;
     let required = m
         .get("required")
@@ -1208,6 +1218,7 @@ fn step(cx: &mut Cx<'_>, node: &Node) -> Option<Step> {
         set,
         comment_required,
         hide,
+        operations,
     })
 }
 

@@ -45,6 +45,7 @@ pub const STEP: &[&str] = &[
     "set",
     "comment_required",
     "hide",
+    "operations",
 ];
 /// Step kinds.
 pub const STEP_KINDS: &[&str] = &[

@@ -148,6 +148,7 @@ pub fn objects() -> Vec<(&'static str, &'static [&'static str], Value)> {
         "set": { "type": "object", "additionalProperties": set.clone() },
         "comment_required": { "type": "boolean" },
         "hide": list_or_one(text()),
+        "operations": { "type": "array", "items": { "enum": stageflow_engine::model::STEP_OPERATIONS.iter().map(|(id, _)| *id).collect::<Vec<_>>() } },
     });
     let kind_props: Vec<(&str, &[&str], Value, Vec<&str>)> = vec![
         ("task", &[], json!({}), vec![]),

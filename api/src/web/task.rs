@@ -112,6 +112,9 @@ fn task_page_data(app: &AppState, s: &Session, case: &TaskCase) -> Value {
     let assignees: Vec<String> = task.assignees.iter().map(|p| name_of(case, p)).collect();
     json!({
         "can_urge": case.offers.urge, "can_retract": case.offers.retract,
+        "ops": { "transfer": case.offers.transfer, "delegate": case.offers.delegate,
+                 "hand_on": case.offers.transfer || case.offers.delegate,
+                 "add_signer": case.offers.add_signer, "cc": case.offers.cc },
         "can_withdraw": case.offers.withdraw, "can_close": case.offers.close,
         "close_what": if task.kind == "ballot" { "表决" } else { "评议" },
         "close_vote": task.kind == "ballot", "today": today(app).to_string(),

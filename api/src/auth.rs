@@ -33,12 +33,13 @@ impl FromRequestParts<AppState> for ApiCaller {
     ) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized(
-                "send `Authorization: Bearer TOKEN` (create one with `stageflow token create --person ID`)",
+                "请发送 `Authorization: Bearer TOKEN`（令牌可用 `stageflow token create --person ID` 创建）",
             )
         })?;
-        let token = header.to_str().ok().and_then(bearer).ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`")
-        })?;
+        let token =
+            header.to_str().ok().and_then(bearer).ok_or_else(|| {
+                ApiError::unauthorized("`Authorization` 请求头应为 `Bearer TOKEN`")
+            })?;
         Ok(ApiCaller(
             state.authenticate(token, Credential::Bearer).await?,
         ))
@@ -72,7 +73,7 @@ impl FromRequestParts<AppState> for FeedCaller {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 ApiError::unauthorized(
-                    "send `Authorization: Bearer TOKEN`, or subscribe with the feed link from the 日历订阅 page (`?token=…`)",
+                    "请发送 `Authorization: Bearer TOKEN`，或使用「日历订阅」页面上的订阅链接（`?token=…`）",
                 )
             })?;
         Ok(FeedCaller(

@@ -1,8 +1,9 @@
 //! Errors as `application/problem+json` (RFC 9457) with a stable `type`.
 //!
-//! 4xx bodies say precisely what is wrong; 5xx bodies say "internal error"
-//! and the cause is logged once, here. A 401 says how to authenticate
-//! (`WWW-Authenticate`), a 503 when to retry (`Retry-After`).
+//! 4xx bodies say precisely what is wrong, in Chinese; 5xx bodies say
+//! only 服务器内部错误 and the cause is logged once, here. A 401 says how
+//! to authenticate (`WWW-Authenticate`), a 503 when to retry
+//! (`Retry-After`).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,6 +16,9 @@ pub const TYPE_BASE: &str = "urn:stageflow:problem:";
 
 /// The code of a body sent in a type the API does not read (415).
 const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported-media-type";
+
+/// The detail of every 500: the cause is logged, never shown.
+const INTERNAL_DETAIL: &str = "服务器内部错误，请稍后再试";
 
 /// An error answered by the HTTP adapter: the application's, or one of
 /// reading the request.
@@ -128,7 +132,7 @@ impl IntoResponse for ApiError {
         // A 503 says what is unavailable (it leaks nothing); other server
         // errors are logged and answered without detail.
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            "internal error".to_string()
+            INTERNAL_DETAIL.to_string()
         } else {
             e.detail
         };
@@ -198,20 +202,26 @@ pub async fn problem_for_plain_errors(response: Response) -> Response {
         .await
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&body).trim().to_string();
-    let (code, title) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "Payload too large"),
-        StatusCode::REQUEST_TIMEOUT => ("request-timeout", "Request timeout"),
-        StatusCode::SERVICE_UNAVAILABLE => ("busy", "Busy"),
-        s if s.is_server_error() => ("internal", "Internal error"),
-        _ => ("bad-request", "Bad request"),
+    let (code, title, lead) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method not allowed",
+            "该地址不支持这种请求方法",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "Payload too large", "请求体过大"),
+        StatusCode::REQUEST_TIMEOUT => ("request-timeout", "Request timeout", "请求超时，请重试"),
+        StatusCode::SERVICE_UNAVAILABLE => ("busy", "Busy", "服务器正忙，请稍后重试"),
+        s if s.is_server_error() => ("internal", "Internal error", INTERNAL_DETAIL),
+        _ => ("bad-request", "Bad request", "请求有误"),
     };
+    // The framework's own words (a path parameter that does not parse)
+    // follow the lead in Chinese.
     let detail = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
-        "internal error".to_string()
+        INTERNAL_DETAIL.to_string()
     } else if text.is_empty() {
-        status.canonical_reason().unwrap_or("error").to_string()
+        lead.to_string()
     } else {
-        text
+        format!("{lead}：{text}")
     };
     problem(status, code, title, detail)
 }

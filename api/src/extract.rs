@@ -24,21 +24,24 @@ where
             Ok(axum::Json(v)) => Ok(Body(v)),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::unprocessable(
                 "invalid-body",
-                body_detail(&e.body_text()),
+                format!("请求内容有误：{}", body_detail(&e.body_text())),
             )),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(format!(
-                "the body is not valid JSON: {}",
+                "请求体不是有效的 JSON：{}",
                 body_detail(&e.body_text())
             ))),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::unsupported_media_type(
-                "send the body as JSON with `Content-Type: application/json`",
+                "请以 JSON 发送请求体，并带上 `Content-Type: application/json`",
             )),
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::too_large(
-                    "the body is larger than the API accepts (2 MB); send files through the file upload",
+                    "请求体超过 API 接受的上限（2 MB）；文件请通过文件上传接口发送",
                 ))
             }
-            Err(e) => Err(ApiError::bad_request(e.body_text())),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "请求体无法读取：{}",
+                e.body_text()
+            ))),
         }
     }
 }
@@ -64,9 +67,12 @@ where
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(v)) => Ok(Params(v)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::bad_request(
-                format!("bad query string: {}", body_detail(&e.body_text())),
+                format!("查询参数有误：{}", body_detail(&e.body_text())),
             )),
-            Err(e) => Err(ApiError::bad_request(e.body_text())),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "查询参数有误：{}",
+                e.body_text()
+            ))),
         }
     }
 }

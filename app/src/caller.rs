@@ -146,16 +146,14 @@ impl App {
             Credential::Session => TokenKind::Session,
             Credential::Feed => TokenKind::Feed,
             Credential::Admin | Credential::Operator => {
-                return Err(AppError::unauthorized("the token is not valid"));
+                return Err(AppError::unauthorized("令牌无效"));
             }
         };
         let holder = self
             .store
             .token_holder(&hash_token(token), kind, self.now())
             .await?
-            .ok_or_else(|| {
-                AppError::unauthorized("the token is not valid, expired or was revoked")
-            })?;
+            .ok_or_else(|| AppError::unauthorized("令牌无效、已过期或已被撤销"))?;
         Ok(Caller {
             name: holder.name.unwrap_or_else(|| holder.person.clone()),
             person: holder.person,

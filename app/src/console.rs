@@ -52,7 +52,7 @@ impl App {
     /// Checks the caller may open the console.
     pub fn open_console(&self, caller: &Caller) -> AppResult<()> {
         self.allow(caller, Op::OpenConsole, Target::System, || {
-            AppError::forbidden("the console is for organizers")
+            AppError::forbidden("控制台供书记、副书记、组织委员、组织员或组织部门使用")
         })
     }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use stageflow_engine::Definition;
 use stageflow_engine::model::StepKind;
 use stageflow_store::DefinitionSummary;
+use stageflow_workflows::diag::named;
 
 use crate::error::{AppError, AppResult};
 use crate::policy::{DefinitionScope, Op, ScheduleScope, Target, within};
@@ -66,7 +67,7 @@ impl App {
         id: &str,
         version: Option<u32>,
     ) -> AppResult<DefinitionView> {
-        let missing = || AppError::not_found(format!("workflow '{id}' is not published"));
+        let missing = || AppError::not_found(format!("流程「{id}」尚未发布"));
         let stored = self
             .store
             .definition(id, version)
@@ -153,7 +154,7 @@ impl App {
                     || {
                         AppError::conflict(
                             "definition-id-taken",
-                            format!("workflow id '{id}' is taken; choose another id"),
+                            format!("流程 id「{id}」已被占用，请另选一个 id"),
                         )
                     },
                 )?;
@@ -163,7 +164,7 @@ impl App {
                     return Err(AppError::invalid(
                         "owner-is-fixed",
                         format!(
-                            "workflow '{id}' keeps the owner of its first version; publish a new workflow id for another organization"
+                            "流程「{id}」的所属组织以第一版为准，不能更改；要给其他组织使用，请以新的流程 id 发布"
                         ),
                     ));
                 }
@@ -195,8 +196,8 @@ impl App {
                     crate::ErrorKind::NotFound => AppError::invalid(
                         "unknown-workflow",
                         format!(
-                            "step '{}' starts workflow '{workflow}', which is not published or not yours to use",
-                            step.id
+                            "步骤{}要发起流程「{workflow}」，但该流程尚未发布，或不在您可以使用的范围内",
+                            named(&step.name, &step.id)
                         ),
                     ),
                     _ => e,
@@ -251,7 +252,7 @@ impl App {
     /// (logged; the shipped file is not published).
     pub async fn publish_library(&self, dir: &Path) -> Result<Vec<String>, String> {
         let mut files: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .map_err(|e| format!("无法读取 {}：{e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
             .collect();
@@ -267,7 +268,7 @@ impl App {
         let mut published = Vec::new();
         for path in files {
             let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                .map_err(|e| format!("无法读取 {}：{e}", path.display()))?;
             let def = load(&path.display().to_string(), &text).map_err(|e| {
                 let lines = e
                     .extra
@@ -309,7 +310,7 @@ impl App {
         let missing = || {
             AppError::invalid(
                 "unknown-definition",
-                format!("workflow '{workflow}' is not published for this organization"),
+                format!("流程「{workflow}」没有向该组织发布"),
             )
         };
         let stored = self
@@ -346,14 +347,14 @@ impl App {
         managed.sort_by_key(|(path, _)| path.len());
         match managed.as_slice() {
             [] => Err(AppError::forbidden(
-                "publishing definitions needs an organizer role (书记, 副书记, 组织委员, 组织员 or 组织部门)",
+                "发布流程须担任组织工作职务（书记、副书记、组织委员、组织员或组织部门）",
             )),
             [(top, org), rest @ ..] if rest.iter().all(|(p, _)| within(p, top)) => {
                 Ok(Some(org.to_string()))
             }
             _ => Err(AppError::invalid(
                 "owner-needed",
-                "you manage several organizations: say which one owns the definition (`owner`)",
+                "您管理多个组织：请用 `owner` 指明流程属于哪个组织",
             )),
         }
     }
@@ -395,8 +396,6 @@ fn owner_path(paths: &HashMap<String, String>, owner: Option<&str>) -> Option<St
 pub(crate) fn unknown_org(id: &str) -> AppError {
     AppError::invalid(
         "not-found",
-        format!(
-            "no organization '{id}' that you may use (it does not exist, or is outside your organizations)"
-        ),
+        format!("没有您可以使用的组织「{id}」（该组织不存在，或不在您的组织范围内）"),
     )
 }

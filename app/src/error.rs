@@ -148,23 +148,25 @@ impl From<Rejection> for AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
         match e {
-            StoreError::Conflict(_) => AppError::conflict("conflict", e.to_string()),
-            StoreError::DefinitionExists { .. } => {
-                AppError::conflict("definition-exists", e.to_string())
-            }
+            StoreError::Conflict(id) => AppError::conflict(
+                "conflict",
+                format!("流程「{id}」刚被其他操作修改，未作任何更改，请重试"),
+            ),
+            StoreError::DefinitionExists { id, version } => AppError::conflict(
+                "definition-exists",
+                format!("流程「{id}」第 {version} 版已经发布，内容与本次不同"),
+            ),
             StoreError::NotFound(d) => AppError::invalid("not-found", d),
             StoreError::Invalid(d) => AppError::invalid("invalid", d),
             StoreError::Busy(_) => AppError::new(
                 ErrorKind::Busy,
                 "busy",
-                "the database is busy (another writer holds it); nothing was changed, retry",
+                "数据库正忙（另一项写入正在进行），未作任何更改，请重试",
             ),
             StoreError::Unavailable(why) => AppError::new(
                 ErrorKind::Unavailable,
                 "database-unavailable",
-                format!(
-                    "the database cannot be reached or is out of space ({why}); nothing was changed, retry in a few seconds"
-                ),
+                format!("无法连接数据库或磁盘空间不足（{why}），未作任何更改，请几秒后重试"),
             ),
             other => AppError::internal(other.to_string()),
         }
@@ -175,16 +177,14 @@ impl From<ExecError> for AppError {
     fn from(e: ExecError) -> AppError {
         match e {
             ExecError::Rejected(r) => r.into(),
-            ExecError::InstanceNotFound(id) => {
-                AppError::not_found(format!("instance {id} not found"))
+            ExecError::InstanceNotFound(id) => AppError::not_found(format!("找不到流程「{id}」")),
+            ExecError::DefinitionNotFound(d) => {
+                AppError::invalid("unknown-definition", format!("流程「{d}」尚未发布"))
             }
-            ExecError::DefinitionNotFound(d) => AppError::invalid(
-                "unknown-definition",
-                format!("workflow '{d}' is not published"),
+            ExecError::Conflict(id) => AppError::conflict(
+                "conflict",
+                format!("流程「{id}」一直在被其他操作修改，请重试"),
             ),
-            ExecError::Conflict(id) => {
-                AppError::conflict("conflict", format!("instance {id} kept changing; retry"))
-            }
             ExecError::Store(s) => s.into(),
         }
     }

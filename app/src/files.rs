@@ -98,11 +98,12 @@ impl App {
         })?;
         if upload.bytes.len() > MAX_FILE_BYTES {
             return Err(AppError::too_large(format!(
-                "files may be at most {MAX_FILE_BYTES} bytes"
+                "文件不能超过 {MAX_FILE_BYTES} 字节（{} MB）",
+                MAX_FILE_BYTES / (1024 * 1024)
             )));
         }
         if upload.bytes.is_empty() {
-            return Err(AppError::invalid("invalid-body", "the file is empty"));
+            return Err(AppError::invalid("invalid-body", "文件是空的"));
         }
         let name = file_name(&upload.name);
         let meta = FileMeta {
@@ -136,7 +137,7 @@ impl App {
 
     /// A file, to whoever may read its instance.
     pub async fn download(&self, caller: &Caller, id: Uuid) -> AppResult<Download> {
-        let missing = || AppError::not_found(format!("file {id} not found"));
+        let missing = || AppError::not_found(format!("找不到文件「{id}」"));
         let meta = self.store.file_meta(id).await?.ok_or_else(missing)?;
         let (instance, def) = self
             .readable_instance(caller, meta.instance, Op::ReadInstance)

@@ -9,6 +9,7 @@ use stageflow_engine::Definition;
 use stageflow_engine::machine::Command;
 use stageflow_engine::state::{InstanceState, Subject, Values};
 use stageflow_runtime::{ExecError, Extras, StartRequest};
+use stageflow_workflows::diag::named;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -75,8 +76,8 @@ impl App {
                 AppError::invalid(
                     "unknown-person",
                     format!(
-                        "person '{p}' was not found in organization '{}' or its subtree",
-                        org.id
+                        "在组织{}及其下级组织中找不到人员「{p}」",
+                        named(&org.name, &org.id)
                     ),
                 )
             };
@@ -134,7 +135,7 @@ impl App {
         if !created && instance.initiator != caller.person {
             return Err(AppError::conflict(
                 "already-started",
-                "this Idempotency-Key was used for another start",
+                "该 Idempotency-Key 已用于另一次发起",
             ));
         }
         let def = self.definition_of(&instance).await?;
@@ -174,7 +175,7 @@ impl App {
         if reason.trim().is_empty() {
             return Err(AppError::invalid(
                 "invalid-body",
-                "`reason` must not be empty",
+                "`reason` 不能为空：请写明撤销的原因",
             ));
         }
         let command = Command::Cancel {
@@ -266,5 +267,5 @@ impl App {
 
 /// The answer for an instance that is not there, or not the caller's to see.
 pub(crate) fn instance_missing(id: Uuid) -> AppError {
-    AppError::not_found(format!("instance {id} not found"))
+    AppError::not_found(format!("找不到流程「{id}」"))
 }

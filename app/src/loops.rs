@@ -126,11 +126,11 @@ impl App {
     pub async fn move_clock(&self, caller: &Caller, to: ClockMove) -> AppResult<ClockView> {
         if !self.config.manual_clock {
             return Err(AppError::not_found(
-                "the clock can be moved only when the server runs with `--clock manual`",
+                "只有以 `--clock manual` 启动服务时才能调整时钟",
             ));
         }
         self.allow(caller, Op::MoveClock, Target::System, || {
-            AppError::forbidden("moving the clock needs the admin token")
+            AppError::forbidden("调整时钟须使用管理员令牌")
         })?;
         let now = self.now();
         let to = match to {
@@ -140,7 +140,11 @@ impl App {
         if to < now {
             return Err(AppError::invalid(
                 "invalid-body",
-                format!("time never goes back: now is {now}"),
+                format!(
+                    "时间不能倒退：现在是 {}（北京时间）",
+                    now.with_timezone(&chrono_tz::Asia::Shanghai)
+                        .format("%Y-%m-%d %H:%M:%S")
+                ),
             ));
         }
         let now = self.clock.set(to).unwrap_or(now);
@@ -160,7 +164,7 @@ impl App {
     /// silently.
     pub async fn failed_mail(&self, caller: &Caller) -> AppResult<Vec<FailedMailView>> {
         self.allow(caller, Op::ReadMailLog, Target::System, || {
-            AppError::forbidden("the mail log needs the admin token")
+            AppError::forbidden("查看邮件日志须使用管理员令牌")
         })?;
         Ok(self
             .store

@@ -335,7 +335,7 @@ impl App {
             ..PersonScope::default()
         };
         self.allow(caller, Op::ReadOwnFeed, Target::Person(&whose), || {
-            AppError::not_found(format!("no calendar feed '{person}'"))
+            AppError::not_found(format!("找不到「{person}」的日历订阅"))
         })?;
         let rows = self
             .store

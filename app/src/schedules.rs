@@ -67,7 +67,7 @@ pub struct PreviewView {
 }
 
 fn schedule_missing(id: &str) -> AppError {
-    AppError::not_found(format!("schedule '{id}' not found"))
+    AppError::not_found(format!("找不到定时任务「{id}」"))
 }
 
 impl App {
@@ -116,7 +116,7 @@ impl App {
         if note.trim().is_empty() {
             return Err(AppError::invalid(
                 "invalid-body",
-                "say why the schedule is paused in `note`",
+                "请在 `note` 中写明暂停的原因",
             ));
         }
         crate::validate::no_controls("note", note)?;

@@ -27,9 +27,7 @@ impl App {
             Ok(()) => Ok(()),
             Err(Denial::Hidden) => Err(missing()),
             Err(Denial::Forbidden(why)) => Err(AppError::forbidden(why)),
-            Err(Denial::Unauthenticated) => Err(AppError::unauthorized(
-                "this token opens the calendar feeds only",
-            )),
+            Err(Denial::Unauthenticated) => Err(AppError::unauthorized("该令牌只能用于日历订阅")),
         }
     }
 
@@ -41,7 +39,7 @@ impl App {
         org: &str,
         op: policy::Op,
     ) -> AppResult<Org> {
-        let missing = || AppError::not_found(format!("organization '{org}' not found"));
+        let missing = || AppError::not_found(format!("找不到组织「{org}」"));
         let (o, scope) = self.org_scoped(org).await?.ok_or_else(missing)?;
         self.allow(caller, op, Target::Org(&scope), missing)?;
         Ok(o)

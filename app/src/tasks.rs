@@ -14,6 +14,7 @@ use stageflow_engine::model::{FieldKind, StepKind};
 use stageflow_engine::state::{InstanceState, RatingValue, TaskStatus, Values};
 use stageflow_runtime::{ExecError, Extras};
 use stageflow_store::{InboxQuery, SavedResponse, TaskRow};
+use stageflow_workflows::diag::named;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -507,7 +508,7 @@ impl App {
             return Ok(None);
         };
         let result = serde_json::from_str(&saved.body)
-            .map_err(|e| AppError::internal(format!("saved answer {key}: {e}")))?;
+            .map_err(|e| AppError::internal(format!("保存的答复「{key}」无法读取：{e}")))?;
         Ok(Some(Acted {
             result,
             replayed: true,
@@ -563,7 +564,10 @@ impl App {
             .readable_instance(caller, instance_id, Op::CloseStep)
             .await?;
         let (_, s) = def.step(step).ok_or_else(|| {
-            AppError::not_found(format!("workflow '{}' has no step '{step}'", def.id))
+            AppError::not_found(format!(
+                "流程{}没有步骤「{step}」",
+                named(&def.name, &def.id)
+            ))
         })?;
         let command = match &s.kind {
             StepKind::Vote(_) => Command::CloseVote {
@@ -578,7 +582,7 @@ impl App {
             _ => {
                 return Err(AppError::invalid(
                     "wrong-kind",
-                    format!("step '{step}' is neither a vote nor a rating"),
+                    format!("步骤{}既不是表决，也不是评议", named(&s.name, step)),
                 ));
             }
         };
@@ -604,9 +608,7 @@ impl App {
         let missing = || {
             AppError::invalid(
                 "unknown-person",
-                format!(
-                    "person '{person}' was not found in this organization, its subtree or the organizations above it"
-                ),
+                format!("在本组织、其下级组织和上级组织中都找不到人员「{person}」"),
             )
         };
         let Some(p) = self.store.person(person).await? else {
@@ -640,10 +642,7 @@ impl App {
                 Some(_) => {
                     return Err(AppError::invalid(
                         "bad-form",
-                        format!(
-                            "field '{}' ({}) must be a person's id",
-                            field.id, field.label
-                        ),
+                        format!("{}应为人员的 id", named(&field.label, &field.id)),
                     ));
                 }
             }
@@ -680,8 +679,8 @@ impl App {
                 return Err(AppError::invalid(
                     "bad-form",
                     format!(
-                        "field '{}' ({}) must be the id of a file uploaded for this instance: upload it first with POST /api/v1/tasks/{task}/files",
-                        field.id, field.label
+                        "{}应为本流程已上传文件的 id：请先用 POST /api/v1/tasks/{task}/files 上传",
+                        named(&field.label, &field.id)
                     ),
                 ));
             }
@@ -692,7 +691,7 @@ impl App {
 
 /// The answer for a task that is not there, or not the caller's to see.
 pub(crate) fn task_missing(id: Uuid) -> AppError {
-    AppError::not_found(format!("task {id} not found"))
+    AppError::not_found(format!("找不到事项「{id}」"))
 }
 
 /// The engine's command for an action on a task.
@@ -789,7 +788,7 @@ fn require_fields(action: &Action) -> AppResult<()> {
     if value.trim().is_empty() {
         return Err(AppError::invalid(
             "invalid-body",
-            format!("`{name}` needs `{what}`"),
+            format!("`{name}` 须填写 `{what}`"),
         ));
     }
     Ok(())

@@ -70,18 +70,18 @@ impl App {
         if caller.person == person && caller.is_admin() {
             return Err(AppError::invalid(
                 "not-a-person",
-                "the admin token is not a person's: make personal tokens for people (`stageflow token create --person ID`)",
+                "管理员令牌不属于任何人员：请为具体人员创建个人令牌（`stageflow token create --person ID`）",
             ));
         }
         let scope = self.token_owner(person).await?;
         self.allow(caller, Op::CreateToken, Target::Person(&scope), || {
-            AppError::not_found(format!("person '{person}' not found"))
+            AppError::not_found(format!("找不到人员「{person}」"))
         })?;
         let days = days.unwrap_or(self.config.token_days);
         if !(1..=MAX_TOKEN_DAYS).contains(&days) {
             return Err(AppError::invalid(
                 "invalid-body",
-                format!("a token lives 1 to {MAX_TOKEN_DAYS} days, not {days}"),
+                format!("令牌有效期应为 1 到 {MAX_TOKEN_DAYS} 天，这里是 {days} 天"),
             ));
         }
         let token = new_token();
@@ -114,7 +114,7 @@ impl App {
         if let Some(p) = &person {
             let scope = self.token_owner(p).await?;
             self.allow(caller, Op::ManageTokensOf, Target::Person(&scope), || {
-                AppError::not_found(format!("person '{p}' not found"))
+                AppError::not_found(format!("找不到人员「{p}」"))
             })?;
         }
         Ok(self
@@ -153,7 +153,7 @@ impl App {
 
     /// Revokes a token by its id.
     pub async fn revoke_token(&self, caller: &Caller, id: &str) -> AppResult<TokenView> {
-        let missing = || AppError::not_found(format!("token '{id}' not found"));
+        let missing = || AppError::not_found(format!("找不到令牌「{id}」"));
         let is_hex = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
         if !is_hex {
             return Err(missing());
@@ -172,7 +172,7 @@ impl App {
     pub async fn new_feed_token(&self, caller: &Caller) -> AppResult<(String, bool)> {
         let scope = self.token_owner(&caller.person).await?;
         self.allow(caller, Op::CreateToken, Target::Person(&scope), || {
-            AppError::not_found("no such person")
+            AppError::not_found("找不到该人员")
         })?;
         let revoked = self
             .store
@@ -197,7 +197,7 @@ impl App {
             .store
             .person(person)
             .await?
-            .ok_or_else(|| AppError::not_found(format!("person '{person}' not found")))?;
+            .ok_or_else(|| AppError::not_found(format!("找不到人员「{person}」")))?;
         self.person_scope(&p).await
     }
 }

@@ -40,14 +40,26 @@ pub fn is_safe_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// What an id is for, as people read it (`person` → 人员).
+fn kind_word(what: &str) -> &str {
+    match what {
+        "person" => "人员",
+        "organization" => "组织",
+        "workflow" => "流程",
+        "role" => "角色",
+        other => other,
+    }
+}
+
 /// Refuses an id outside the safe alphabet, naming what it is for.
 pub fn id(what: &str, id: &str) -> AppResult<()> {
+    let what = kind_word(what);
     if is_reserved(id) {
         Err(AppError::invalid(
             "invalid-id",
             format!(
-                "{what} id '{id}' is reserved (the system records {} for itself): choose another",
-                RESERVED_IDS.join(", ")
+                "{what} id「{id}」由系统保留（系统自用的 id：{}），请另选一个",
+                RESERVED_IDS.join("、")
             ),
         ))
     } else if is_safe_id(id) {
@@ -56,7 +68,7 @@ pub fn id(what: &str, id: &str) -> AppResult<()> {
         Err(AppError::invalid(
             "invalid-id",
             format!(
-                "{what} id '{}' is not allowed: use 1–{MAX_ID} ASCII letters, digits, '-' and '_', starting with a letter or digit",
+                "{what} id「{}」不可用：只能由 1–{MAX_ID} 个 ASCII 字母、数字、`-` 和 `_` 组成，并以字母或数字开头",
                 shown(id)
             ),
         ))
@@ -68,13 +80,13 @@ pub fn name(what: &str, name: &str) -> AppResult<()> {
     if name.trim().is_empty() {
         return Err(AppError::invalid(
             "invalid-body",
-            format!("`{what}` must not be empty"),
+            format!("`{what}` 不能为空"),
         ));
     }
     if name.chars().count() > MAX_NAME {
         return Err(AppError::invalid(
             "invalid-body",
-            format!("`{what}` is longer than {MAX_NAME} characters"),
+            format!("`{what}` 超过 {MAX_NAME} 个字符"),
         ));
     }
     no_controls(what, name)
@@ -86,7 +98,7 @@ pub fn no_controls(what: &str, value: &str) -> AppResult<()> {
     if value.chars().any(char::is_control) {
         Err(AppError::invalid(
             "invalid-body",
-            format!("`{what}` must not contain control characters (line breaks, tabs, NUL)"),
+            format!("`{what}` 不能含控制字符（换行、制表符、NUL）"),
         ))
     } else {
         Ok(())
@@ -100,7 +112,7 @@ pub fn email(email: &str) -> AppResult<()> {
         return Err(AppError::invalid(
             "invalid-body",
             format!(
-                "email '{}' is not an e-mail address (name@example.org)",
+                "「{}」不是有效的邮箱地址（应形如 name@example.org）",
                 shown(email)
             ),
         ));
@@ -113,7 +125,10 @@ pub fn date(what: &str, value: &str) -> AppResult<NaiveDate> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
         AppError::invalid(
             "invalid-body",
-            format!("{what} '{}' is not a date YYYY-MM-DD", shown(value)),
+            format!(
+                "`{what}` 的值「{}」不是日期（应写作 YYYY-MM-DD）",
+                shown(value)
+            ),
         )
     })
 }

@@ -243,7 +243,7 @@ fn simulate_refuses_missing_inputs_clearly() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("input 'days' (天数) is required"), "{err}");
+    assert!(err.contains("输入项「天数」(days)为必填项"), "{err}");
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
@@ -271,11 +271,11 @@ fn import_is_all_or_nothing_and_names_bad_lines() {
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     for want in [
-        "orgs.csv:4: id 'zb1' was already used on line 2",
-        "orgs.csv:5: term_start '2024-13-01' is not a date",
-        "orgs.csv:5: parent 'nowhere' is neither in this file nor in the database",
-        "people.csv:3: birth_date '1990-02-30' is not a date",
-        "people.csv:3: status '党员' is not one of",
+        "orgs.csv:4: id「zb1」已在第 2 行使用过",
+        "orgs.csv:5: `term_start` 的值「2024-13-01」不是日期",
+        "orgs.csv:5: 上级组织「nowhere」既不在本文件中，也不在数据库中",
+        "people.csv:3: `birth_date` 的值「1990-02-30」不是日期",
+        "people.csv:3: `status` 的值「党员」无效，应为以下之一：群众、",
         "people.csv:3: membership 'zb1' must be written org:role",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
@@ -326,7 +326,7 @@ fn import_is_all_or_nothing_and_names_bad_lines() {
     // Importing the same people again: refused, nothing changes.
     let o = stageflow(&["import", &orgs, &people, "--db", &db]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("already exists"));
+    assert!(stdout(&o).contains("人员「p1」已经存在"), "{}", stdout(&o));
     // A token for an imported person, alone on stdout.
     let o = stageflow(&["token", "create", "--db", &db, "--person", "p1"]);
     assert!(o.status.success());

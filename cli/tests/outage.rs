@@ -98,7 +98,7 @@ fn a_locked_sqlite_file_gets_503_with_retry_after_and_recovers() {
     );
     assert!(head.contains("retry-after: 1"), "{head}");
     assert!(head.contains("application/problem+json"), "{head}");
-    assert!(body.contains("the database is busy"), "{body}");
+    assert!(body.contains("数据库正忙"), "{body}");
     // Reads still work (WAL readers are not blocked by the writer).
     assert_eq!(http(port, "GET", "/healthz", None, None).0, 200);
     release.send(()).unwrap();
@@ -204,7 +204,7 @@ fn a_full_disk_gets_503_with_retry_after_and_recovers_when_space_is_freed() {
         assert!(head.contains("retry-after: 5"), "{head}");
         assert!(head.contains("application/problem+json"), "{head}");
         assert!(body.contains("database-unavailable"), "{body}");
-        assert!(body.contains("out of space"), "{body}");
+        assert!(body.contains("磁盘空间不足"), "{body}");
     }
     // Each refused upload was a command (the bytes commit with the
     // history's record of them). A small one may still fit — SQLite reuses

@@ -14,4 +14,9 @@ pub trait Directory {
     /// Organizations under `root` (itself included) of a kind, in a stable
     /// order.
     fn orgs_under(&self, root: &str, kind: Option<&str>) -> Vec<String>;
+    /// The name people know an organization by (`机关第一党支部`), when
+    /// the directory has it: refusals name organizations with it.
+    fn name(&self, _org: &str) -> Option<String> {
+        None
+    }
 }

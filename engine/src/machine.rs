@@ -12,7 +12,7 @@ use crate::directory::Directory;
 use crate::expr::Scope;
 use crate::model::{
     ApprovalMode, Assignee, Definition, EmptyAssignee, FieldKind, HolidayDeadline, OrgRef,
-    RatingScheme, Route, SetValue, Step, StepKind, WaitUntil,
+    RatingScheme, Route, SetValue, Step, StepKind, SubjectKind, WaitUntil,
 };
 use crate::state::{
     Ballot, Event, InstanceState, Mail, RatingValue, RecordedEvent, Status, StepStatus, Subject,
@@ -235,25 +235,27 @@ pub enum Command {
 #[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
 pub enum Rejection {
     /// The instance was started already.
-    #[error("instance already started")]
+    #[error("该流程已经发起，不能再次发起")]
     AlreadyStarted,
-    /// The instance is not running.
-    #[error("instance is not running ({0})")]
+    /// The instance is not running: how it stands (`已撤销`, `尚未发起`,
+    /// `已结束（「已转正」）`).
+    #[error("该流程{0}，不能再办理")]
     NotRunning(String),
-    /// No such task.
-    #[error("unknown task {0}")]
+    /// No such task (its id).
+    #[error("找不到事项「{0}」")]
     UnknownTask(String),
     /// The task was decided or withdrawn already.
-    #[error("task already decided")]
+    #[error("该事项已经办理过，不能重复办理")]
     AlreadyDecided,
-    /// The actor may not act on this.
-    #[error("not an assignee: {0}")]
+    /// The actor may not act on this: who may, in words.
+    #[error("{0}")]
     NotAnAssignee(String),
-    /// The step is not open for work.
-    #[error("stage not active: step '{0}' is not open")]
+    /// The step is not open for work: the step as people read it
+    /// (`步骤「谈话」(talk)`).
+    #[error("{0}当前不在办理中")]
     StepNotActive(String),
-    /// Too early by the rules.
-    #[error("not before {0}")]
+    /// Too early by the rules: the first day (or instant) it may be done.
+    #[error("还不能办理：{0} 起才能办理")]
     TooEarly(String),
     /// The outcome is not allowed here.
     #[error("{0}")]
@@ -273,19 +275,22 @@ pub enum Rejection {
     /// A rule of the definition does not hold.
     #[error("{0}")]
     CheckFailed(String),
-    /// A role is held by nobody.
-    #[error("nobody holds role '{role}' in {org}")]
+    /// A role is held by nobody (or the person a step names is missing).
+    #[error("{detail}")]
     EmptyAssignee {
-        /// Role id.
+        /// Role id (`subject`, or the field the assignee is read from).
         role: String,
-        /// Organization.
+        /// Organization id.
         org: String,
+        /// What people read: the role and the organization by name.
+        #[serde(default)]
+        detail: String,
     },
     /// The command does not fit this kind of step.
     #[error("{0}")]
     WrongKind(String),
     /// The definition is broken in a way validation did not catch.
-    #[error("definition error: {0}")]
+    #[error("流程定义有误：{0}")]
     Definition(String),
 }
 
@@ -452,8 +457,7 @@ impl Tx<'_> {
     fn emit(&mut self, event: Event) -> R {
         if self.events.len() >= MAX_EVENTS_PER_COMMAND {
             return Err(Rejection::Definition(
-                "the workflow loops without waiting for anyone (too many events in one command)"
-                    .into(),
+                "流程陷入循环，没有等待任何人办理（一次操作产生的记录过多）".into(),
             ));
         }
         let seq = self.state.seq + 1;
@@ -519,9 +523,20 @@ impl Tx<'_> {
         }
         match &self.state.status {
             Status::Running => {}
-            Status::New => return Err(Rejection::NotRunning("not started".into())),
-            Status::Ended(s) => return Err(Rejection::NotRunning(format!("ended: {s}"))),
-            Status::Cancelled => return Err(Rejection::NotRunning("cancelled".into())),
+            Status::New => return Err(Rejection::NotRunning("尚未发起".into())),
+            Status::Ended(s) => {
+                let name = self
+                    .def
+                    .end_states
+                    .iter()
+                    .find(|e| &e.id == s)
+                    .map_or(s.as_str(), |e| e.name.as_str());
+                return Err(Rejection::NotRunning(format!(
+                    "已结束（{}）",
+                    named(name, s)
+                )));
+            }
+            Status::Cancelled => return Err(Rejection::NotRunning("已撤销".into())),
         }
         match command {
             Command::Start { .. } => Err(Rejection::AlreadyStarted),
@@ -568,7 +583,8 @@ impl Tx<'_> {
                 let (_, s) = self.step_def(step)?;
                 if !matches!(s.kind, StepKind::Subflow { .. }) {
                     return Err(Rejection::WrongKind(format!(
-                        "step '{step}' is not a subflow"
+                        "{}不是子流程步骤",
+                        self.step_ref(step)
                     )));
                 }
                 self.require_active(step)?;
@@ -589,12 +605,13 @@ impl Tx<'_> {
                 let t = self.open_task(*task)?;
                 if actor != &t.assignee && actor != &self.state.initiator {
                     return Err(Rejection::NotAnAssignee(format!(
-                        "task is assigned to {}",
-                        t.assignee
+                        "只有该事项的办理人{}或流程发起人{}可以发表意见",
+                        person(&t.assignee),
+                        person(&self.state.initiator)
                     )));
                 }
                 if text.trim().is_empty() {
-                    return Err(Rejection::BadForm("a comment needs text".into()));
+                    return Err(Rejection::BadForm("意见内容不能为空".into()));
                 }
                 self.emit(Event::Commented {
                     task: *task,
@@ -632,8 +649,8 @@ impl Tx<'_> {
                 let t = self.open_task(*task)?;
                 if &t.assignee != actor {
                     return Err(Rejection::NotAnAssignee(format!(
-                        "task is assigned to {}",
-                        t.assignee
+                        "只有该事项的办理人{}可以上传附件",
+                        person(&t.assignee)
                     )));
                 }
                 self.emit(Event::FileAttached {
@@ -648,12 +665,15 @@ impl Tx<'_> {
             Command::WithdrawInstance { actor } => {
                 if actor != &self.state.initiator {
                     return Err(Rejection::NotAnAssignee(format!(
-                        "only the initiator {} may withdraw the instance",
-                        self.state.initiator
+                        "只有流程发起人{}可以撤回流程",
+                        person(&self.state.initiator)
                     )));
                 }
                 if self.state.acted_by_others {
-                    return Err(Rejection::TooLate("someone else has already acted on this instance; ask an organizer to cancel it".into()));
+                    return Err(Rejection::TooLate(
+                        "已有其他人办理过该流程，不能撤回；如需终止，请联系本组织的书记或组织委员撤销"
+                            .into(),
+                    ));
                 }
                 self.close_everything()?;
                 self.emit(Event::InstanceCancelled {
@@ -670,14 +690,12 @@ impl Tx<'_> {
                 let t = self.open_task(*task)?;
                 if actor != &t.assignee {
                     return Err(Rejection::NotAnAssignee(format!(
-                        "task is assigned to {}",
-                        t.assignee
+                        "只有该事项的办理人{}可以抄送",
+                        person(&t.assignee)
                     )));
                 }
                 if to.is_empty() {
-                    return Err(Rejection::BadForm(
-                        "抄送 needs at least one recipient".into(),
-                    ));
+                    return Err(Rejection::BadForm("抄送至少需要一位接收人".into()));
                 }
                 self.emit(Event::CopiedTo {
                     task: *task,
@@ -733,8 +751,8 @@ impl Tx<'_> {
                 }
                 _ if f.required => {
                     return Err(Rejection::BadForm(format!(
-                        "input '{}' ({}) is required",
-                        f.id, f.label
+                        "输入项{}为必填项",
+                        named(&f.label, &f.id)
                     )));
                 }
                 _ => {}
@@ -744,12 +762,23 @@ impl Tx<'_> {
             .keys()
             .find(|k| !self.def.inputs.iter().any(|i| &i.field.id == *k))
         {
-            return Err(Rejection::BadForm(format!("unknown input '{unknown}'")));
+            let known: Vec<String> = self
+                .def
+                .inputs
+                .iter()
+                .map(|i| format!("`{}`", i.field.id))
+                .collect();
+            return Err(Rejection::BadForm(format!(
+                "未知的输入项「{unknown}」（可用的输入项：{}）",
+                if known.is_empty() {
+                    "无".to_string()
+                } else {
+                    known.join("、")
+                }
+            )));
         }
         if subject.org.is_empty() {
-            return Err(Rejection::BadForm(
-                "the subject's organization is required".into(),
-            ));
+            return Err(Rejection::BadForm("必须指明流程对象所属的组织".into()));
         }
         self.emit(Event::InstanceStarted {
             definition: self.def.id.clone(),
@@ -772,7 +801,7 @@ impl Tx<'_> {
             .def
             .stages
             .first()
-            .ok_or_else(|| Rejection::Definition("no stages".into()))?
+            .ok_or_else(|| Rejection::Definition("流程没有阶段".into()))?
             .id
             .clone();
         self.enter_stage(&first, None)
@@ -783,7 +812,7 @@ impl Tx<'_> {
     fn step_def(&self, id: &str) -> R<(&crate::model::Stage, &Step)> {
         self.def
             .step(id)
-            .ok_or_else(|| Rejection::Definition(format!("unknown step '{id}'")))
+            .ok_or_else(|| Rejection::Definition(format!("未知的步骤「{id}」")))
     }
 
     fn require_active(&self, step: &str) -> R {
@@ -794,7 +823,7 @@ impl Tx<'_> {
             .is_some_and(|s| s.status == StepStatus::Active);
         let (stage, _) = self.step_def(step)?;
         if !active || self.state.stage.as_deref() != Some(stage.id.as_str()) {
-            return Err(Rejection::StepNotActive(step.to_string()));
+            return Err(Rejection::StepNotActive(self.step_ref(step)));
         }
         Ok(())
     }
@@ -803,7 +832,7 @@ impl Tx<'_> {
         let stage = self
             .def
             .stage(stage_id)
-            .ok_or_else(|| Rejection::Definition(format!("unknown stage '{stage_id}'")))?;
+            .ok_or_else(|| Rejection::Definition(format!("未知的阶段「{stage_id}」")))?;
         self.emit(Event::StageEntered {
             stage: stage_id.to_string(),
         })?;
@@ -837,7 +866,7 @@ impl Tx<'_> {
             let stage = self
                 .def
                 .stage(&stage_id)
-                .ok_or_else(|| Rejection::Definition(format!("unknown stage '{stage_id}'")))?;
+                .ok_or_else(|| Rejection::Definition(format!("未知的阶段「{stage_id}」")))?;
             if self
                 .state
                 .timers
@@ -875,7 +904,8 @@ impl Tx<'_> {
                             },
                             None => {
                                 return Err(Rejection::Definition(format!(
-                                    "stage '{stage_id}' is the last one and says nothing about how the workflow ends"
+                                    "阶段{}是最后一个阶段，却没有说明流程如何结束",
+                                    named(&stage.name, &stage_id)
                                 )));
                             }
                         }
@@ -1110,11 +1140,7 @@ impl Tx<'_> {
                     }
                 }
                 if !any {
-                    return self.finish_step(
-                        step_id,
-                        "done",
-                        Some("no organization matched".into()),
-                    );
+                    return self.finish_step(step_id, "done", Some("没有符合条件的组织".into()));
                 }
             }
             StepKind::Notify { template } => {
@@ -1515,19 +1541,17 @@ impl Tx<'_> {
         }
         if task.assignee != actor {
             return Err(Rejection::NotAnAssignee(format!(
-                "task is assigned to {}",
-                task.assignee
+                "该事项由{}办理",
+                person(&task.assignee)
             )));
         }
         match task.kind {
             TaskKind::Ballot => {
-                return Err(Rejection::WrongKind(
-                    "this task is a ballot: cast a ballot instead".into(),
-                ));
+                return Err(Rejection::WrongKind("这是表决，请投票，而不是审批".into()));
             }
             TaskKind::Rate => {
                 return Err(Rejection::WrongKind(
-                    "this task is a rating: submit ratings instead".into(),
+                    "这是评议，请提交评议，而不是审批".into(),
                 ));
             }
             TaskKind::Work => {}
@@ -1535,8 +1559,8 @@ impl Tx<'_> {
         self.require_active(&task.step)?;
         if let Some(signer) = task.blocked_by.and_then(|b| self.state.tasks.get(&b)) {
             return Err(Rejection::Waiting(format!(
-                "waiting for {} (加签) to approve first",
-                signer.assignee
+                "须等前加签的{}先审批",
+                person(&signer.assignee)
             )));
         }
         let (_, step) = self.step_def(&task.step)?;
@@ -1561,8 +1585,8 @@ impl Tx<'_> {
         let form = &form;
         if step.comment_required && comment.is_none_or(|c| c.trim().is_empty()) {
             return Err(Rejection::BadForm(format!(
-                "step '{}' needs a comment (审批意见) with every decision",
-                step.id
+                "{}每次办理都须填写审批意见",
+                step_named(&step)
             )));
         }
         if forward {
@@ -1575,7 +1599,10 @@ impl Tx<'_> {
         } else {
             for k in form.keys() {
                 if !step.form.iter().any(|f| &f.id == k) {
-                    return Err(Rejection::BadForm(format!("unknown form field '{k}'")));
+                    return Err(Rejection::BadForm(format!(
+                        "{}没有表单字段「{k}」",
+                        step_named(&step)
+                    )));
                 }
             }
         }
@@ -1670,14 +1697,16 @@ impl Tx<'_> {
         let allowed = allowed_outcomes(step);
         if !allowed.iter().any(|a| a == outcome) {
             return Err(Rejection::BadOutcome(format!(
-                "outcome '{outcome}' is not allowed here (allowed: {})",
-                allowed.join(", ")
+                "{}没有办理结果「{outcome}」（可选：{}）",
+                step_named(step),
+                outcome_list(step, &allowed)
             )));
         }
         let def = step.outcome(outcome).ok_or_else(|| {
             Rejection::BadOutcome(format!(
-                "outcome '{outcome}' has no route in step '{}'",
-                step.id
+                "{}的办理结果{}没有去向",
+                step_named(step),
+                outcome_named(step, outcome)
             ))
         })?;
         if let Some(max) = def.max_times {
@@ -1689,8 +1718,9 @@ impl Tx<'_> {
                 .unwrap_or(0);
             if used >= max {
                 return Err(Rejection::BadOutcome(format!(
-                    "outcome '{outcome}' was already taken {used} time(s), the limit for step '{}'",
-                    step.id
+                    "{}的办理结果{}已用过 {used} 次，达到上限",
+                    step_named(step),
+                    outcome_named(step, outcome)
                 )));
             }
         }
@@ -1700,7 +1730,10 @@ impl Tx<'_> {
     fn check_form(&self, step: &Step, form: &Values) -> R {
         for k in form.keys() {
             if !step.form.iter().any(|f| &f.id == k) {
-                return Err(Rejection::BadForm(format!("unknown form field '{k}'")));
+                return Err(Rejection::BadForm(format!(
+                    "{}没有表单字段「{k}」",
+                    step_named(step)
+                )));
             }
         }
         for f in &step.form {
@@ -1711,8 +1744,8 @@ impl Tx<'_> {
                 }
                 _ if f.required && f.default.is_none() => {
                     return Err(Rejection::BadForm(format!(
-                        "field '{}' ({}) is required",
-                        f.id, f.label
+                        "{}为必填项",
+                        named(&f.label, &f.id)
                     )));
                 }
                 _ => {}
@@ -1791,7 +1824,11 @@ impl Tx<'_> {
                     if f64::from(s.approvals) / total >= *r - 1e-9 {
                         self.finish_step(id, "approve", None)
                     } else if open == 0 {
-                        self.finish_step(id, "reject", Some("approval ratio not reached".into()))
+                        self.finish_step(
+                            id,
+                            "reject",
+                            Some(format!("同意的比例未达到 {}", ratio_words(*r))),
+                        )
                     } else {
                         Ok(())
                     }
@@ -1832,7 +1869,7 @@ impl Tx<'_> {
     fn plan_return(&mut self, task: Uuid, outcome: Option<&str>, target: &str) -> R {
         if outcome != Some("return") {
             return Err(Rejection::BadOutcome(
-                "a step to return to goes with the outcome 'return'".into(),
+                "指定退回的步骤（`return_to`）时，办理结果须为 `return`".into(),
             ));
         }
         let t = self.open_task(task)?;
@@ -1852,13 +1889,19 @@ impl Tx<'_> {
             deps
         };
         if !earlier.contains(target) {
-            let names: Vec<&str> = earlier.iter().map(String::as_str).collect();
+            let names: Vec<String> = stage
+                .steps
+                .iter()
+                .filter(|s| earlier.contains(&s.id))
+                .map(|s| named(&s.name, &s.id))
+                .collect();
             return Err(Rejection::BadOutcome(format!(
-                "cannot return to '{target}': it is not an earlier step of this stage (earlier steps: {})",
+                "不能退回到{}：它不是本阶段中此前的步骤（可退回到：{}）",
+                self.step_ref(target),
                 if names.is_empty() {
-                    "none".to_string()
+                    "无".to_string()
                 } else {
-                    names.join(", ")
+                    names.join("、")
                 }
             )));
         }
@@ -1869,7 +1912,8 @@ impl Tx<'_> {
             .is_some_and(|s| s.status == StepStatus::Done && s.completed_at.is_some());
         if !ran {
             return Err(Rejection::BadOutcome(format!(
-                "cannot return to '{target}': it never ran"
+                "不能退回到{}：该步骤还没有办理过",
+                self.step_ref(target)
             )));
         }
         self.route_override = Some(Route::Step(target.to_string()));
@@ -1895,21 +1939,21 @@ impl Tx<'_> {
         let t = self.open_task(task)?;
         if t.assignee != actor {
             return Err(Rejection::NotAnAssignee(format!(
-                "task is assigned to {}",
-                t.assignee
+                "该事项由{}办理",
+                person(&t.assignee)
             )));
         }
         if to.is_empty() || to == actor {
-            return Err(Rejection::BadForm("转办 needs another person".into()));
+            return Err(Rejection::BadForm("转办须指定另一位办理人".into()));
         }
         if t.kind != TaskKind::Work {
             return Err(Rejection::WrongKind(
-                "ballots and ratings are personal and cannot be transferred".into(),
+                "表决和评议须由本人进行，不能转办".into(),
             ));
         }
         if t.delegated_by.is_some() {
             return Err(Rejection::WrongKind(
-                "a delegated task cannot be transferred; give your opinion instead".into(),
+                "委派给您的事项不能转办，请提出您的意见".into(),
             ));
         }
         if self
@@ -1919,7 +1963,9 @@ impl Tx<'_> {
             .any(|(_, o)| o.assignee == to)
         {
             return Err(Rejection::BadForm(format!(
-                "{to} already has a task in this step"
+                "{}在{}中已有待办事项",
+                person(to),
+                self.step_ref(&t.step)
             )));
         }
         self.emit(Event::TaskTransferred {
@@ -1944,22 +1990,22 @@ impl Tx<'_> {
         let t = self.open_task(task)?;
         if t.assignee != actor {
             return Err(Rejection::NotAnAssignee(format!(
-                "task is assigned to {}",
-                t.assignee
+                "该事项由{}办理",
+                person(&t.assignee)
             )));
         }
         if t.kind != TaskKind::Work {
             return Err(Rejection::WrongKind(
-                "ballots and ratings are personal and cannot be delegated".into(),
+                "表决和评议须由本人进行，不能委派".into(),
             ));
         }
         if t.delegated_by.is_some() {
             return Err(Rejection::WrongKind(
-                "a delegated task cannot be delegated again; give your opinion instead".into(),
+                "委派给您的事项不能再委派，请提出您的意见".into(),
             ));
         }
         if to.is_empty() || to == actor {
-            return Err(Rejection::BadForm("委派 needs another person".into()));
+            return Err(Rejection::BadForm("委派须指定另一位人员".into()));
         }
         self.emit(Event::TaskDelegated {
             task,
@@ -1986,18 +2032,22 @@ impl Tx<'_> {
         let t = self.open_task(task)?;
         if t.assignee != actor {
             return Err(Rejection::NotAnAssignee(format!(
-                "task is assigned to {}",
-                t.assignee
+                "该事项由{}办理",
+                person(&t.assignee)
             )));
         }
         let (_, step) = self.step_def(&t.step)?;
         let step = step.clone();
         if !matches!(step.kind, StepKind::Approval { .. }) || t.kind != TaskKind::Work {
-            return Err(Rejection::WrongKind("加签 is for approval steps".into()));
+            return Err(Rejection::WrongKind("只有审批步骤可以加签".into()));
         }
-        if signer.is_empty() || signer == actor || t.then.iter().any(|p| p == signer) {
+        if signer.is_empty() {
+            return Err(Rejection::BadForm("加签须指定一位人员".into()));
+        }
+        if signer == actor || t.then.iter().any(|p| p == signer) {
             return Err(Rejection::BadForm(format!(
-                "{signer} cannot be added: empty, yourself, or already added"
+                "不能加签{}：不能加签自己，也不能重复加签",
+                person(signer)
             )));
         }
         if self
@@ -2007,12 +2057,14 @@ impl Tx<'_> {
             .any(|(_, o)| o.assignee == signer)
         {
             return Err(Rejection::BadForm(format!(
-                "{signer} already has a task in this step"
+                "{}在{}中已有待办事项",
+                person(signer),
+                self.step_ref(&t.step)
             )));
         }
         if t.blocked_by.is_some() {
             return Err(Rejection::Waiting(
-                "a signer added before you has not approved yet".into(),
+                "前加签的人员尚未审批，暂不能再加签".into(),
             ));
         }
         let signer_task = if before {
@@ -2047,8 +2099,8 @@ impl Tx<'_> {
             .ok_or_else(|| Rejection::UnknownTask(task.to_string()))?;
         if t.assignee != actor {
             return Err(Rejection::NotAnAssignee(format!(
-                "task is assigned to {}",
-                t.assignee
+                "该事项由{}办理",
+                person(&t.assignee)
             )));
         }
         if t.then.iter().any(|p| p == signer) {
@@ -2074,7 +2126,8 @@ impl Tx<'_> {
                 })
             }
             None => Err(Rejection::BadForm(format!(
-                "{signer} is not a signer you added who has yet to decide"
+                "{}不是您加签且尚未审批的人员",
+                person(signer)
             ))),
         }
     }
@@ -2088,18 +2141,16 @@ impl Tx<'_> {
             .ok_or_else(|| Rejection::UnknownTask(task.to_string()))?;
         if t.assignee != actor {
             return Err(Rejection::NotAnAssignee(format!(
-                "task was decided by {}",
-                t.assignee
+                "该决定由{}作出，只有本人可以撤回",
+                person(&t.assignee)
             )));
         }
         if !matches!(t.status, TaskStatus::Done(_)) || t.kind != TaskKind::Work {
-            return Err(Rejection::WrongKind(
-                "only a decision can be withdrawn".into(),
-            ));
+            return Err(Rejection::WrongKind("只能撤回已作出的审批决定".into()));
         }
         if t.decided_seq != Some(self.state.last_decision_seq) {
             return Err(Rejection::TooLate(
-                "someone has acted since your decision; it can no longer be withdrawn".into(),
+                "您作出决定后已有人办理，不能再撤回".into(),
             ));
         }
         let (stage, _) = self.step_def(&t.step)?;
@@ -2137,7 +2188,7 @@ impl Tx<'_> {
             && self.now() < last + chrono::Duration::hours(1)
         {
             return Err(Rejection::TooSoon(format!(
-                "this task was urged at {}; urge again after {}",
+                "该事项已于 {} 催办过，{} 之后才能再次催办",
                 last.with_timezone(&self.clock.tz).format("%H:%M"),
                 (last + chrono::Duration::hours(1))
                     .with_timezone(&self.clock.tz)
@@ -2198,9 +2249,11 @@ impl Tx<'_> {
         if chairs.iter().any(|c| c == actor) {
             Ok(())
         } else {
+            let chairs: Vec<String> = chairs.iter().map(|c| person(c)).collect();
             Err(Rejection::NotAnAssignee(format!(
-                "only {} may close step '{step}'",
-                chairs.join(", ")
+                "只有{}可以结束{}",
+                chairs.join("、"),
+                self.step_ref(step)
             )))
         }
     }
@@ -2209,7 +2262,8 @@ impl Tx<'_> {
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Vote(rule) = &step.kind else {
             return Err(Rejection::WrongKind(format!(
-                "step '{step_id}' is not a vote"
+                "{}不是表决步骤",
+                self.step_ref(step_id)
             )));
         };
         let choices: Vec<String> = if rule.choices.is_empty() {
@@ -2224,7 +2278,8 @@ impl Tx<'_> {
         self.check_earliest(step_id)?;
         if self.exhausted(&step, choice) {
             return Err(Rejection::BadOutcome(format!(
-                "choice '{choice}' is no longer allowed: its limit of {} time(s) was reached",
+                "选项{}已达到 {} 次的上限，不能再选",
+                outcome_named(&step, choice),
                 step.outcomes
                     .get(choice)
                     .and_then(|o| o.max_times)
@@ -2234,7 +2289,9 @@ impl Tx<'_> {
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
         if !s.participants.iter().any(|p| p == voter) {
             return Err(Rejection::NotAnAssignee(format!(
-                "{voter} has no vote in step '{step_id}'"
+                "{}在{}中没有表决权",
+                person(voter),
+                self.step_ref(step_id)
             )));
         }
         if s.ballots.contains_key(voter) {
@@ -2242,8 +2299,8 @@ impl Tx<'_> {
         }
         if !choices.iter().any(|c| c == choice) {
             return Err(Rejection::BadOutcome(format!(
-                "choice '{choice}' is not on the ballot (choices: {})",
-                choices.join(", ")
+                "选票上没有选项「{choice}」（可选：{}）",
+                outcome_list(&step, &choices)
             )));
         }
         self.emit(Event::BallotCast {
@@ -2317,7 +2374,8 @@ impl Tx<'_> {
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Vote(rule) = &step.kind else {
             return Err(Rejection::WrongKind(format!(
-                "step '{step_id}' is not a vote"
+                "{}不是表决步骤",
+                self.step_ref(step_id)
             )));
         };
         let rule = rule.clone();
@@ -2395,7 +2453,8 @@ impl Tx<'_> {
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Rating(rule) = &step.kind else {
             return Err(Rejection::WrongKind(format!(
-                "step '{step_id}' is not a rating"
+                "{}不是评议步骤",
+                self.step_ref(step_id)
             )));
         };
         let rule = rule.clone();
@@ -2404,7 +2463,9 @@ impl Tx<'_> {
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
         if !s.participants.iter().any(|p| p == rater) {
             return Err(Rejection::NotAnAssignee(format!(
-                "{rater} does not rate in step '{step_id}'"
+                "{}不参加{}的评议",
+                person(rater),
+                self.step_ref(step_id)
             )));
         }
         if s.ratings.contains_key(rater) {
@@ -2413,16 +2474,21 @@ impl Tx<'_> {
         for (ratee, value) in ratings {
             if !s.ratees.iter().any(|(p, _)| p == ratee) {
                 return Err(Rejection::BadForm(format!(
-                    "{ratee} is not rated in step '{step_id}'"
+                    "{}不是{}的评议对象",
+                    person(ratee),
+                    self.step_ref(step_id)
                 )));
             }
             match (&rule.scheme, value) {
                 (RatingScheme::Scale { grades }, RatingValue::Grade(g)) => {
                     if !grades.iter().any(|x| &x.id == g) {
-                        let ids: Vec<&str> = grades.iter().map(|g| g.id.as_str()).collect();
+                        let ids: Vec<String> = grades
+                            .iter()
+                            .map(|g| format!("{}（{}）", g.id, g.name))
+                            .collect();
                         return Err(Rejection::BadForm(format!(
-                            "grade '{g}' is not on the scale ({})",
-                            ids.join(", ")
+                            "没有等次「{g}」（可选：{}）",
+                            ids.join("、")
                         )));
                     }
                 }
@@ -2431,19 +2497,33 @@ impl Tx<'_> {
                         let v = scores.get(&item.id).copied().unwrap_or(0.0);
                         if !(item.min..=item.max).contains(&v) {
                             return Err(Rejection::BadForm(format!(
-                                "score {v} for '{}' is outside {}..{}",
-                                item.id, item.min, item.max
+                                "{}的分数 {v} 超出范围（{} 到 {}）",
+                                named(&item.name, &item.id),
+                                item.min,
+                                item.max
                             )));
                         }
                     }
                     if let Some(k) = scores.keys().find(|k| !items.iter().any(|i| &i.id == *k)) {
-                        return Err(Rejection::BadForm(format!("unknown rubric item '{k}'")));
+                        let known: Vec<String> = items
+                            .iter()
+                            .map(|i| format!("{}（{}）", i.id, i.name))
+                            .collect();
+                        return Err(Rejection::BadForm(format!(
+                            "没有评分项「{k}」（评分项：{}）",
+                            known.join("、")
+                        )));
                     }
                 }
                 _ => {
-                    return Err(Rejection::BadForm(
-                        "rating does not match the step's scale or rubric".into(),
-                    ));
+                    return Err(Rejection::BadForm(format!(
+                        "评议内容与{}的评议方式不符（{}）",
+                        self.step_ref(step_id),
+                        match &rule.scheme {
+                            RatingScheme::Scale { .. } => "应评定等次",
+                            RatingScheme::Rubric { .. } => "应逐项打分",
+                        }
+                    )));
                 }
             }
         }
@@ -2469,7 +2549,8 @@ impl Tx<'_> {
         let (_, step) = self.step_def(step_id)?;
         let StepKind::Rating(rule) = &step.kind else {
             return Err(Rejection::WrongKind(format!(
-                "step '{step_id}' is not a rating"
+                "{}不是评议步骤",
+                self.step_ref(step_id)
             )));
         };
         let s = self.state.steps.get(step_id).cloned().unwrap_or_default();
@@ -2734,7 +2815,9 @@ impl Tx<'_> {
         let step = step.clone();
         let outcome_def = step.outcome(outcome).ok_or_else(|| {
             Rejection::BadOutcome(format!(
-                "outcome '{outcome}' of step '{step_id}' has no route"
+                "{}的办理结果{}没有去向",
+                step_named(&step),
+                outcome_named(&step, outcome)
             ))
         })?;
         if let Some(max) = outcome_def.max_times {
@@ -2746,7 +2829,9 @@ impl Tx<'_> {
                 .unwrap_or(0);
             if used >= max {
                 return Err(Rejection::BadOutcome(format!(
-                    "outcome '{outcome}' was already taken {used} time(s), the limit for step '{step_id}'"
+                    "{}的办理结果{}已用过 {used} 次，达到上限",
+                    step_named(&step),
+                    outcome_named(&step, outcome)
                 )));
             }
         }
@@ -2856,16 +2941,15 @@ impl Tx<'_> {
     fn follow(&mut self, route: &Route, current_stage: &str) -> R {
         self.routes_left = self.routes_left.checked_sub(1).ok_or_else(|| {
             Rejection::Definition(
-                "the workflow loops without waiting for anyone: its routes lead back to steps that finish at once"
-                    .into(),
+                "流程陷入循环，没有等待任何人办理：它的去向又回到立即结束的步骤".into(),
             )
         })?;
         match route {
             Route::Next => self.advance(),
-            Route::Retry => Err(Rejection::Definition("retry needs a step".into())),
+            Route::Retry => Err(Rejection::Definition("`retry` 须指明步骤".into())),
             Route::Step(step) => {
                 let stage = self.def.stage(current_stage).ok_or_else(|| {
-                    Rejection::Definition(format!("unknown stage '{current_stage}'"))
+                    Rejection::Definition(format!("未知的阶段「{current_stage}」"))
                 })?;
                 for s in dependents(stage, step) {
                     self.close_step(&s)?;
@@ -2893,7 +2977,7 @@ impl Tx<'_> {
             self.anchor(a, step)
         })
         .map_err(|a| {
-            Rejection::CheckFailed(format!("'{a}' has no value yet (needed for '{expr}')"))
+            Rejection::CheckFailed(format!("「{a}」还没有值（计算时间「{expr}」需要用到）"))
         })
     }
 
@@ -2957,32 +3041,34 @@ impl Tx<'_> {
     fn org_of(&self, r: &OrgRef) -> R<String> {
         let dir = self.ctx.directory;
         let own = self.state.subject.org.clone();
-        let missing = |what: &str| Rejection::EmptyAssignee {
+        let missing = |what: &str, above: &str| Rejection::EmptyAssignee {
             role: what.to_string(),
             org: own.clone(),
+            detail: format!("{}没有{above}，无法确定办理人", self.org_ref(&own)),
         };
         Ok(match r {
             OrgRef::Own => own.clone(),
             OrgRef::Parent => dir
                 .parent(&own)
-                .ok_or_else(|| missing("(parent organization)"))?,
+                .ok_or_else(|| missing("(parent organization)", "上级组织"))?,
             OrgRef::Grandparent => dir
                 .parent(&own)
                 .and_then(|p| dir.parent(&p))
-                .ok_or_else(|| missing("(grandparent organization)"))?,
+                .ok_or_else(|| missing("(grandparent organization)", "上上级组织"))?,
             OrgRef::Ancestor(kind) => {
+                let above = format!("「{kind}」一级的上级组织");
                 let mut cur = Some(own.clone());
                 let mut hops = 0;
                 loop {
                     let Some(org) = cur else {
-                        return Err(missing(&format!("(ancestor of kind {kind})")));
+                        return Err(missing(&format!("(ancestor of kind {kind})"), &above));
                     };
                     if dir.kind(&org).as_deref() == Some(kind.as_str()) {
                         break org;
                     }
                     hops += 1;
                     if hops > 64 {
-                        return Err(missing(&format!("(ancestor of kind {kind})")));
+                        return Err(missing(&format!("(ancestor of kind {kind})"), &above));
                     }
                     cur = dir.parent(&org);
                 }
@@ -3006,6 +3092,16 @@ impl Tx<'_> {
                     .ok_or_else(|| Rejection::EmptyAssignee {
                         role: "subject".into(),
                         org: st.subject.org.clone(),
+                        detail: match self.def.subject {
+                            SubjectKind::Person => format!(
+                                "没有指明流程对象（发起时的 `subject`），无法把事项交给{}",
+                                self.role_ref("subject")
+                            ),
+                            SubjectKind::Organization => format!(
+                                "本流程的对象是组织，没有{}可以办理",
+                                self.role_ref("subject")
+                            ),
+                        },
                     })
             }
             Assignee::Initiator => Ok(vec![st.initiator.clone()]),
@@ -3016,6 +3112,7 @@ impl Tx<'_> {
                     _ => Err(Rejection::EmptyAssignee {
                         role: path.clone(),
                         org: st.subject.org.clone(),
+                        detail: format!("办理人取自 `{path}`，但那里还没有填写人员"),
                     }),
                 }
             }
@@ -3033,11 +3130,39 @@ impl Tx<'_> {
                         return Ok(p);
                     }
                 }
+                let detail = format!(
+                    "{}没有人担任{}，无法确定办理人",
+                    self.org_ref(&org_id),
+                    self.role_ref(role)
+                );
                 Err(Rejection::EmptyAssignee {
                     role: role.clone(),
                     org: org_id,
+                    detail,
                 })
             }
+        }
+    }
+
+    // ----- how refusals name things ---------------------------------------
+
+    /// A step as people read it: 步骤「谈话」(talk).
+    fn step_ref(&self, id: &str) -> String {
+        let name = self.def.step(id).map_or(id, |(_, s)| s.name.as_str());
+        format!("步骤{}", named(name, id))
+    }
+
+    /// A role as people read it: 「书记」(secretary).
+    fn role_ref(&self, role: &str) -> String {
+        named(self.def.role_name(role), role)
+    }
+
+    /// An organization as people read it: 「机关第一党支部」(zb4), or its id
+    /// when the directory has no name for it.
+    fn org_ref(&self, org: &str) -> String {
+        match self.ctx.directory.name(org) {
+            Some(name) => named(&name, org),
+            None => format!("「{org}」"),
         }
     }
 
@@ -3128,8 +3253,62 @@ fn outcome_word(outcome: &str) -> &str {
         "reject" => "驳回",
         "return" => "退回",
         "done" => "办结",
+        "yes" => "赞成",
+        "no" => "反对",
+        "abstain" => "弃权",
+        "pass" => "通过",
+        "fail" => "未通过",
+        "no_quorum" => "不足法定人数",
+        "sent" => "已发送",
         other => other,
     }
+}
+
+/// The label of one of a step's outcomes (or a ballot's choices).
+fn outcome_label<'a>(step: &'a Step, id: &'a str) -> &'a str {
+    match step.outcomes.get(id) {
+        Some(o) if !o.label.is_empty() && o.label != id => &o.label,
+        _ => outcome_word(id),
+    }
+}
+
+/// An outcome as refusals name it: 「同意」(agree).
+fn outcome_named(step: &Step, id: &str) -> String {
+    named(outcome_label(step, id), id)
+}
+
+/// Outcomes to choose from, as a caller writes them with what they mean:
+/// `approve（同意）、reject（不同意）`.
+fn outcome_list(step: &Step, ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("{id}（{}）", outcome_label(step, id)))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// A name as refusals show it, with the id a caller writes when they
+/// differ: 「谈话」(talk), or 「talk」 alone.
+fn named(name: &str, id: &str) -> String {
+    if name.trim().is_empty() || name == id {
+        format!("「{id}」")
+    } else {
+        format!("「{name}」({id})")
+    }
+}
+
+/// A step as refusals name it: 步骤「谈话」(talk).
+fn step_named(step: &Step) -> String {
+    format!("步骤{}", named(&step.name, &step.id))
+}
+
+/// A person as refusals name them (the engine knows people by id).
+fn person(id: &str) -> String {
+    format!("「{id}」")
+}
+
+/// A share of approvals in words: `67%`.
+fn ratio_words(r: f64) -> String {
+    format!("{}%", (r * 1000.0).round() / 10.0)
 }
 
 /// The outcomes a person may complete a step's task with.
@@ -3162,17 +3341,10 @@ fn only_outcome(step: &Step) -> R<String> {
     if let [only] = allowed.as_slice() {
         return Ok(only.clone());
     }
-    let choices: Vec<String> = allowed
-        .iter()
-        .map(|id| match step.outcomes.get(id) {
-            Some(o) if !o.label.is_empty() && o.label != *id => format!("{id}（{}）", o.label),
-            _ => format!("{id}（{}）", outcome_word(id)),
-        })
-        .collect();
     Err(Rejection::BadOutcome(format!(
         "「{}」有多个办理结果，请用 `outcome` 指明其一：{}",
         step.name,
-        choices.join("、")
+        outcome_list(step, &allowed)
     )))
 }
 
@@ -3221,8 +3393,8 @@ fn check_value(
     max: Option<f64>,
     v: &serde_json::Value,
 ) -> R {
-    let bad =
-        |what: &str| Rejection::BadForm(format!("field '{id}' ({label}) must be {what}, got {v}"));
+    let field = named(label, id);
+    let bad = |what: &str| Rejection::BadForm(format!("{field}应为{what}，填写的是 {v}"));
     match kind {
         FieldKind::Text
         | FieldKind::Textarea
@@ -3230,12 +3402,12 @@ fn check_value(
         | FieldKind::Org
         | FieldKind::File => {
             if !v.is_string() {
-                return Err(bad("text"));
+                return Err(bad("文本"));
             }
         }
         FieldKind::Boolean => {
             if !v.is_boolean() {
-                return Err(bad("true or false"));
+                return Err(bad("`true` 或 `false`"));
             }
         }
         FieldKind::Date => {
@@ -3243,28 +3415,31 @@ fn check_value(
                 .as_str()
                 .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok());
             if !ok {
-                return Err(bad("a date YYYY-MM-DD"));
+                return Err(bad("日期（YYYY-MM-DD）"));
             }
         }
         FieldKind::Choice(options) => {
             let ok = v.as_str().is_some_and(|s| options.iter().any(|o| o == s));
             if !ok {
-                return Err(bad(&format!("one of {}", options.join(", "))));
+                let options: Vec<String> = options.iter().map(|o| format!("「{o}」")).collect();
+                return Err(bad(&format!("{}之一", options.join(""))));
             }
         }
         FieldKind::Integer | FieldKind::Number => {
             let n = if *kind == FieldKind::Integer {
-                v.as_i64()
-                    .map(|i| i as f64)
-                    .ok_or_else(|| bad("a whole number"))?
+                v.as_i64().map(|i| i as f64).ok_or_else(|| bad("整数"))?
             } else {
-                v.as_f64().ok_or_else(|| bad("a number"))?
+                v.as_f64().ok_or_else(|| bad("数字"))?
             };
             if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+                let range = match (min, max) {
+                    (Some(lo), Some(hi)) => format!("在 {lo} 到 {hi} 之间"),
+                    (Some(lo), None) => format!("不小于 {lo}"),
+                    (None, Some(hi)) => format!("不大于 {hi}"),
+                    (None, None) => String::new(),
+                };
                 return Err(Rejection::BadForm(format!(
-                    "field '{id}' ({label}) must be between {} and {}, got {n}",
-                    min.map(|m| m.to_string()).unwrap_or_else(|| "-∞".into()),
-                    max.map(|m| m.to_string()).unwrap_or_else(|| "∞".into()),
+                    "{field}应{range}，填写的是 {n}"
                 )));
             }
         }

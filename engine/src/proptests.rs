@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use crate::calendar::Calendar;
 use crate::directory::Directory;
 use crate::expr::Expr;
-use crate::machine::{Command, Context, apply};
+use crate::machine::{Command, Context, Rejection, apply};
 use crate::model::*;
 use crate::state::{
     InstanceState, RatingValue, RecordedEvent, Subject, TaskStatus, Values, verify_chain,
@@ -564,7 +564,7 @@ fn two_approvers_cannot_both_decide_the_same_task() {
     };
     let first = apply(&def, &state, &cmd, &ctx).unwrap();
     let second = apply(&def, &first.state, &cmd, &ctx).unwrap_err();
-    assert_eq!(second.to_string(), "task already decided");
+    assert_eq!(second.to_string(), "该事项已经办理过，不能重复办理");
     let intruder = Command::Complete {
         task,
         actor: "x".into(),
@@ -573,11 +573,14 @@ fn two_approvers_cannot_both_decide_the_same_task() {
         comment: None,
         return_to: None,
     };
+    let refused = apply(&def, &state, &intruder, &ctx).unwrap_err();
     assert!(
-        apply(&def, &state, &intruder, &ctx)
-            .unwrap_err()
-            .to_string()
-            .starts_with("not an assignee")
+        matches!(refused, Rejection::NotAnAssignee(_)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        format!("该事项由「{}」办理", t.assignee)
     );
 }
 

@@ -94,6 +94,8 @@ impl StoreDirectory {
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     orgs: HashMap<String, (String, Option<String>)>,
+    /// Names of the organizations on the chain, for refusals.
+    names: HashMap<String, String>,
     holders: HashMap<(String, String), Vec<String>>,
     under: HashMap<(String, Option<String>), Vec<String>>,
 }
@@ -119,6 +121,10 @@ impl Directory for Snapshot {
             .get(&(root.to_string(), kind.map(str::to_string)))
             .cloned()
             .unwrap_or_default()
+    }
+
+    fn name(&self, org: &str) -> Option<String> {
+        self.names.get(org).cloned()
     }
 }
 
@@ -176,6 +182,7 @@ impl StoreDirectory {
         for o in chain {
             snap.orgs
                 .insert(o.id.clone(), (o.kind.clone(), o.parent.clone()));
+            snap.names.insert(o.id.clone(), o.name.clone());
             for (role, person) in holders.get(&o.id).into_iter().flatten() {
                 snap.holders
                     .entry((o.id.clone(), role.clone()))

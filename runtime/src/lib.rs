@@ -41,13 +41,13 @@ pub enum ExecError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
     /// No such instance.
-    #[error("instance {0} not found")]
+    #[error("找不到流程「{0}」")]
     InstanceNotFound(Uuid),
     /// No such definition.
-    #[error("workflow '{0}' not found")]
+    #[error("找不到流程定义「{0}」")]
     DefinitionNotFound(String),
     /// It kept losing races.
-    #[error("conflict: instance {0} kept changing; try again")]
+    #[error("流程「{0}」一直在被其他操作修改，请重试")]
     Conflict(Uuid),
     /// Storage failed.
     #[error(transparent)]

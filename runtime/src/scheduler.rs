@@ -32,10 +32,10 @@ pub fn next_fires(
     n: usize,
 ) -> Result<Vec<DateTime<Tz>>, String> {
     let schedule = cron::Schedule::from_str(expression)
-        .map_err(|e| format!("bad cron {expression:?}: {e}"))?;
+        .map_err(|e| format!("cron 表达式「{expression}」无效：{e}"))?;
     let tz: Tz = timezone
         .parse()
-        .map_err(|_| format!("unknown time zone '{timezone}'"))?;
+        .map_err(|_| format!("未知的时区「{timezone}」"))?;
     Ok(schedule.after(&after.with_timezone(&tz)).take(n).collect())
 }
 
@@ -191,7 +191,7 @@ pub async fn trigger(
         .store()
         .schedule(id)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("schedule '{id}' does not exist")))?;
+        .ok_or_else(|| StoreError::NotFound(format!("找不到定时任务「{id}」")))?;
     let run = fire_occurrence(runtime, &row, now, now).await?;
     runtime
         .store()

@@ -637,7 +637,7 @@ impl Store for Me {
         .await?;
         let mut org =
             row.as_ref().map(org_row).transpose()?.ok_or_else(|| {
-                StoreError::NotFound(format!("organization '{id}' does not exist"))
+                StoreError::NotFound(format!("组织「{id}」不存在"))
             })?;
         let before = org.clone();
         if let Some(parent) = &patch.parent
@@ -649,11 +649,11 @@ impl Store for Me {
                     .fetch_optional(&mut *tx)
                     .await?;
             let parent_path = parent_path.ok_or_else(|| {
-                StoreError::NotFound(format!("parent organization '{parent}' does not exist"))
+                StoreError::NotFound(format!("上级组织「{parent}」不存在"))
             })?;
             if parent_path.starts_with(&org.path) {
                 return Err(StoreError::Invalid(format!(
-                    "'{id}' cannot move under its own subtree ('{parent}')"
+                    "组织「{id}」不能移到它自己的下级组织「{parent}」之下"
                 )));
             }
             let new_path = format!("{parent_path}{id}/");
@@ -719,9 +719,7 @@ impl Store for Me {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(before) = row.as_ref().map(org_row).transpose()? else {
-            return Err(StoreError::NotFound(format!(
-                "organization '{id}' does not exist"
-            )));
+            return Err(StoreError::NotFound(format!("组织「{id}」不存在")));
         };
         let children: i64 = sqlx::query_scalar(AssertSqlSafe(sql(
             "SELECT COUNT(*) FROM orgs WHERE parent = ?",
@@ -749,7 +747,7 @@ impl Store for Me {
         .await?;
         if children + members + instances + owned > 0 {
             return Err(StoreError::Invalid(format!(
-                "organization '{id}' still has {children} sub-organization(s), {members} membership(s), {instances} instance(s) and {owned} definition version(s) it owns; move or remove them first"
+                "组织「{id}」下还有 {children} 个下级组织、{members} 项人员任职、{instances} 个流程和 {owned} 个所属流程定义版本，请先移走或删除它们"
             )));
         }
         sqlx::query(AssertSqlSafe(sql("DELETE FROM orgs WHERE id = ?")))
@@ -772,7 +770,7 @@ impl Store for Me {
         let (_turn, mut tx) = write_tx(self).await?;
         let mut person = person_in(&mut tx, id)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("person '{id}' does not exist")))?;
+            .ok_or_else(|| StoreError::NotFound(format!("人员「{id}」不存在")))?;
         let before = person.clone();
         if let Some(v) = &patch.name {
             person.name = v.clone();
@@ -819,10 +817,7 @@ impl Store for Me {
                         .fetch_optional(&mut *tx)
                         .await?;
                 if exists.is_none() {
-                    return Err(StoreError::NotFound(format!(
-                        "organization '{}' does not exist",
-                        m.org
-                    )));
+                    return Err(StoreError::NotFound(format!("组织「{}」不存在", m.org)));
                 }
                 sqlx::query(AssertSqlSafe(sql(
                     "INSERT INTO memberships (person_id, org_id, role) VALUES (?, ?, ?)",
@@ -850,9 +845,7 @@ impl Store for Me {
     async fn delete_person(&self, id: &str, audit: &Audit<'_>) -> Result<(), StoreError> {
         let (_turn, mut tx) = write_tx(self).await?;
         let Some(before) = person_in(&mut tx, id).await? else {
-            return Err(StoreError::NotFound(format!(
-                "person '{id}' does not exist"
-            )));
+            return Err(StoreError::NotFound(format!("人员「{id}」不存在")));
         };
         let orgs: Vec<&str> = before.memberships.iter().map(|m| m.org.as_str()).collect();
         let paths = org_paths(&mut tx, &orgs).await?;
@@ -864,7 +857,7 @@ impl Store for Me {
         .await?;
         if pending > 0 {
             return Err(StoreError::Invalid(format!(
-                "person '{id}' has {pending} pending task(s); transfer them first"
+                "人员「{id}」还有 {pending} 项待办事项，请先转办"
             )));
         }
         sqlx::query(AssertSqlSafe(sql(
@@ -1107,7 +1100,7 @@ impl Store for Me {
         let (_turn, mut tx) = write_tx(self).await?;
         for org in orgs {
             let id = org.id.clone().ok_or_else(|| {
-                StoreError::Invalid("an imported organization needs an id".into())
+                StoreError::Invalid("导入的组织须有 id".into())
             })?;
             let created = insert_org(&mut tx, &id, org, audit.at).await?;
             let paths = vec![created.path.clone()];
@@ -1117,7 +1110,7 @@ impl Store for Me {
         for p in people {
             let id =
                 p.id.clone()
-                    .ok_or_else(|| StoreError::Invalid("an imported person needs an id".into()))?;
+                    .ok_or_else(|| StoreError::Invalid("导入的人员须有 id".into()))?;
             let created = insert_person(&mut tx, &id, p, audit.at).await?;
             let orgs: Vec<&str> = created.memberships.iter().map(|m| m.org.as_str()).collect();
             let paths = org_paths(&mut tx, &orgs).await?;
@@ -1213,9 +1206,7 @@ impl Store for Me {
         .execute(&self.pool)
         .await?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "schedule '{id}' does not exist"
-            )));
+            return Err(StoreError::NotFound(format!("定时任务「{id}」不存在")));
         }
         Ok(())
     }
@@ -1235,9 +1226,7 @@ impl Store for Me {
         .execute(&self.pool)
         .await?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "schedule '{id}' does not exist"
-            )));
+            return Err(StoreError::NotFound(format!("定时任务「{id}」不存在")));
         }
         Ok(())
     }
@@ -1405,9 +1394,7 @@ impl Store for Me {
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         if self.person(person).await?.is_none() {
-            return Err(StoreError::NotFound(format!(
-                "person '{person}' does not exist"
-            )));
+            return Err(StoreError::NotFound(format!("人员「{person}」不存在")));
         }
         let (_turn, mut tx) = write_tx(self).await?;
         sqlx::query(AssertSqlSafe(sql(
@@ -1771,7 +1758,7 @@ async fn insert_org(
 ) -> Result<Org, StoreError> {
     if id.contains('/') || id.contains('%') || id.is_empty() {
         return Err(StoreError::Invalid(format!(
-            "organization id '{id}' may not be empty or contain '/' or '%'"
+            "组织 id「{id}」不能为空，也不能含「/」或「%」"
         )));
     }
     refuse_retired(tx, "org", id).await?;
@@ -1783,9 +1770,7 @@ async fn insert_org(
                     .fetch_optional(&mut **tx)
                     .await?;
             let parent = parent.ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "parent organization '{p}' of '{id}' does not exist"
-                ))
+                StoreError::NotFound(format!("组织「{id}」的上级组织「{p}」不存在"))
             })?;
             format!("{parent}{id}/")
         }
@@ -1805,9 +1790,7 @@ async fn insert_org(
     match r {
         Ok(_) => {}
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(StoreError::Invalid(format!(
-                "organization '{id}' already exists"
-            )));
+            return Err(StoreError::Invalid(format!("组织「{id}」已经存在")));
         }
         Err(e) => return Err(e.into()),
     }
@@ -1845,7 +1828,7 @@ async fn insert_person(
     match r {
         Ok(_) => {}
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(StoreError::Invalid(format!("person '{id}' already exists")));
+            return Err(StoreError::Invalid(format!("人员「{id}」已经存在")));
         }
         Err(e) => return Err(e.into()),
     }
@@ -1860,7 +1843,7 @@ async fn insert_person(
                 .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound(format!(
-                "organization '{}' of person '{id}' does not exist",
+                "人员「{id}」所在的组织「{}」不存在",
                 m.org
             )));
         }
@@ -1908,8 +1891,8 @@ async fn refuse_retired(tx: &mut Tx, kind: &str, id: &str) -> Result<(), StoreEr
     .await?;
     match retired {
         Some(_) => Err(StoreError::Invalid(format!(
-            "id '{id}' belonged to a {} that was deleted; ids are never given again (histories still name it): choose another",
-            if kind == "org" { "organization" } else { "person" }
+            "id「{id}」曾属于一个已删除的{}；id 不会再次分配（历史记录中仍在使用），请另选一个",
+            if kind == "org" { "组织" } else { "人员" }
         ))),
         None => Ok(()),
     }

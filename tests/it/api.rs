@@ -384,11 +384,10 @@ async fn task_operations_and_their_refusals() {
         )
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
+    let detail = r.body["detail"].as_str().unwrap();
     assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("not an earlier step"),
+        detail.contains("不能退回到步骤「书记审批」(approve)")
+            && detail.contains("不是本阶段中此前的步骤"),
         "{}",
         r.body
     );
@@ -577,7 +576,7 @@ async fn bad_input_gets_4xx_problems_never_500() {
                 .header("content-type", "application/json")
                 .body("{\"action\":"),
             400,
-            "not valid JSON",
+            "请求体不是有效的 JSON",
         ),
         (
             s.client
@@ -631,7 +630,7 @@ async fn bad_input_gets_4xx_problems_never_500() {
                 .get(format!("{}/api/v1/tasks?status=lost", s.base))
                 .bearer_auth(&t),
             400,
-            "status 'lost'",
+            "状态「lost」无效",
         ),
         (
             s.client
@@ -645,14 +644,14 @@ async fn bad_input_gets_4xx_problems_never_500() {
                 .get(format!("{}/api/v1/tasks/{}", s.base, uuid::Uuid::nil()))
                 .bearer_auth(&t),
             404,
-            "not found",
+            "找不到事项「00000000-0000-0000-0000-000000000000」",
         ),
         (
             s.client
                 .get(format!("{}/api/v1/nowhere", s.base))
                 .bearer_auth(&t),
             404,
-            "no route",
+            "没有这个地址：/api/v1/nowhere",
         ),
         (
             s.client
@@ -660,7 +659,7 @@ async fn bad_input_gets_4xx_problems_never_500() {
                 .bearer_auth(ADMIN)
                 .json(&json!({"definition": "nope", "org": "zb1"})),
             422,
-            "not published",
+            "流程「nope」没有向该组织发布",
         ),
         (
             s.client
@@ -668,7 +667,7 @@ async fn bad_input_gets_4xx_problems_never_500() {
                 .bearer_auth(ADMIN)
                 .json(&json!({"definition": "member-admission", "org": "zb1"})),
             422,
-            "subject",
+            "没有指明流程对象（发起时的 `subject`）",
         ),
         (
             s.client
@@ -676,7 +675,7 @@ async fn bad_input_gets_4xx_problems_never_500() {
                 .bearer_auth(ADMIN)
                 .json(&json!({"name": "x", "kind": "党支部", "parent": "nowhere"})),
             422,
-            "does not exist",
+            "没有您可以使用的组织「nowhere」",
         ),
         (
             s.client
@@ -721,7 +720,10 @@ async fn bad_input_gets_4xx_problems_never_500() {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.body["type"], "urn:stageflow:problem:empty-assignee");
-    assert_eq!(r.body["detail"], "nobody holds role 'secretary' in zb4");
+    assert_eq!(
+        r.body["detail"],
+        "「新建党支部」(zb4)没有人担任「书记」(secretary)，无法确定办理人"
+    );
     // A definition with mistakes: 422 with the same diagnostics as `validate`.
     let bad =
         std::fs::read_to_string(crate::root().join("tests/fixtures/bad/unknown-references.yaml"))
@@ -1378,7 +1380,7 @@ async fn files_are_uploaded_for_a_task_hashed_in_the_history_and_downloadable() 
         r.body["detail"]
             .as_str()
             .unwrap()
-            .contains("upload it first"),
+            .contains("应为本流程已上传文件的 id：请先用 POST"),
         "{}",
         r.body
     );
@@ -1540,7 +1542,11 @@ async fn the_directory_can_be_changed_within_ones_subtree() {
     )
     .await;
     assert_eq!(r.status, 422, "{}", r.body);
-    assert!(r.body["detail"].as_str().unwrap().contains("membership"));
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("项人员任职"),
+        "{}",
+        r.body
+    );
     let r = send(
         &mut s,
         "zb2-secretary",
@@ -1610,4 +1616,145 @@ async fn the_directory_can_be_changed_within_ones_subtree() {
         )
         .await;
     assert_eq!(r.status, 401, "a deleted person's token no longer works");
+}
+
+/// Whether a problem's detail is for people: Chinese, and every id it
+/// shows stands after the name it belongs to (`「书记」(secretary)`), or
+/// among the choices a caller writes (`approve（通过）`), never alone.
+fn readable(detail: &str, ids: &[&str]) -> Result<(), String> {
+    if !detail
+        .chars()
+        .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    {
+        return Err(format!("no Chinese in {detail:?}"));
+    }
+    for id in ids {
+        let rest = detail
+            .replace(&format!("」({id})"), "")
+            .replace(&format!("{id}（"), "");
+        if rest.contains(id) {
+            return Err(format!("{id:?} stands alone in {detail:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typical_refusals_read_in_chinese_with_roles_and_steps_by_name() {
+    let mut s = Server::start(Server::t0()).await;
+    let (_, approve) = leave_request(&mut s).await;
+    let act = format!("/api/v1/tasks/{approve}/actions");
+    let ids = [
+        "secretary",
+        "organizer",
+        "subject",
+        "initiator",
+        "full_member",
+        "submit",
+        "approve",
+        "review",
+    ];
+    let mut refusals = Vec::new();
+
+    // Someone else's task: the organizer sees it but may not decide it.
+    let r = s
+        .post("zb1-organizer", &act, json!({ "action": "approve" }))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    refusals.push(("someone else's task", r.body, "该事项不由您办理"));
+
+    // An outcome the step does not have: the choices with their names.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act,
+            json!({ "action": "complete", "outcome": "maybe" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["type"], "urn:stageflow:problem:bad-outcome");
+    refusals.push((
+        "an outcome the step lacks",
+        r.body,
+        "步骤「书记审批」(approve)没有办理结果「maybe」（可选：approve（通过）",
+    ));
+
+    // A decided task, acted on again.
+    let r = s
+        .post("zb1-secretary", &act, json!({ "action": "approve" }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post("zb1-secretary", &act, json!({ "action": "approve" }))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.body["type"], "urn:stageflow:problem:task-already-decided");
+    refusals.push(("a decided task", r.body, "该事项已经办理过，不能重复办理"));
+
+    // A task that is not there.
+    let nil = uuid::Uuid::nil();
+    let r = s
+        .get("zb1-secretary", &format!("/api/v1/tasks/{nil}"))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    refusals.push(("an unknown task", r.body, "找不到事项「00000000-"));
+
+    // A status filter the inbox does not know.
+    let r = s
+        .get("zb1-secretary", "/api/v1/tasks?status=finished")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    refusals.push((
+        "a bad status filter",
+        r.body,
+        "状态「finished」无效，应为 `pending`（待办）",
+    ));
+
+    // A field the action does not take: the lead is Chinese, serde's
+    // words follow.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &act,
+            json!({ "action": "approve", "colour": "red" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    refusals.push((
+        "an unknown field",
+        r.body,
+        "字段 `colour` 有误：unknown field `colour`",
+    ));
+
+    // A role nobody holds: the organization and the role by name.
+    let r = s
+        .post(
+            "jiguan-secretary",
+            "/api/v1/orgs",
+            json!({ "id": "zb4", "name": "新建党支部", "kind": "党支部", "parent": "jiguan" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s
+        .post(
+            "jiguan-secretary",
+            "/api/v1/instances",
+            json!({ "definition": "democratic-appraisal", "org": "zb4" }),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["type"], "urn:stageflow:problem:empty-assignee");
+    refusals.push((
+        "a role nobody holds",
+        r.body,
+        "「新建党支部」(zb4)没有人担任「书记」(secretary)",
+    ));
+
+    for (what, body, says) in refusals {
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(says), "{what}: {says:?} not in {body}");
+        if let Err(e) = readable(detail, &ids) {
+            panic!("{what}: {e}");
+        }
+    }
 }

@@ -251,20 +251,23 @@ async fn ids_names_and_addresses_are_checked_and_any_name_gets_mail() {
                 "memberships": [{ "org": "zb1", "role": "full_member" }] })
     };
     for (body, says) in [
-        (person("zb1/x", "甲", "a@example.org"), "not allowed"),
-        (person("x%y", "甲", "a@example.org"), "not allowed"),
-        (person("-x", "甲", "a@example.org"), "not allowed"),
+        (
+            person("zb1/x", "甲", "a@example.org"),
+            "人员 id「zb1/x」不可用",
+        ),
+        (person("x%y", "甲", "a@example.org"), "人员 id「x%y」不可用"),
+        (person("-x", "甲", "a@example.org"), "人员 id「-x」不可用"),
         (
             person("ok-1", "甲\n乙", "a@example.org"),
-            "control characters",
+            "`name` 不能含控制字符",
         ),
         (
             person("ok-2", "甲", "a@example.org\r\nBcc: x@evil.example"),
-            "control characters",
+            "`email` 不能含控制字符",
         ),
         (
             person("ok-3", "甲", "not an address"),
-            "not an e-mail address",
+            "「not an address」不是有效的邮箱地址",
         ),
     ] {
         let r = s

@@ -98,7 +98,10 @@ async fn definitions_belong_to_an_organization_and_stay_inside_it() {
     let r = s.publish_yaml("zb1-organizer", "spam.yaml", spam).await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(
-        r.body["detail"].as_str().unwrap().contains("'jiguan'"),
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("没有您可以使用的组织「jiguan」"),
         "{}",
         r.body
     );

@@ -292,7 +292,7 @@ async fn nothing_an_organizer_publishes_brings_the_server_down() {
         r.body["detail"]
             .as_str()
             .unwrap()
-            .contains("loops without waiting"),
+            .contains("流程陷入循环，没有等待任何人办理"),
         "{}",
         r.body
     );
@@ -320,7 +320,7 @@ async fn nothing_an_organizer_publishes_brings_the_server_down() {
     )
     .await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains("loops without waiting"), "{html}");
+    assert!(html.contains("流程陷入循环，没有等待任何人办理"), "{html}");
     let health = s.client.get(format!("{}/healthz", s.base)).send().await;
     assert_eq!(health.unwrap().status(), 200);
     // Nothing was written: nobody got a task of it.

@@ -63,7 +63,7 @@ pub async fn move_clock(
         _ => {
             return Err(ApiError::unprocessable(
                 "invalid-body",
-                "give exactly one of `advance` (e.g. \"3 days\") and `set` (RFC 3339)",
+                "`advance`（时长，如 `3 days` 或 `P3D`）和 `set`（RFC 3339 时间）须给出且只给出其一",
             ));
         }
     };

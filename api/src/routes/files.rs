@@ -91,7 +91,7 @@ pub async fn upload(
     let upload = found.ok_or_else(|| {
         ApiError::unprocessable(
             "invalid-body",
-            "send the file as a multipart part named `file`",
+            "请以 multipart 表单中名为 `file` 的部分上传文件",
         )
     })?;
     let meta = app.upload(&caller, task, upload).await?;
@@ -100,9 +100,12 @@ pub async fn upload(
 
 pub(crate) fn multipart_error(text: &str, status: StatusCode) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large(format!("files may be at most {MAX_FILE_BYTES} bytes"))
+        ApiError::too_large(format!(
+            "文件不能超过 {MAX_FILE_BYTES} 字节（{} MB）",
+            MAX_FILE_BYTES / (1024 * 1024)
+        ))
     } else {
-        ApiError::bad_request(format!("the multipart body cannot be read: {text}"))
+        ApiError::bad_request(format!("multipart 请求体无法读取：{text}"))
     }
 }
 

@@ -178,5 +178,5 @@ pub async fn metrics(
 
 /// The answer for a path no route serves.
 pub(crate) async fn not_found(uri: axum::http::Uri) -> crate::error::ApiError {
-    crate::error::ApiError::not_found(format!("no route for {}", uri.path()))
+    crate::error::ApiError::not_found(format!("没有这个地址：{}", uri.path()))
 }

@@ -79,7 +79,7 @@ pub async fn overdue(
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv" | "xlsx") {
         return Err(ApiError::bad_request(format!(
-            "format '{format}' is not json, csv or xlsx"
+            "格式「{format}」无效，应为 `json`、`csv` 或 `xlsx`"
         )));
     }
     let all = q.all.unwrap_or(false);

@@ -91,7 +91,7 @@ pub async fn inbox(
         "cancelled" => TaskStatusFilter::Cancelled,
         other => {
             return Err(ApiError::bad_request(format!(
-                "status '{other}' is not one of pending, done, cancelled"
+                "状态「{other}」无效，应为 `pending`（待办）、`done`（已办）或 `cancelled`（已取消）"
             )));
         }
     };
@@ -174,12 +174,15 @@ pub(crate) fn parse_action(body: serde_json::Value) -> ApiResult<Action> {
                     {
                         return Err(ApiError::unprocessable(
                             "invalid-body",
-                            format!("{name}: {e}"),
+                            format!("字段 `{name}` 有误：{e}"),
                         ));
                     }
                 }
             }
-            Err(ApiError::unprocessable("invalid-body", e.to_string()))
+            Err(ApiError::unprocessable(
+                "invalid-body",
+                format!("操作内容无效：{e}"),
+            ))
         }
     }
 }
@@ -194,7 +197,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
             Ok(Some(k.to_string()))
         }
         _ => Err(ApiError::bad_request(
-            "Idempotency-Key must be 1–200 printable ASCII characters",
+            "Idempotency-Key 应为 1–200 个可打印的 ASCII 字符",
         )),
     }
 }

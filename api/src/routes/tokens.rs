@@ -61,7 +61,7 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<TokenView>>> {
     match (q.person, q.org) {
         (Some(_), Some(_)) => Err(crate::error::ApiError::bad_request(
-            "give `person` or `org`, not both",
+            "`person` 和 `org` 只能给出其一",
         )),
         (person, None) => Ok(Json(app.tokens(&caller, person.as_deref()).await?)),
         (None, Some(org)) => Ok(Json(app.tokens_under(&caller, &org).await?)),

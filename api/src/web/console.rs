@@ -392,13 +392,19 @@ async fn upload(
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
+            Err(e) => {
+                return ApiError::bad_request(format!("表单无法读取：{}", e.body_text()))
+                    .into_response();
+            }
         };
         let name = field.name().unwrap_or_default().to_string();
         let file_name = field.file_name().map(str::to_string);
         let value = match field.text().await {
             Ok(v) => v,
-            Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
+            Err(e) => {
+                return ApiError::bad_request(format!("表单无法读取：{}", e.body_text()))
+                    .into_response();
+            }
         };
         match name.as_str() {
             "csrf" => csrf = value,

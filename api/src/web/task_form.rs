@@ -42,7 +42,7 @@ pub(super) async fn read_form(mut multipart: Multipart) -> Result<Submitted, Res
         files: Vec::new(),
     };
     let bad = |e: axum::extract::multipart::MultipartError| {
-        ApiError::bad_request(e.body_text()).into_response()
+        ApiError::bad_request(format!("表单无法读取：{}", e.body_text())).into_response()
     };
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_string();

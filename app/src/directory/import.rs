@@ -108,7 +108,7 @@ impl App {
         dry_run: bool,
     ) -> AppResult<Result<Imported, Vec<ImportProblem>>> {
         self.allow(caller, Op::ImportDirectory, Target::System, || {
-            AppError::forbidden("importing the directory needs the admin")
+            AppError::forbidden("导入组织和人员须使用管理员令牌")
         })?;
         let mut problems = Problems::default();
         let in_file = self.check_org_rows(orgs, &mut problems).await?;
@@ -149,10 +149,7 @@ impl App {
                 bad(r.line, e.detail);
             }
             if let Some(first) = in_file.insert(&r.id, r.line) {
-                bad(
-                    r.line,
-                    format!("id '{}' was already used on line {first}", r.id),
-                );
+                bad(r.line, format!("id「{}」已在第 {first} 行使用过", r.id));
             }
             if let Some(d) = &r.term_start
                 && let Err(e) = validate::date("term_start", d)
@@ -167,11 +164,11 @@ impl App {
             {
                 bad(
                     r.line,
-                    format!("parent '{p}' is neither in this file nor in the database"),
+                    format!("上级组织「{p}」既不在本文件中，也不在数据库中"),
                 );
             }
             if self.store.org(&r.id).await?.is_some() {
-                bad(r.line, format!("organization '{}' already exists", r.id));
+                bad(r.line, format!("组织「{}」已经存在", r.id));
             }
         }
         Ok(in_file)
@@ -193,28 +190,19 @@ impl App {
                 bad(r.line, e.detail);
             }
             if let Some(first) = seen.insert(&r.id, r.line) {
-                bad(
-                    r.line,
-                    format!("id '{}' was already used on line {first}", r.id),
-                );
+                bad(r.line, format!("id「{}」已在第 {first} 行使用过", r.id));
             }
             if self.store.person(&r.id).await?.is_some() {
-                bad(r.line, format!("person '{}' already exists", r.id));
+                bad(r.line, format!("人员「{}」已经存在", r.id));
             }
             if let Some(e) = &r.email {
                 if let Err(e) = validate::email(e) {
                     bad(r.line, e.detail);
                 }
                 if let Some(first) = addresses.insert(e.to_lowercase(), r.line) {
-                    bad(
-                        r.line,
-                        format!("e-mail address '{e}' was already used on line {first}"),
-                    );
+                    bad(r.line, format!("邮箱「{e}」已在第 {first} 行使用过"));
                 } else if !self.store.people_by_email(e).await?.is_empty() {
-                    bad(
-                        r.line,
-                        format!("e-mail address '{e}' is already someone else's"),
-                    );
+                    bad(r.line, format!("邮箱「{e}」已被其他人使用"));
                 }
             }
             if let Some(d) = &r.birth_date
@@ -227,7 +215,10 @@ impl App {
             {
                 bad(
                     r.line,
-                    format!("status '{s}' is not one of {}", STATUSES.join(", ")),
+                    format!(
+                        "`status` 的值「{s}」无效，应为以下之一：{}",
+                        STATUSES.join("、")
+                    ),
                 );
             }
             let mut memberships = Vec::new();
@@ -235,9 +226,7 @@ impl App {
                 if !in_file.contains_key(org.as_str()) && self.store.org(org).await?.is_none() {
                     bad(
                         r.line,
-                        format!(
-                            "organization '{org}' is neither in the organizations file nor in the database"
-                        ),
+                        format!("组织「{org}」既不在组织文件中，也不在数据库中"),
                     );
                 }
                 memberships.push(Membership {
@@ -265,7 +254,7 @@ impl App {
         caller: &Caller,
     ) -> AppResult<(Vec<OrgView>, Vec<PersonView>)> {
         self.allow(caller, Op::ImportDirectory, Target::System, || {
-            AppError::forbidden("exporting the directory needs the admin")
+            AppError::forbidden("导出组织和人员须使用管理员令牌")
         })?;
         Ok((
             self.store
@@ -319,7 +308,7 @@ fn parents_first(
                 problems.add(
                     ImportSource::Orgs,
                     r.line,
-                    format!("organization '{}' is part of a parent cycle", r.id),
+                    format!("组织「{}」的上级关系构成了循环", r.id),
                 );
             }
             break;

@@ -29,7 +29,10 @@ pub(crate) fn check_status(status: &str) -> crate::AppResult<()> {
     } else {
         Err(crate::AppError::invalid(
             "invalid-body",
-            format!("status '{status}' is not one of {}", STATUSES.join(", ")),
+            format!(
+                "`status` 的值「{status}」无效，应为以下之一：{}",
+                STATUSES.join("、")
+            ),
         ))
     }
 }

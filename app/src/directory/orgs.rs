@@ -58,7 +58,7 @@ pub struct OrgDirectory {
 }
 
 fn org_missing(id: &str) -> AppError {
-    AppError::not_found(format!("organization '{id}' not found"))
+    AppError::not_found(format!("找不到组织「{id}」"))
 }
 
 impl App {
@@ -107,7 +107,7 @@ impl App {
                 })?;
             }
             None => self.allow(caller, Op::CreateOrg, Target::System, || {
-                AppError::forbidden("only the admin creates top-level organizations")
+                AppError::forbidden("只有管理员可以新建顶层组织")
             })?,
         }
         let org = self

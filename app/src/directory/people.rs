@@ -74,7 +74,7 @@ pub struct PersonChanged {
 }
 
 fn person_missing(id: &str) -> AppError {
-    AppError::not_found(format!("person '{id}' not found"))
+    AppError::not_found(format!("找不到人员「{id}」"))
 }
 
 impl App {
@@ -128,7 +128,7 @@ impl App {
         if memberships.is_empty() && !caller.is_admin() {
             return Err(AppError::invalid(
                 "invalid-body",
-                "a person needs at least one membership in an organization you manage",
+                "新增人员须至少在一个您管理的组织中任职（`memberships`）",
             ));
         }
         let scope = self.membership_scope(caller, "", &memberships).await?;
@@ -200,7 +200,7 @@ impl App {
         })?;
         if myself && change.email.is_some() {
             return Err(AppError::forbidden(
-                "your own e-mail address changes through a link sent to the old one: change it alone",
+                "更改自己的邮箱须通过发往原邮箱的确认链接进行：请单独提交邮箱的更改",
             ));
         }
         if let Some(email) = &change.email {
@@ -245,7 +245,7 @@ impl App {
         if new_email.is_some() && person.email.as_deref().is_none_or(str::is_empty) {
             return Err(AppError::invalid(
                 "no-old-address",
-                "you have no e-mail address to confirm the change from: ask an organizer of your organization to set it",
+                "您还没有邮箱，无法确认更改：请联系本组织的书记或组织委员为您填写",
             ));
         }
         if let Some(email) = &new_email {
@@ -314,9 +314,7 @@ impl App {
         match holders.iter().find(|other| *other != person) {
             Some(_) => Err(AppError::invalid(
                 "email-taken",
-                format!(
-                    "e-mail address '{email}' is already someone else's; each person needs an address of their own"
-                ),
+                format!("邮箱「{email}」已被其他人使用；每个人须使用自己的邮箱"),
             )),
             _ => Ok(()),
         }
@@ -434,10 +432,7 @@ fn check_contact(email: Option<&str>, phone: Option<&str>) -> AppResult<()> {
     if let Some(p) = phone {
         validate::no_controls("phone", p)?;
         if p.chars().count() > 40 {
-            return Err(AppError::invalid(
-                "invalid-body",
-                "`phone` is longer than 40 characters",
-            ));
+            return Err(AppError::invalid("invalid-body", "`phone` 超过 40 个字符"));
         }
     }
     Ok(())

@@ -170,7 +170,7 @@ fn matches(expect: Expect, status: u16, body: &Value, page_route: bool) -> bool 
     let missing_in_body = status == 422
         && match body {
             // A page says it in words.
-            Value::String(html) => html.contains("does not exist"),
+            Value::String(html) => html.contains("该组织不存在"),
             _ => body["type"]
                 .as_str()
                 .is_some_and(|t| t.ends_with(":not-found") || t.ends_with(":unknown-definition")),

@@ -416,3 +416,36 @@ async fn a_step_with_several_outcomes_needs_one_named() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["task"]["outcome"], "disagree", "{}", r.body);
 }
+
+/// Rule 1 has its counterpart: a date that plans what is to come is not a
+/// record. The 述职评议 plan names the meeting's date ahead of time (it must
+/// not be in the past), so a date two weeks ahead is taken — the library
+/// marks it `future: true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_meeting_date_may_lie_ahead() {
+    let mut s = Server::start(Server::t0()).await;
+    let r = s
+        .post(
+            "jiguan-organizer",
+            "/api/v1/instances",
+            json!({ "definition": "secretary-report-review", "org": "zb1" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let instance = r.body["id"].as_str().unwrap().to_string();
+    let plan = s
+        .inbox("jiguan-organizer")
+        .await
+        .into_iter()
+        .find(|t| t["step"] == "plan" && t["instance"] == instance.as_str())
+        .expect("the plan task");
+    let file = letter(&mut s, "jiguan-organizer", &plan).await;
+    let r = complete(
+        &mut s,
+        "jiguan-organizer",
+        &plan,
+        json!({ "plan": file, "focus": "全面从严治党", "meeting_date": "2026-03-16" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -35,13 +35,18 @@ pub enum StageMark {
     Ended,
 }
 
-/// A person to choose (a recipient, a person field's value).
+/// A person to choose (a recipient, a person field's value), told apart
+/// from namesakes by organization and role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonChoice {
     /// Id.
     pub id: String,
     /// Name.
     pub name: String,
+    /// Organizations and roles: `机关第一党支部 书记、正式党员`.
+    pub detail: String,
+    /// Their 身份 (正式党员 …).
+    pub status: String,
 }
 
 /// What the viewer may do besides deciding.
@@ -384,13 +389,10 @@ impl App {
     /// `HandTaskTo`): the people of its subtree and the members of the
     /// organizations above it — but the viewer. A person field's choices.
     async fn choices_for(&self, org: &str, viewer: &str) -> AppResult<Vec<PersonChoice>> {
-        let mut people: Vec<PersonChoice> = Vec::new();
+        let mut found: Vec<stageflow_store::Person> = Vec::new();
         for p in self.store.people_under(Some(org)).await? {
-            if p.id != viewer && !people.iter().any(|x| x.id == p.id) {
-                people.push(PersonChoice {
-                    id: p.id,
-                    name: p.name,
-                });
+            if p.id != viewer && !found.iter().any(|x| x.id == p.id) {
+                found.push(p);
             }
         }
         let above: Vec<String> = self
@@ -407,14 +409,45 @@ impl App {
             .await?
             .into_iter()
             .map(|(_, _, person)| person)
-            .filter(|p| p != viewer && !people.iter().any(|x| &x.id == p))
+            .filter(|p| p != viewer && !found.iter().any(|x| &x.id == p))
             .collect();
         ids.sort();
         ids.dedup();
         for id in ids {
             if let Some(p) = self.store.person(&id).await? {
-                people.push(PersonChoice { id, name: p.name });
+                found.push(p);
             }
+        }
+        let mut org_names: HashMap<String, String> = HashMap::new();
+        let mut people = Vec::with_capacity(found.len());
+        for p in found {
+            let mut parts: Vec<(String, Vec<&str>)> = Vec::new();
+            for m in &p.memberships {
+                if !org_names.contains_key(&m.org) {
+                    let name = self
+                        .store
+                        .org(&m.org)
+                        .await?
+                        .map_or(m.org.clone(), |o| o.name);
+                    org_names.insert(m.org.clone(), name);
+                }
+                let role = stageflow_workflows::vocab::role_name(&m.role).unwrap_or(&m.role);
+                match parts.iter_mut().find(|(o, _)| *o == org_names[&m.org]) {
+                    Some((_, roles)) => roles.push(role),
+                    None => parts.push((org_names[&m.org].clone(), vec![role])),
+                }
+            }
+            let detail = parts
+                .iter()
+                .map(|(o, roles)| format!("{o} {}", roles.join("、")))
+                .collect::<Vec<_>>()
+                .join("；");
+            people.push(PersonChoice {
+                id: p.id,
+                name: p.name,
+                detail,
+                status: p.status,
+            });
         }
         Ok(people)
     }

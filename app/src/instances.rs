@@ -68,8 +68,14 @@ impl App {
             .definition_for(&body.definition, body.version, &org.path)
             .await?;
         let inputs: Vec<_> = def.inputs.iter().map(|i| i.field.clone()).collect();
-        self.check_person_fields(caller, &inputs, &body.inputs, &org.path)
-            .await?;
+        self.check_person_fields(
+            caller,
+            &inputs,
+            &body.inputs,
+            &org.path,
+            body.subject.as_deref(),
+        )
+        .await?;
         let mut attrs = Values::new();
         if let Some(p) = &body.subject {
             let missing = || {

@@ -438,8 +438,14 @@ impl App {
                 .await?;
             let def = self.definition_of(&instance).await?;
             if let Some((_, step)) = def.step(&row.step) {
-                self.check_person_fields(caller, &step.form, form, &scope.instance.org_path)
-                    .await?;
+                self.check_person_fields(
+                    caller,
+                    &step.form,
+                    form,
+                    &scope.instance.org_path,
+                    instance.subject.person.as_deref(),
+                )
+                .await?;
             }
         }
         let command = command_for(caller, id, &row, action)?;
@@ -632,12 +638,14 @@ impl App {
         fields: &[stageflow_engine::model::Field],
         values: &Values,
         org_path: &str,
+        subject: Option<&str>,
     ) -> AppResult<()> {
         for field in fields.iter().filter(|f| f.kind == FieldKind::Person) {
             match values.get(&field.id) {
                 None | Some(serde_json::Value::Null) => {}
                 Some(serde_json::Value::String(person)) => {
                     self.require_in_reach(caller, person, org_path).await?;
+                    self.require_eligible(field, person, subject).await?;
                 }
                 Some(_) => {
                     return Err(AppError::invalid(
@@ -646,6 +654,45 @@ impl App {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A person field names someone the definition allows: not the
+    /// person the case is about, and of a 身份 its `eligible:` lists (a
+    /// 入党介绍人 is a 正式党员, 细则 第十五条).
+    async fn require_eligible(
+        &self,
+        field: &stageflow_engine::model::Field,
+        person: &str,
+        subject: Option<&str>,
+    ) -> AppResult<()> {
+        if subject == Some(person) {
+            return Err(AppError::invalid(
+                "bad-form",
+                format!("{}不能是本案的对象本人", named(&field.label, &field.id)),
+            ));
+        }
+        if field.eligible.is_empty() {
+            return Ok(());
+        }
+        let p = self.store.person(person).await?;
+        let status = p.as_ref().map(|p| p.status.as_str()).unwrap_or("");
+        if !field.eligible.iter().any(|s| s == status) {
+            let who = p.as_ref().map_or(person, |p| p.name.as_str());
+            return Err(AppError::invalid(
+                "bad-form",
+                format!(
+                    "{}须为{}；「{who}」的身份是{}",
+                    named(&field.label, &field.id),
+                    field.eligible.join("或"),
+                    if status.is_empty() {
+                        "未登记"
+                    } else {
+                        status
+                    }
+                ),
+            ));
         }
         Ok(())
     }

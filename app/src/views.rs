@@ -191,6 +191,9 @@ pub struct FieldView {
     /// Largest number allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
+    /// A person field: the 身份 the person must have (empty: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eligible: Vec<String>,
 }
 
 fn field_view(f: &stageflow_engine::model::Field) -> FieldView {
@@ -213,6 +216,7 @@ fn field_view(f: &stageflow_engine::model::Field) -> FieldView {
         default: f.default.clone(),
         min: f.min,
         max: f.max,
+        eligible: f.eligible.clone(),
     }
 }
 

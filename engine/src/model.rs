@@ -115,6 +115,11 @@ pub struct Field {
     /// application was received, a meeting not before the 公示 ended).
     #[serde(default)]
     pub not_before: Option<crate::time::TimeExpr>,
+    /// A person field: the 身份 (directory status) the person must have,
+    /// e.g. `[正式党员]` for a 入党介绍人 (细则 第十五条); empty: any. A
+    /// person field of a person's case never names that person.
+    #[serde(default)]
+    pub eligible: Vec<String>,
 }
 
 /// The type of a field's value.

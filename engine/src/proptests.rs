@@ -95,6 +95,7 @@ pub(crate) fn definition() -> Definition {
         max: None,
         future: false,
         not_before: None,
+        eligible: Vec::new(),
     }];
     let mut review = step(
         "review",

@@ -30,6 +30,9 @@
 //!   assignees (case file, history, file downloads).
 //! - `operations` — which operations (转办, 委派, 加签, 抄送, 退回, 撤回, 催办)
 //!   a step allows, by its `operations:` or its kind's defaults.
+//! - `people_fields` — person fields name someone in reach, never the case's
+//!   own person, of the 身份 the field's `eligible:` lists; pickers tell
+//!   namesakes apart.
 //! - `schedules`, `reports`, `openapi`, `simulate`, `diagnostics` (bad-YAML
 //!   fixtures with golden diagnostics), `hostile` (oversized, deep, injected
 //!   input).
@@ -54,6 +57,7 @@ mod mail;
 mod matrix;
 mod openapi;
 mod operations;
+mod people_fields;
 mod reports;
 mod rules;
 mod schedules;

@@ -669,6 +669,33 @@ fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
             );
         }
     }
+    let eligible: Vec<String> = match m.get("eligible") {
+        Some(n) => {
+            if kind != FieldKind::Person {
+                cx.error(
+                    n.pos,
+                    format!("`eligible` 只适用于人员字段；{this}不是 `type: person`"),
+                );
+            }
+            cx.list(n)
+                .into_iter()
+                .filter_map(|s| {
+                    let status = cx.string(s, "`eligible:` 中的身份")?;
+                    if crate::vocab::PERSON_STATUSES.contains(&status.as_str()) {
+                        Some(status)
+                    } else {
+                        cx.error_help(
+                            s.pos,
+                            format!("未知的身份「{status}」"),
+                            &format!("可用的身份：{}", crate::vocab::PERSON_STATUSES.join("、")),
+                        );
+                        None
+                    }
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let default = m.get("default").map(|n| scalar_json(n, &kind));
     if let (Some(d), Some(n)) = (&default, m.get("default")) {
         let ok = match &kind {
@@ -696,6 +723,7 @@ fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
         max,
         future,
         not_before,
+        eligible,
     })
 }
 

@@ -87,6 +87,7 @@ pub const FIELD: &[&str] = &[
     "max",
     "future",
     "not_before",
+    "eligible",
 ];
 /// A check.
 pub const CHECK: &[&str] = &["rule", "message"];

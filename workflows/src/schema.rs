@@ -73,6 +73,7 @@ pub fn objects() -> Vec<(&'static str, &'static [&'static str], Value)> {
             "options": { "type": "array", "items": text() },
             "min": { "type": "number" }, "max": { "type": "number" },
             "future": { "type": "boolean" }, "not_before": text(),
+            "eligible": { "type": "array", "items": { "enum": crate::vocab::PERSON_STATUSES } },
         }),
         &["id"],
     );

@@ -25,6 +25,16 @@ pub const ROLES: &[(&str, &str)] = &[
     ("leading_group_office", "领导小组办公室"),
 ];
 
+/// A person's 身份 in the directory, in the order of the procedure.
+pub const PERSON_STATUSES: &[&str] = &[
+    "群众",
+    "申请人",
+    "积极分子",
+    "发展对象",
+    "预备党员",
+    "正式党员",
+];
+
 /// Built-in organization kinds.
 pub const ORG_KINDS: &[&str] = &[
     "党委",

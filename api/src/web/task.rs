@@ -86,7 +86,14 @@ fn task_page_data(app: &AppState, s: &Session, case: &TaskCase) -> Value {
     let people: Vec<Value> = case
         .people
         .iter()
-        .map(|p| json!({ "id": p.id, "name": p.name }))
+        .map(|p| {
+            let label = if p.detail.is_empty() {
+                p.name.clone()
+            } else {
+                format!("{}（{}）", p.name, p.detail)
+            };
+            json!({ "id": p.id, "name": p.name, "label": label, "status": p.status })
+        })
         .collect();
     let returnable: Vec<Value> = case
         .returnable
@@ -120,7 +127,7 @@ fn task_page_data(app: &AppState, s: &Session, case: &TaskCase) -> Value {
         "close_vote": task.kind == "ballot", "today": today(app).to_string(),
         "assignees": assignees.join("、"), "rating": rating,
         "task": task, "stages": stages(case), "history": history(case), "verified": case.verified,
-        "open": case.open, "fields": fields(task, &people, today(app)), "buttons": buttons, "csrf": s.csrf,
+        "open": case.open, "fields": fields(task, &people, case.person.as_ref().map(|p| p.id.as_str()), today(app)), "buttons": buttons, "csrf": s.csrf,
         "people": people, "returnable": returnable, "work": task.kind == "work",
         "seen": case.events.len(), "due": task.due.map(format::date_zh), "due_iso": task.due,
         "when": when, "overdue": overdue && case.open, "earliest": task.earliest.map(format::date_zh),
@@ -175,10 +182,25 @@ fn history(case: &TaskCase) -> Vec<Value> {
 }
 
 /// The step's form fields as inputs (a person field offers `people`).
-fn fields(task: &TaskView, people: &[Value], today: chrono::NaiveDate) -> Vec<Value> {
+/// The form's fields for the template. A person field offers only whom it
+/// may name: not the case's own person, and of a 身份 its `eligible:` lists.
+fn fields(
+    task: &TaskView,
+    people: &[Value],
+    subject: Option<&str>,
+    today: chrono::NaiveDate,
+) -> Vec<Value> {
     task.form
         .iter()
         .map(|f| {
+            let people: Vec<&Value> = people
+                .iter()
+                .filter(|p| f.kind != "person" || p["id"].as_str() != subject)
+                .filter(|p| {
+                    f.eligible.is_empty()
+                        || f.eligible.iter().any(|s| p["status"].as_str() == Some(s))
+                })
+                .collect();
             let input = match f.kind.as_str() {
                 "date" => "date",
                 "integer" | "number" => "number",

@@ -13,14 +13,7 @@ pub use orgs::{NewOrgInput, OrgChange, OrgDirectory};
 pub use people::{NewPersonInput, PersonChange, PersonChanged};
 
 /// Person statuses, in the order of the procedure.
-pub const STATUSES: &[&str] = &[
-    "群众",
-    "申请人",
-    "积极分子",
-    "发展对象",
-    "预备党员",
-    "正式党员",
-];
+pub const STATUSES: &[&str] = stageflow_workflows::vocab::PERSON_STATUSES;
 
 /// Refuses a status that is not one of [`STATUSES`].
 pub(crate) fn check_status(status: &str) -> crate::AppResult<()> {

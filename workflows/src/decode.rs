@@ -687,7 +687,7 @@ fn field(cx: &mut Cx<'_>, node: &Node, what: &str, key: &str) -> Option<Field> {
                         cx.error_help(
                             s.pos,
                             format!("未知的身份「{status}」"),
-                            &format!("可用的身份：{}", crate::vocab::PERSON_STATUSES.join("、")),
+                            format!("可用的身份：{}", crate::vocab::PERSON_STATUSES.join("、")),
                         );
                         None
                     }

@@ -222,7 +222,7 @@ impl App {
         let comment_required = def
             .step(&task.step)
             .is_some_and(|(_, st)| st.comment_required);
-        let hidden = record::hidden_for(&def, &instance, &caller.person);
+        let hidden = record::hidden_for(&def, &instance, &events, &caller.person);
         let record = self.case_record(&def, &instance, &events, &hidden).await?;
         // The page's history reads the events too: nothing hidden in them.
         record::redact(&def, &mut events, &hidden);

@@ -197,11 +197,8 @@ impl App {
         instance: &stageflow_engine::InstanceState,
         def: &stageflow_engine::Definition,
     ) -> AppResult<std::collections::BTreeSet<Uuid>> {
-        let hidden = crate::casefile::record::hidden_for(def, instance, &caller.person);
-        if hidden.is_empty() {
-            return Ok(Default::default());
-        }
         let events = self.store.events(instance.id).await?;
+        let hidden = crate::casefile::record::hidden_for(def, instance, &events, &caller.person);
         Ok(crate::casefile::record::hidden_files(def, &events, &hidden))
     }
 }

@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use stageflow_engine::calendar::Calendar;
 
+/// The largest holiday file read (a year's notice is a few kilobytes).
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// The calendar with a directory's notices, and which file gave which year.
 #[derive(Debug, Clone)]
 pub struct HolidayData {
@@ -56,6 +59,21 @@ pub fn load_dir(dir: &Path) -> Result<HolidayData, HolidayError> {
     let mut texts = Vec::with_capacity(paths.len());
     let mut files: Vec<(i32, PathBuf)> = Vec::with_capacity(paths.len());
     for path in &paths {
+        // A regular file of sane size: a FIFO or /dev/zero behind a name
+        // would hang the start, a huge file would fill memory.
+        let meta = std::fs::metadata(path).map_err(|e| fail(path, format!("无法读取文件：{e}")))?;
+        if !meta.is_file() {
+            return Err(fail(path, "不是普通文件".into()));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(fail(
+                path,
+                format!(
+                    "文件过大（{} 字节，至多 {MAX_FILE_BYTES} 字节）",
+                    meta.len()
+                ),
+            ));
+        }
         let text =
             std::fs::read_to_string(path).map_err(|e| fail(path, format!("无法读取文件：{e}")))?;
         // Each file alone first, so an error names its file.
@@ -65,6 +83,19 @@ pub fn load_dir(dir: &Path) -> Result<HolidayData, HolidayError> {
         let Some(year) = year else {
             return Err(fail(path, "文件缺少 `year`".into()));
         };
+        if !(1949..=2200).contains(&year) {
+            return Err(fail(path, format!("年份 {year} 超出范围（1949–2200）")));
+        }
+        // `2028.json` must be the year 2028.
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+            && let Ok(named) = stem.parse::<i32>()
+            && named != year
+        {
+            return Err(fail(
+                path,
+                format!("文件名是 {named} 年，内容的 `year` 却是 {year}"),
+            ));
+        }
         if let Some((_, first)) = files.iter().find(|(y, _)| *y == year) {
             return Err(fail(
                 path,

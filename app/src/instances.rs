@@ -163,7 +163,7 @@ impl App {
         let mut events = self.store.events(id).await?;
         // Verified as stored; then the fields hidden from this reader go.
         let mut view = history_view(id, &events);
-        let hidden = crate::casefile::record::hidden_for(&def, &instance, &caller.person);
+        let hidden = crate::casefile::record::hidden_for(&def, &instance, &events, &caller.person);
         if !hidden.is_empty() {
             crate::casefile::record::redact(&def, &mut events, &hidden);
             let verified = view.verified;

@@ -313,9 +313,17 @@ impl App {
                 org: q.org,
                 workflow: q.workflow,
                 due_before: q.due_before,
+                // Control characters go (a NUL ends the pattern in SQLite).
                 subject: q
                     .subject
-                    .map(|t| t.trim().chars().take(50).collect::<String>())
+                    .map(|t| {
+                        t.chars()
+                            .filter(|c| !c.is_control())
+                            .take(50)
+                            .collect::<String>()
+                            .trim()
+                            .to_string()
+                    })
                     .filter(|t| !t.is_empty()),
                 limit,
                 offset: q.offset,

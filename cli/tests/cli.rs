@@ -116,6 +116,29 @@ fn calendar_years_and_a_notice_loaded_at_run_time() {
         err.contains("2028.json") && err.contains("应写作 YYYY-MM-DD"),
         "{err}"
     );
+    // A file named for one year holding another is refused, and a name
+    // that is not a regular file (a device would never end) is too.
+    std::fs::write(
+        dir.path().join("2028.json"),
+        r#"{"year": 2029, "papers": [], "days": []}"#,
+    )
+    .unwrap();
+    let o = stageflow(&["calendar", "years", "--holidays", holidays]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("文件名是 2028 年，内容的 `year` 却是 2029"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("2028.json")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("2030.json")).unwrap();
+    let o = stageflow(&["calendar", "years", "--holidays", holidays]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2030.json") && err.contains("不是普通文件"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -3313,6 +3313,13 @@ fn ratio_words(r: f64) -> String {
 
 /// The outcomes a person may complete a step's task with.
 fn allowed_outcomes(step: &Step) -> Vec<String> {
+    let mut all = outcomes_of_kind(step);
+    // 退回 only where the step's operations allow it.
+    all.retain(|o| o != "return" || step.allows("return"));
+    all
+}
+
+fn outcomes_of_kind(step: &Step) -> Vec<String> {
     match &step.kind {
         StepKind::Approval { .. } => {
             let mut v: Vec<String> = ["approve", "reject", "return"]

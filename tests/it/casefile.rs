@@ -198,6 +198,9 @@ async fn a_hidden_field_never_reaches_the_step_s_assignee() {
         .find(|t| t["step"] == "inquiry" && t["instance"] == instance.as_str())
         .unwrap();
     let evidence = letter(&mut s, "zb1-organizer", &inquiry).await;
+    // A scan uploaded on the same task but never put in a field (replaced
+    // by the one above, say) is as hidden as the field's own file.
+    let stray = letter(&mut s, "zb1-organizer", &inquiry).await;
     let form = json!({ "finding": "表现良好", "informant": "王某某", "evidence": evidence });
     let r = complete(&mut s, "zb1-organizer", &inquiry, form).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -226,21 +229,58 @@ async fn a_hidden_field_never_reaches_the_step_s_assignee() {
         text.contains("表现良好") && !text.contains("王某某") && !text.contains(&evidence),
         "{text}"
     );
-    let r = s
-        .get("zb1-secretary", &format!("/api/v1/files/{evidence}"))
-        .await;
-    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(!text.contains(&stray), "{text}");
+    // No hashes in a redacted history: they would confirm a guess at the
+    // hidden value. The server verified the chain as stored.
+    assert_eq!(history.body["verified"], true);
+    assert!(
+        history.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["hash"] == "" && e["prev_hash"] == ""),
+        "{text}"
+    );
+    for file in [&evidence, &stray] {
+        let r = s
+            .get("zb1-secretary", &format!("/api/v1/files/{file}"))
+            .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+    }
     let files = s
         .get(
             "zb1-secretary",
             &format!("/api/v1/instances/{instance}/files"),
         )
         .await;
+    let listed = files.body.to_string();
     assert!(
-        !files.body.to_string().contains(&evidence),
-        "{}",
-        files.body
+        !listed.contains(&evidence) && !listed.contains(&stray),
+        "{listed}"
     );
+    // 抄送 does not hand the hidden on: the copy's reader inherits the
+    // step's hiding.
+    let r = s
+        .post(
+            "zb1-secretary",
+            &format!("/api/v1/tasks/{id}/actions"),
+            json!({ "action": "cc", "people": ["zb1-member-1"] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let copy = s
+        .get("zb1-member-1", &format!("/api/v1/tasks/{id}/case"))
+        .await;
+    assert_eq!(copy.status, 200, "{}", copy.body);
+    let text = copy.body.to_string();
+    assert!(
+        text.contains("表现良好") && !text.contains("王某某"),
+        "{text}"
+    );
+    let r = s
+        .get("zb1-member-1", &format!("/api/v1/files/{evidence}"))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
     let token = s.token("zb1-secretary").await;
     let cookie = sign_in(&s, &token).await;
     let (_, html) = page(&s, &cookie, &format!("/tasks/{id}")).await;

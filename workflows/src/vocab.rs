@@ -23,6 +23,9 @@ pub const ROLES: &[(&str, &str)] = &[
     ("member", "成员"),
     ("supervisor", "督导组"),
     ("leading_group_office", "领导小组办公室"),
+    ("leading_group", "领导小组成员"),
+    ("branch_secretary", "支部书记"),
+    ("party_representative", "党代表"),
 ];
 
 /// A person's 身份 in the directory, in the order of the procedure.

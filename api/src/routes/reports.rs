@@ -63,8 +63,9 @@ pub struct OverdueQuery {
     pub org: String,
     /// `json` (default), `csv` or `xlsx`.
     pub format: Option<String>,
-    /// `true`: every pending task of the subtree, not only the overdue ones.
-    pub all: Option<bool>,
+    /// `true` (or `1`): every pending task of the subtree, not only the
+    /// overdue ones.
+    pub all: Option<String>,
 }
 
 /// 督办台账: overdue tasks in a subtree, most overdue first, as JSON, CSV
@@ -82,7 +83,16 @@ pub async fn overdue(
             "格式「{format}」无效，应为 `json`、`csv` 或 `xlsx`"
         )));
     }
-    let all = q.all.unwrap_or(false);
+    let all = match q.all.as_deref() {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`all` 应为 true 或 false，收到的是「{}」",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+    };
     let rows = app.pending_under(&caller, &q.org, !all).await?;
     match format {
         "csv" => Ok(formats::overdue_csv(&rows)),

@@ -409,21 +409,31 @@ pub fn people_in_forms(def: &Definition, events: &[RecordedEvent]) -> Vec<String
 }
 
 /// The fields hidden from `person`: the `hide:` lists of every step of the
-/// instance where they hold or held a task. A hidden value is never sent
-/// to them — not in the case file, the history or a file download — even
-/// where another role would let them read it.
+/// instance where they hold or held a task, or were sent a copy of one
+/// (抄送 must not hand the hidden on). A hidden value is never sent to them
+/// — not in the case file, the history or a file download — even where
+/// another role would let them read it.
 pub fn hidden_for(
     def: &Definition,
     instance: &InstanceState,
+    events: &[RecordedEvent],
     person: &str,
 ) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
-    let steps: BTreeSet<&str> = instance
+    let mut steps: BTreeSet<&str> = instance
         .tasks
         .values()
         .filter(|t| t.assignee == person)
         .map(|t| t.step.as_str())
         .collect();
+    for e in events {
+        if let Event::CopiedTo { task, to, .. } = &e.event
+            && to.iter().any(|p| p == person)
+            && let Some(t) = instance.tasks.get(task)
+        {
+            steps.insert(t.step.as_str());
+        }
+    }
     for step in steps {
         let Some((_, s)) = def.step(step) else {
             continue;
@@ -450,6 +460,13 @@ pub fn redact(def: &Definition, events: &mut [RecordedEvent], hidden: &BTreeSet<
         return;
     }
     let files = hidden_files(def, events, hidden);
+    // A redacted event no longer matches its hash, and the hashes would
+    // let a reader confirm a guess at a hidden value: the chain goes (the
+    // server verified it as stored).
+    for e in events.iter_mut() {
+        e.hash.clear();
+        e.prev_hash.clear();
+    }
     let mut task_step: HashMap<Uuid, String> = HashMap::new();
     for e in events.iter_mut() {
         match &mut e.event {
@@ -485,10 +502,28 @@ pub fn hidden_files(
         return out;
     }
     let mut task_step: HashMap<Uuid, &str> = HashMap::new();
+    // Files a visible field names stay visible.
+    let mut visible: BTreeSet<Uuid> = BTreeSet::new();
+    // Uploads on tasks of a step whose files are (partly) hidden: a scan
+    // replaced before the decision, or never put in a field, is hidden too.
+    let mut uploads: Vec<Uuid> = Vec::new();
+    let hides_files = |step: &str| {
+        is_hidden(hidden, step, "*")
+            || def.step(step).is_some_and(|(_, s)| {
+                s.form
+                    .iter()
+                    .any(|f| f.kind == FieldKind::File && is_hidden(hidden, step, &f.id))
+            })
+    };
     for e in events {
         match &e.event {
             Event::TaskCreated { task, record } => {
                 task_step.insert(*task, record.step.as_str());
+            }
+            Event::FileAttached { task, file, .. } => {
+                if task_step.get(task).is_some_and(|s| hides_files(s)) {
+                    uploads.push(*file);
+                }
             }
             Event::TaskCompleted { task, form, .. }
             | Event::DelegationResolved { task, form, .. } => {
@@ -499,18 +534,23 @@ pub fn hidden_files(
                     continue;
                 };
                 for f in step.form.iter().filter(|f| f.kind == FieldKind::File) {
-                    if is_hidden(hidden, id, &f.id)
-                        && let Some(file) = form
-                            .get(&f.id)
-                            .and_then(|v| v.as_str())
-                            .and_then(|v| v.parse().ok())
-                    {
+                    let Some(file) = form
+                        .get(&f.id)
+                        .and_then(|v| v.as_str())
+                        .and_then(|v| v.parse().ok())
+                    else {
+                        continue;
+                    };
+                    if is_hidden(hidden, id, &f.id) {
                         out.insert(file);
+                    } else {
+                        visible.insert(file);
                     }
                 }
             }
             _ => {}
         }
     }
+    out.extend(uploads.into_iter().filter(|f| !visible.contains(f)));
     out
 }

@@ -520,10 +520,10 @@ pub fn hidden_files(
             Event::TaskCreated { task, record } => {
                 task_step.insert(*task, record.step.as_str());
             }
-            Event::FileAttached { task, file, .. } => {
-                if task_step.get(task).is_some_and(|s| hides_files(s)) {
-                    uploads.push(*file);
-                }
+            Event::FileAttached { task, file, .. }
+                if task_step.get(task).is_some_and(|s| hides_files(s)) =>
+            {
+                uploads.push(*file);
             }
             Event::TaskCompleted { task, form, .. }
             | Event::DelegationResolved { task, form, .. } => {

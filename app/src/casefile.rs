@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use stageflow_engine::Definition;
 use stageflow_engine::state::{
-    Event, InstanceState, RecordedEvent, Status, StepStatus, TaskKind, TaskState, TaskStatus,
-    verify_chain,
+    Event, InstanceState, RecordedEvent, Status, StepStatus, TaskKind, TaskStatus, verify_chain,
 };
 use uuid::Uuid;
 
@@ -172,8 +171,25 @@ impl App {
         let open = state.status == TaskStatus::Open
             && state.assignee == caller.person
             && policy::check(caller, Op::ActOnTask, Target::Task(&scope)).is_ok();
-        let names = self.names_in(&events, &instance, state).await?;
-        let subject = self.subject_name(&instance).await?;
+        // Everyone the page names, each person and organization read once.
+        let mut directory = Names::default();
+        let mut mentioned = people_in(&events);
+        mentioned.push(state.assignee.clone());
+        if let Some(step) = instance.steps.get(&state.step) {
+            mentioned.extend(step.ratees.iter().map(|(p, _)| p.clone()));
+        }
+        mentioned.extend(record::people_in_forms(&def, &events));
+        mentioned.extend(instance.subject.person.clone());
+        self.load_names(&mut directory, mentioned).await?;
+        let names = directory.names();
+        let subject = match &instance.subject.person {
+            Some(p) => directory.name(p),
+            None => {
+                self.read_org_name(&mut directory, &instance.subject.org)
+                    .await?;
+                directory.org(&instance.subject.org)
+            }
+        };
         let people = if open {
             self.choices_for(&task.org, &caller.person).await?
         } else {
@@ -223,10 +239,12 @@ impl App {
             .step(&task.step)
             .is_some_and(|(_, st)| st.comment_required);
         let hidden = record::hidden_for(&def, &instance, &events, &caller.person);
-        let record = self.case_record(&def, &instance, &events, &hidden).await?;
+        let record = self
+            .case_record(&def, &instance, &events, &hidden, &directory)
+            .await?;
         // The page's history reads the events too: nothing hidden in them.
         record::redact(&def, &mut events, &hidden);
-        let person = self.subject_card(&instance).await?;
+        let person = subject_card(&instance, &directory);
         Ok(TaskCase {
             task,
             definition: def,
@@ -258,34 +276,13 @@ impl App {
         instance: &InstanceState,
         events: &[RecordedEvent],
         hidden: &std::collections::BTreeSet<(String, String)>,
+        directory: &Names,
     ) -> AppResult<Vec<CaseStage>> {
-        let mut ids = people_in(events);
-        ids.extend(record::people_in_forms(def, events));
-        ids.sort();
-        ids.dedup();
-        let mut org_names: HashMap<String, String> = HashMap::new();
-        let mut people = HashMap::new();
-        for id in ids {
-            let Some(p) = self.store.person(&id).await? else {
-                continue;
-            };
-            let mut orgs = Vec::new();
-            for m in &p.memberships {
-                if !org_names.contains_key(&m.org) {
-                    let name = self
-                        .store
-                        .org(&m.org)
-                        .await?
-                        .map_or(m.org.clone(), |o| o.name);
-                    org_names.insert(m.org.clone(), name);
-                }
-                let name = &org_names[&m.org];
-                if !orgs.contains(name) {
-                    orgs.push(name.clone());
-                }
-            }
-            people.insert(id, (p.name, orgs.join("、")));
-        }
+        let people = directory
+            .people
+            .values()
+            .map(|p| (p.id.clone(), (p.name.clone(), directory.orgs_of(p))))
+            .collect();
         let files = self
             .store
             .instance_files(instance.id)
@@ -310,79 +307,39 @@ impl App {
         Ok(record::record(def, instance, events, &look))
     }
 
-    /// The person an instance is about, for the top of its case file.
-    async fn subject_card(&self, instance: &InstanceState) -> AppResult<Option<SubjectCard>> {
-        let Some(id) = &instance.subject.person else {
-            return Ok(None);
-        };
-        let Some(p) = self.store.person(id).await? else {
-            return Ok(None);
-        };
-        let mut orgs = Vec::new();
-        for m in &p.memberships {
-            if let Some(o) = self.store.org(&m.org).await?
-                && !orgs.contains(&o.name)
-            {
-                orgs.push(o.name);
-            }
-        }
-        let key_dates = p
-            .key_dates
-            .iter()
-            .map(|(k, v)| {
-                let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                (key_date_label(k).to_string(), value)
-            })
-            .collect();
-        Ok(Some(SubjectCard {
-            id: p.id,
-            name: p.name,
-            orgs: orgs.join("、"),
-            status: p.status,
-            birth_date: p.birth_date,
-            key_dates,
-        }))
-    }
-
-    /// The names of everyone the history, the task and its ratees mention.
-    async fn names_in(
+    /// Reads the people `ids` names and their organizations' names into
+    /// `names`, each once.
+    async fn load_names(
         &self,
-        events: &[RecordedEvent],
-        instance: &InstanceState,
-        state: &TaskState,
-    ) -> AppResult<HashMap<String, String>> {
-        let mut mentioned = people_in(events);
-        mentioned.push(state.assignee.clone());
-        if let Some(step) = instance.steps.get(&state.step) {
-            mentioned.extend(step.ratees.iter().map(|(p, _)| p.clone()));
-        }
-        mentioned.sort();
-        mentioned.dedup();
-        let mut names = HashMap::new();
-        for who in mentioned {
-            let name = match self.store.person(&who).await? {
-                Some(p) => p.name,
-                None => who.clone(),
+        names: &mut Names,
+        ids: impl IntoIterator<Item = String>,
+    ) -> AppResult<()> {
+        for id in ids {
+            if names.people.contains_key(&id) {
+                continue;
+            }
+            let Some(p) = self.store.person(&id).await? else {
+                continue;
             };
-            names.insert(who, name);
+            for m in &p.memberships {
+                self.read_org_name(names, &m.org).await?;
+            }
+            names.people.insert(id, p);
         }
-        Ok(names)
+        Ok(())
     }
 
-    /// The name of the person or organization an instance is about.
-    async fn subject_name(&self, instance: &InstanceState) -> AppResult<String> {
-        let id = instance
-            .subject
-            .person
-            .clone()
-            .unwrap_or_else(|| instance.subject.org.clone());
-        Ok(match self.store.person(&id).await? {
-            Some(p) => p.name,
-            None => match self.store.org(&id).await? {
-                Some(o) => o.name,
-                None => id,
-            },
-        })
+    /// Reads an organization's name into `names`, once.
+    async fn read_org_name(&self, names: &mut Names, org: &str) -> AppResult<()> {
+        if !names.orgs.contains_key(org) {
+            let name = self
+                .store
+                .org(org)
+                .await?
+                .map_or(org.to_string(), |o| o.name);
+            names.orgs.insert(org.to_string(), name);
+        }
+        Ok(())
     }
 
     /// Whom a task of an organization may go to (the policy's
@@ -418,37 +375,21 @@ impl App {
                 found.push(p);
             }
         }
-        let mut org_names: HashMap<String, String> = HashMap::new();
-        let mut people = Vec::with_capacity(found.len());
-        for p in found {
-            let mut parts: Vec<(String, Vec<&str>)> = Vec::new();
+        let mut names = Names::default();
+        for p in &found {
             for m in &p.memberships {
-                if !org_names.contains_key(&m.org) {
-                    let name = self
-                        .store
-                        .org(&m.org)
-                        .await?
-                        .map_or(m.org.clone(), |o| o.name);
-                    org_names.insert(m.org.clone(), name);
-                }
-                let role = stageflow_workflows::vocab::role_name(&m.role).unwrap_or(&m.role);
-                match parts.iter_mut().find(|(o, _)| *o == org_names[&m.org]) {
-                    Some((_, roles)) => roles.push(role),
-                    None => parts.push((org_names[&m.org].clone(), vec![role])),
-                }
+                self.read_org_name(&mut names, &m.org).await?;
             }
-            let detail = parts
-                .iter()
-                .map(|(o, roles)| format!("{o} {}", roles.join("、")))
-                .collect::<Vec<_>>()
-                .join("；");
-            people.push(PersonChoice {
+        }
+        let people = found
+            .into_iter()
+            .map(|p| PersonChoice {
+                detail: names.roles_of(&p),
                 id: p.id,
                 name: p.name,
-                detail,
                 status: p.status,
-            });
-        }
+            })
+            .collect();
         Ok(people)
     }
 }
@@ -521,6 +462,87 @@ fn returnable(def: &Definition, instance: &InstanceState, step: &str) -> Vec<(St
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// People and organizations a page names, each read from the store once.
+#[derive(Default)]
+struct Names {
+    people: HashMap<String, stageflow_store::Person>,
+    orgs: HashMap<String, String>,
+}
+
+impl Names {
+    /// A person's name, or the id when the directory has no such person.
+    fn name(&self, id: &str) -> String {
+        self.people
+            .get(id)
+            .map_or(id.to_string(), |p| p.name.clone())
+    }
+
+    /// Every person's name by id.
+    fn names(&self) -> HashMap<String, String> {
+        self.people
+            .iter()
+            .map(|(id, p)| (id.clone(), p.name.clone()))
+            .collect()
+    }
+
+    /// An organization's name, or its id.
+    fn org(&self, id: &str) -> String {
+        self.orgs.get(id).cloned().unwrap_or_else(|| id.to_string())
+    }
+
+    /// A person's organizations by name: `机关第一党支部、机关党委`.
+    fn orgs_of(&self, p: &stageflow_store::Person) -> String {
+        let mut orgs: Vec<String> = Vec::new();
+        for m in &p.memberships {
+            let name = self.org(&m.org);
+            if !orgs.contains(&name) {
+                orgs.push(name);
+            }
+        }
+        orgs.join("、")
+    }
+
+    /// A person's organizations with their roles there:
+    /// `机关第一党支部 书记、正式党员；机关党委 支部书记`.
+    fn roles_of(&self, p: &stageflow_store::Person) -> String {
+        let mut parts: Vec<(String, Vec<&str>)> = Vec::new();
+        for m in &p.memberships {
+            let org = self.org(&m.org);
+            let role = stageflow_workflows::vocab::role_name(&m.role).unwrap_or(&m.role);
+            match parts.iter_mut().find(|(o, _)| *o == org) {
+                Some((_, roles)) => roles.push(role),
+                None => parts.push((org, vec![role])),
+            }
+        }
+        parts
+            .iter()
+            .map(|(o, roles)| format!("{o} {}", roles.join("、")))
+            .collect::<Vec<_>>()
+            .join("；")
+    }
+}
+
+/// The person an instance is about, for the top of its case file.
+fn subject_card(instance: &InstanceState, names: &Names) -> Option<SubjectCard> {
+    let p = names.people.get(instance.subject.person.as_deref()?)?;
+    let key_dates = p
+        .key_dates
+        .iter()
+        .map(|(k, v)| {
+            let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            (key_date_label(k).to_string(), value)
+        })
+        .collect();
+    Some(SubjectCard {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        orgs: names.orgs_of(p),
+        status: p.status.clone(),
+        birth_date: p.birth_date.clone(),
+        key_dates,
+    })
 }
 
 /// The label of a key date the directory keeps (the id when unknown).

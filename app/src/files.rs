@@ -77,6 +77,17 @@ pub struct Download {
     pub bytes: Vec<u8>,
 }
 
+/// Media types shown in the page (a PDF, an image) and sent inline;
+/// anything else (HTML and SVG included) is only ever downloaded, never
+/// rendered.
+pub const SHOWN_INLINE: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+];
+
 impl App {
     /// Whether a task exists and the caller may see it: the check an
     /// adapter makes before it reads an upload's body.

@@ -42,13 +42,15 @@ async fn the_committee_decides_seeing_the_application_and_the_talk() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let talk = find(&mut s, "zb1-secretary", "talk", &apply).await;
+    let talk = s.task_of("zb1-secretary", "talk", &apply["instance"]).await;
     let record = letter(&mut s, "zb1-secretary", &talk).await;
     let form =
         json!({ "talked_on": "2026-03-02", "talker": "zb1-organizer", "talk_record": record });
     let r = complete(&mut s, "zb1-secretary", &talk, form).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let decide = find(&mut s, "zb1-secretary", "determine_activist", &apply).await;
+    let decide = s
+        .task_of("zb1-secretary", "determine_activist", &apply["instance"])
+        .await;
     let id = decide["id"].as_str().unwrap();
 
     let case = s
@@ -139,14 +141,6 @@ async fn the_committee_decides_seeing_the_application_and_the_talk() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"%PDF-1.4 letter");
 }
 
-async fn find(s: &mut Server, who: &str, step: &str, of: &Value) -> Value {
-    s.inbox(who)
-        .await
-        .into_iter()
-        .find(|t| t["step"] == step && t["instance"] == of["instance"])
-        .unwrap_or_else(|| panic!("{who} has no {step}"))
-}
-
 const HIDING: &str = r#"stageflow: 1
 id: hiding-review
 name: 考察与复核
@@ -204,7 +198,9 @@ async fn a_hidden_field_never_reaches_the_step_s_assignee() {
     let form = json!({ "finding": "表现良好", "informant": "王某某", "evidence": evidence });
     let r = complete(&mut s, "zb1-organizer", &inquiry, form).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let review = find(&mut s, "zb1-secretary", "review", &inquiry).await;
+    let review = s
+        .task_of("zb1-secretary", "review", &inquiry["instance"])
+        .await;
     let id = review["id"].as_str().unwrap();
 
     let case = s

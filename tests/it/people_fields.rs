@@ -3,19 +3,11 @@
 //! person with their organization and role, and offers only those the
 //! field may name; the API refuses the others, saying why.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::rules::{complete, letter};
 use crate::server::Server;
 use crate::web::{page, sign_in};
-
-async fn find(s: &mut Server, who: &str, step: &str, instance: &Value) -> Value {
-    s.inbox(who)
-        .await
-        .into_iter()
-        .find(|t| t["step"] == step && t["instance"] == *instance)
-        .unwrap_or_else(|| panic!("{who} has no {step}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trainer_is_a_full_member_and_not_the_applicant() {
@@ -38,11 +30,11 @@ async fn a_trainer_is_a_full_member_and_not_the_applicant() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let instance = r.body["id"].clone();
-    let apply = find(&mut s, "sun-l", "apply", &instance).await;
+    let apply = s.task_of("sun-l", "apply", &instance).await;
     let file = letter(&mut s, "sun-l", &apply).await;
     let form = json!({ "applied_on": "2026-03-01", "application_letter": file });
     assert_eq!(complete(&mut s, "sun-l", &apply, form).await.status, 200);
-    let talk = find(&mut s, "zb1-secretary", "talk", &instance).await;
+    let talk = s.task_of("zb1-secretary", "talk", &instance).await;
     let record = letter(&mut s, "zb1-secretary", &talk).await;
     let form =
         json!({ "talked_on": "2026-03-02", "talker": "zb1-secretary", "talk_record": record });
@@ -50,7 +42,9 @@ async fn a_trainer_is_a_full_member_and_not_the_applicant() {
         complete(&mut s, "zb1-secretary", &talk, form).await.status,
         200
     );
-    let decide = find(&mut s, "zb1-secretary", "determine_activist", &instance).await;
+    let decide = s
+        .task_of("zb1-secretary", "determine_activist", &instance)
+        .await;
     let minutes = letter(&mut s, "zb1-secretary", &decide).await;
     let r = s
         .post(
@@ -61,7 +55,9 @@ async fn a_trainer_is_a_full_member_and_not_the_applicant() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let assign = find(&mut s, "zb1-secretary", "assign_trainer", &instance).await;
+    let assign = s
+        .task_of("zb1-secretary", "assign_trainer", &instance)
+        .await;
 
     // The applicant as their own 培养联系人: refused.
     let r = complete(

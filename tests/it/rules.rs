@@ -149,12 +149,7 @@ async fn article_7_the_talk_is_due_a_month_after_the_application_was_received() 
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let talk = s
-        .inbox("zb1-secretary")
-        .await
-        .into_iter()
-        .find(|t| t["step"] == "talk" && t["instance"] == task["instance"])
-        .expect("the talk task");
+    let talk = s.task_of("zb1-secretary", "talk", &task["instance"]).await;
     assert_eq!(talk["due"], "2026-03-20", "{talk}");
     let record = letter(&mut s, "zb1-secretary", &talk).await;
     let r = complete(
@@ -184,12 +179,7 @@ async fn article_7_the_talk_is_due_a_month_after_the_application_was_received() 
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let talk = s
-        .inbox("zb1-secretary")
-        .await
-        .into_iter()
-        .find(|t| t["step"] == "talk" && t["instance"] == task["instance"])
-        .expect("the talk task");
+    let talk = s.task_of("zb1-secretary", "talk", &task["instance"]).await;
     assert_eq!(talk["due"], "2026-04-02", "{talk}");
 }
 
@@ -295,11 +285,7 @@ async fn talk_received_today(s: &mut Server, id: &str, applied_on: &str) -> Valu
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    s.inbox("zb1-secretary")
-        .await
-        .into_iter()
-        .find(|t| t["step"] == "talk" && t["instance"] == task["instance"])
-        .expect("the talk task")
+    s.task_of("zb1-secretary", "talk", &task["instance"]).await
 }
 
 /// 《全国年节及纪念日放假办法》(2024年修订) 第二条 with 民法典 第二百零三条: in
@@ -381,11 +367,8 @@ async fn a_step_with_several_outcomes_needs_one_named() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let decide = s
-        .inbox("zb1-secretary")
-        .await
-        .into_iter()
-        .find(|t| t["step"] == "determine_activist" && t["instance"] == talk["instance"])
-        .expect("the 支委会 task");
+        .task_of("zb1-secretary", "determine_activist", &talk["instance"])
+        .await;
     let minutes = letter(&mut s, "zb1-secretary", &decide).await;
     let form =
         json!({ "meeting_date": "2026-03-02", "recommendation": "党员推荐", "minutes": minutes });

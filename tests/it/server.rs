@@ -238,6 +238,16 @@ impl Server {
             .clone()
     }
 
+    /// `who`'s task of `step` in the instance `instance` (an instance id
+    /// as JSON, e.g. another task's `instance`), from their inbox.
+    pub async fn task_of(&mut self, who: &str, step: &str, instance: &Value) -> Value {
+        self.inbox(who)
+            .await
+            .into_iter()
+            .find(|t| t["step"] == step && t["instance"] == *instance)
+            .unwrap_or_else(|| panic!("{who} has no {step} in {instance}"))
+    }
+
     pub async fn inbox(&mut self, who: &str) -> Vec<Value> {
         let r = self
             .get(who, "/api/v1/tasks?assignee=me&status=pending")

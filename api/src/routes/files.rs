@@ -109,16 +109,6 @@ pub(crate) fn multipart_error(text: &str, status: StatusCode) -> ApiError {
     }
 }
 
-/// Media types shown in the page (a PDF, an image); anything else is only
-/// ever downloaded, never rendered.
-const SHOWN_INLINE: &[&str] = &[
-    "application/pdf",
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-];
-
 /// A file, to whoever may read its instance. PDFs and images may be shown
 /// in the page; everything else (HTML and SVG included) is an attachment,
 /// sandboxed, never rendered.
@@ -135,7 +125,7 @@ pub async fn download(
 
 /// The response that hands out a file.
 pub(crate) fn file_response(meta: FileView, bytes: Vec<u8>) -> Response {
-    let inline = SHOWN_INLINE.contains(&meta.content_type.as_str());
+    let inline = stageflow_app::files::SHOWN_INLINE.contains(&meta.content_type.as_str());
     let disposition = format!(
         "{}; filename=\"{}\"; filename*=UTF-8''{}",
         if inline { "inline" } else { "attachment" },

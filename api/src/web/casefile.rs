@@ -22,7 +22,7 @@ pub(super) fn case_json(person: Option<&SubjectCard>, stages: &[CaseStage]) -> V
                         .iter()
                         .map(|a| {
                             json!({
-                                "by": a.by, "when": when(a.at), "iso": a.at.to_rfc3339(),
+                                "by": a.by, "when": format::datetime_zh(a.at), "iso": a.at.to_rfc3339(),
                                 "outcome": a.outcome, "automatic": a.automatic,
                                 "comment": a.comment,
                                 "fields": a.fields.iter().map(|f| json!({
@@ -34,7 +34,7 @@ pub(super) fn case_json(person: Option<&SubjectCard>, stages: &[CaseStage]) -> V
                     let comments: Vec<Value> = step
                         .comments
                         .iter()
-                        .map(|c| json!({ "by": c.by, "when": when(c.at), "text": c.text }))
+                        .map(|c| json!({ "by": c.by, "when": format::datetime_zh(c.at), "text": c.text }))
                         .collect();
                     let ratings: Vec<Value> = step
                         .ratings
@@ -89,15 +89,6 @@ fn date_text(v: &str) -> String {
     v.parse()
         .map(format::date_zh)
         .unwrap_or_else(|_| v.to_string())
-}
-
-fn when(at: chrono::DateTime<chrono::Utc>) -> String {
-    let local = at.with_timezone(&chrono_tz::Asia::Shanghai);
-    format!(
-        "{} {}",
-        format::date_zh(local.date_naive()),
-        local.format("%H:%M")
-    )
 }
 
 fn size_text(bytes: u64) -> String {

@@ -18,6 +18,13 @@ pub fn due_in_words(due: NaiveDate, today: NaiveDate) -> (String, bool) {
     }
 }
 
+/// An instant in Beijing time: `2026年3月2日 09:00`.
+pub fn datetime_zh(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y年%-m月%-d日 %H:%M")
+        .to_string()
+}
+
 /// What the 暂算 mark next to a deadline means (its tooltip).
 pub const PROVISIONAL_TITLE: &str = "该期限跨入放假调休通知尚未发布的年份：已按《全国年节及纪念日放假办法》扣除法定节日，调休上班日未知，通知发布后可能变动";
 

@@ -159,7 +159,6 @@ fn stages(case: &TaskCase) -> Vec<Value> {
 
 /// The history in words, in Beijing time.
 fn history(case: &TaskCase) -> Vec<Value> {
-    let tz = chrono_tz::Asia::Shanghai;
     // Each task's step, from the events that created them.
     let mut steps: HashMap<Uuid, String> = HashMap::new();
     for e in &case.events {
@@ -171,9 +170,8 @@ fn history(case: &TaskCase) -> Vec<Value> {
         .iter()
         .filter_map(|e| {
             let text = describe(&e.event, &case.names, &steps, &case.definition)?;
-            let local = e.at.with_timezone(&tz);
             Some(json!({
-                "at": local.format("%Y年%-m月%-d日 %H:%M").to_string(),
+                "at": format::datetime_zh(e.at),
                 "at_iso": e.at.to_rfc3339(),
                 "text": text,
             }))

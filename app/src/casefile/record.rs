@@ -158,15 +158,6 @@ pub struct Lookups<'a> {
     pub hidden: &'a BTreeSet<(String, String)>,
 }
 
-/// Media types a page shows inline (the file route sends them inline too).
-const PREVIEWED: &[&str] = &[
-    "application/pdf",
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-];
-
 /// The case file of an instance, stage by stage.
 pub fn record(
     def: &Definition,
@@ -287,19 +278,7 @@ fn outcome_label(def: &Definition, step: &str, outcome: &str) -> String {
         .and_then(|(_, s)| s.outcomes.get(outcome))
         .map(|o| o.label.clone())
         .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| {
-            match outcome {
-                "approve" => "通过",
-                "reject" => "驳回",
-                "return" => "退回",
-                "done" => "办结",
-                "pass" => "通过",
-                "fail" => "未通过",
-                "no_quorum" => "不足法定人数",
-                other => other,
-            }
-            .to_string()
-        })
+        .unwrap_or_else(|| crate::views::default_label(outcome))
 }
 
 fn grade_label(def: &Definition, step: &str, grade: &str) -> String {
@@ -372,7 +351,7 @@ fn value(f: &Field, v: &serde_json::Value, look: &Lookups<'_>) -> CaseValue {
                 CaseValue::File {
                     id,
                     name: info.map_or(id.to_string(), |i| i.name.clone()),
-                    preview: PREVIEWED.contains(&content_type.as_str()),
+                    preview: crate::files::SHOWN_INLINE.contains(&content_type.as_str()),
                     content_type,
                     size: info.map_or(0, |i| i.size),
                 }
